@@ -1,0 +1,30 @@
+# Two commands do everything: `make lab` and `make test`. Each sets up .venv itself on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: lab test bench learner-copies clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(INSTALLED)
+
+lab: $(INSTALLED)
+	$(BIN)/jupyter lab notebooks/
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval notebooks/*.ipynb --nbval-sanitize-with notebooks/sanitize.cfg \
+		--nbval-cell-timeout 120 -p no:cacheprovider
+
+bench: $(INSTALLED)
+	$(BIN)/python -m tests.benchmarks
+
+learner-copies: $(INSTALLED)
+	$(BIN)/python -m labkit learner-copies notebooks
+
+clean:
+	rm -rf $(VENV)

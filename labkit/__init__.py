@@ -1,0 +1,28 @@
+"""labkit: Twisted in a notebook.
+
+The reactor runs in a background thread of the kernel; cells call into it and wait, bounded and interruptible.
+
+* ``labkit.react(main, *args)``: run ``main(reactor, *args)`` and return its result, the notebook twin of
+  ``twisted.internet.task.react(main)``: the same ``main`` runs unchanged as a program.
+* ``@labkit.blocking``: make a reactor-side helper callable from a cell.
+* ``labkit.serve(factory_or_resource_or_name)``: a practice server on 127.0.0.1, port 0; ``labkit.servers()``,
+  ``labkit.stop_all()``.
+* ``labkit.wire``: record connections and show them as conversations.
+"""
+
+from labkit.bridge import (LabTimeout, ReactorThreadError, blocking, get_reactor, get_timeout, in_reactor_thread,
+                           react, run_in_reactor, set_timeout, shutdown)
+from labkit.output import Log, background
+from labkit.serving import Server, serve, servers, stop_all
+from labkit.wire import RecordingFactory, Transcript
+
+__all__ = ["LabTimeout", "Log", "ReactorThreadError", "RecordingFactory", "Server", "Transcript", "background",
+           "blocking", "get_reactor", "get_timeout", "in_reactor_thread", "react", "run_in_reactor", "serve",
+           "servers", "set_timeout", "shutdown", "stop_all"]
+
+
+def __getattr__(name):
+    # ``labkit.reactor`` is the shared, running reactor (started on first use).
+    if name == "reactor":
+        return get_reactor()
+    raise AttributeError(f"module 'labkit' has no attribute {name!r}")

@@ -1,0 +1,312 @@
+"""The bridge: one Twisted reactor in a background thread, and bounded, interruptible waits for notebook cells.
+
+Promises:
+
+* The reactor starts on first use, in one daemon thread per process, without signal handlers, and stops when
+  the process exits (kernel shutdown or restart), practice servers included.
+* :func:`react` runs ``main(reactor, *args)`` on the reactor thread, like ``twisted.internet.task.react``, and
+  blocks the calling cell until the result is there: a plain value, a Deferred's result or a coroutine's.
+  Errors come back as the original exception, with the reactor-side frames attached as a note.
+* Every wait ends: on time-out the work is cancelled and :class:`LabTimeout` says what was waited for; on the
+  kernel's interrupt button the work is cancelled and ``KeyboardInterrupt`` is raised at once.
+* Book-style mistakes do not kill the shared reactor: see :mod:`labkit.guards`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import queue
+import sys
+import threading
+import time
+from typing import Any, Callable
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.python.failure import Failure
+
+from labkit import output
+
+__all__ = ["LabTimeout", "ReactorThreadError", "blocking", "get_reactor", "in_reactor_thread", "react",
+           "run_in_reactor", "set_timeout", "shutdown"]
+
+_settings = {"timeout": 10.0}
+_start_lock = threading.Lock()
+_state: dict[str, Any] = {"reactor": None, "thread": None, "ident": None, "real_stop": None}
+
+# What the reactor thread posts to a waiting cell.
+_RESULT, _FAILURE, _OUTPUT = 0, 1, 2
+
+
+class LabTimeout(TimeoutError):
+    """A wait ran past its time limit; the work it waited for has been cancelled."""
+
+
+class ReactorThreadError(RuntimeError):
+    """A blocking helper was called on the reactor thread, where it would wait for itself forever."""
+
+
+def set_timeout(seconds: float) -> float:
+    """Set the default time limit of every wait (react, blocking helpers, awaited cells); returns the old one."""
+    if not seconds > 0:
+        raise ValueError(f"the time limit must be a positive number of seconds, not {seconds!r}")
+    old, _settings["timeout"] = _settings["timeout"], float(seconds)
+    return old
+
+
+def get_timeout() -> float:
+    """The default time limit of every wait, in seconds."""
+    return _settings["timeout"]
+
+
+def in_reactor_thread() -> bool:
+    """True when called from the reactor's own thread."""
+    return threading.get_ident() == _state["ident"]
+
+
+def get_reactor():
+    """Return the shared reactor, starting its background thread on first use."""
+    reactor = _state["reactor"]
+    if reactor is not None and _state["thread"].is_alive():
+        return reactor
+    with _start_lock:
+        if _state["reactor"] is None:
+            _start()
+        elif not _state["thread"].is_alive():
+            raise RuntimeError("The shared reactor has stopped (labkit.shutdown() ran, or the process is exiting). "
+                               "Restart the kernel to get a fresh one.")
+    return _state["reactor"]
+
+
+def _start() -> None:
+    from twisted.internet import reactor
+
+    from labkit import guards
+
+    if reactor.running:
+        raise RuntimeError("A Twisted reactor is already running in this process outside labkit; "
+                           "labkit cannot share it. Restart the kernel and import labkit first.")
+    running = threading.Event()
+    reactor.callWhenRunning(running.set)
+    thread = threading.Thread(target=_run_reactor, args=(reactor,), name="labkit-reactor", daemon=True)
+    thread.start()
+    if not running.wait(10):
+        raise RuntimeError("The reactor thread did not start within 10 s.")
+    _state.update(reactor=reactor, thread=thread, ident=thread.ident, real_stop=reactor.stop)
+    output.install(in_reactor_thread)
+    guards.install(reactor, in_reactor_thread, run_in_reactor)
+    _register_exit_hook()
+    _install_await_runner()
+
+
+def _run_reactor(reactor) -> None:
+    reactor.run(installSignalHandlers=False)
+
+
+def _register_exit_hook() -> None:
+    # threading._register_atexit runs before the interpreter joins non-daemon threads (Twisted's thread pool),
+    # which plain atexit does not: without it a kernel with a busy thread pool could hang on shutdown.
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(shutdown)
+    else:  # pragma: no cover - every supported Python has it
+        import atexit
+
+        atexit.register(shutdown)
+
+
+def shutdown(timeout: float = 1.5) -> bool:
+    """Stop every practice server and the reactor; return True if the thread ended within ``timeout``."""
+    reactor, thread = _state["reactor"], _state["thread"]
+    if reactor is None or not thread.is_alive():
+        return True
+    from labkit.serving import stop_all_in_reactor
+
+    def stop_everything():
+        try:
+            stopping = stop_all_in_reactor()
+        except Exception:
+            stopping = None
+        if stopping is None:
+            _state["real_stop"]()
+        else:
+            stopping.addBoth(lambda _: _state["real_stop"]())
+
+    reactor.callFromThread(stop_everything)
+    thread.join(timeout)
+    return not thread.is_alive()
+
+
+def _describe(fn: Callable) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | None, follow: bool = True):
+    """Run ``fn(*args, **kwargs)`` on the reactor thread and block until its result (see the module docstring).
+
+    With ``follow`` the result is followed through Deferreds and coroutines; without, it is returned as is.
+    """
+    __tracebackhide__ = True
+    if threading.get_ident() == _state["ident"]:
+        raise ReactorThreadError(
+            f"{what} was called on the reactor thread, where it would wait for itself forever. "
+            "Inside reactor code (a callback, a protocol, an async def run by react), return the Deferred "
+            "or `await` it instead.")
+    reactor = get_reactor()
+    limit = _settings["timeout"] if timeout is None else timeout
+    inbox = queue.SimpleQueue()
+    put = inbox.put
+    pending: list[Deferred] = []
+
+    def start():
+        try:
+            result = fn(*args, **kwargs)
+            if follow:
+                if inspect.iscoroutine(result) or inspect.isgenerator(result):
+                    result = Deferred.fromCoroutine(result)
+                if isinstance(result, Deferred):
+                    pending.append(result)
+                    result.addCallbacks(lambda r: put((_RESULT, r)), lambda f: put((_FAILURE, f)))
+                    return
+            put((_RESULT, result))
+        except BaseException:
+            put((_FAILURE, Failure()))
+
+    previous = output.begin_wait(lambda stream, text: put((_OUTPUT, (stream, text))))
+    try:
+        reactor.callFromThread(start)
+        deadline = time.monotonic() + limit
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                _cancel(reactor, pending, inbox)
+                raise LabTimeout(
+                    f"{what} did not finish within {limit:g} s, so it was cancelled. If it waits on a server, "
+                    "check that the server runs (labkit.servers()) and that host and port are right; "
+                    "to allow more time, pass timeout=SECONDS.") from None
+            try:
+                kind, value = inbox.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if kind == _OUTPUT:
+                output.write_here(*value)
+            elif kind == _RESULT:
+                return value
+            else:
+                raise _readable(value)
+    except KeyboardInterrupt:
+        _cancel(reactor, pending, inbox)
+        raise
+    finally:
+        output.end_wait(previous)
+
+
+def _cancel(reactor, pending: list[Deferred], inbox: queue.SimpleQueue) -> None:
+    """Cancel the Deferred being waited for and let its outcome land, so no 'Unhandled error' shows up later."""
+    done = threading.Event()
+
+    def cancel():
+        for d in pending:
+            d.addErrback(lambda f: f.trap(CancelledError))
+            d.cancel()
+        done.set()
+
+    reactor.callFromThread(cancel)
+    done.wait(0.3)
+    while True:  # show what the reactor printed before the cancel, then drop the rest
+        try:
+            kind, value = inbox.get_nowait()
+        except queue.Empty:
+            return
+        if kind == _OUTPUT:
+            output.write_here(*value)
+
+
+_INTERNAL = ("/twisted/internet/defer.py", "/twisted/python/failure.py", "/twisted/internet/base.py",
+             "/twisted/python/context.py", "/twisted/python/log.py", "/labkit/bridge.py", "/labkit/guards.py")
+
+
+def _readable(failure: Failure) -> BaseException:
+    """The failure's exception, with the reactor-side frames (Twisted's plumbing left out) as a note."""
+    exc = failure.value
+    frames = [f for f in failure.frames if not f[1].replace("\\", "/").endswith(_INTERNAL)]
+    if frames and not getattr(exc, "_labkit_noted", False):
+        import linecache
+
+        lines = ["Raised on the reactor thread (Twisted's own frames left out):"]
+        for name, filename, lineno, *_ in frames:
+            lines.append(f'  File "{filename}", line {lineno}, in {name}')
+            source = linecache.getline(filename, lineno).strip()
+            if source:
+                lines.append(f"    {source}")
+        exc.add_note("\n".join(lines))
+        try:
+            exc._labkit_noted = True
+        except AttributeError:
+            pass
+    return exc.with_traceback(None)
+
+
+def react(main: Callable, *args, timeout: float | None = None):
+    """Run ``main(reactor, *args)`` on the reactor thread and return its result: the notebook twin of
+    ``twisted.internet.task.react``.
+
+    ``main`` may return a plain value, a Deferred or a coroutine. The cell blocks until the result is there,
+    at most ``timeout`` seconds (default: :func:`set_timeout`); the exception ``main`` ended with is re-raised.
+    """
+    __tracebackhide__ = True
+    reactor = get_reactor()
+    return _wait(f"react({_describe(main)})", main, (reactor, *args), {}, timeout)
+
+
+def run_in_reactor(fn: Callable, *args, timeout: float | None = None, **kwargs):
+    """Call ``fn(*args, **kwargs)`` on the reactor thread and return exactly what it returned (no following of
+    Deferreds): the way reactor methods called from a cell are carried over to the reactor thread."""
+    __tracebackhide__ = True
+    if threading.get_ident() == _state["ident"]:
+        return fn(*args, **kwargs)
+    return _wait(_describe(fn), fn, args, kwargs, timeout, follow=False)
+
+
+def blocking(fn: Callable | None = None, *, timeout: float | None = None):
+    """Decorator: calling the function from a cell runs it on the reactor thread and blocks for its result.
+
+    The decorated function may return a value, a Deferred or a coroutine (so ``async def`` works). Use it for
+    helpers that cells call like ordinary functions (the role of crochet's ``wait_for``)::
+
+        @labkit.blocking(timeout=5)
+        def fetch(url):
+            return treq.get(url).addCallback(treq.text_content)
+    """
+    if fn is None:
+        return functools.partial(blocking, timeout=timeout)
+
+    what = f"{_describe(fn)}()"
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        __tracebackhide__ = True
+        return _wait(what, fn, args, kwargs, timeout)
+
+    wrapper.run_in_reactor = fn
+    return wrapper
+
+
+def _install_await_runner() -> None:
+    """Make top-level ``await`` in IPython cells run the cell on the reactor thread (Deferreds and coroutines)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "loop_runner"):
+        shell.loop_runner = run_cell_coroutine
+        shell.autoawait = True
+
+
+def run_cell_coroutine(coro):
+    """IPython loop runner: run a cell that uses top-level ``await`` on the reactor thread, bounded and
+    interruptible like :func:`react`."""
+    __tracebackhide__ = True
+    return _wait("this cell's await", Deferred.fromCoroutine, (coro,), {}, None)
+
