@@ -172,7 +172,7 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
         except BaseException:
             put((_FAILURE, Failure()))
 
-    previous = output.begin_wait(lambda stream, text: put((_OUTPUT, (stream, text))))
+    previous = output.begin_wait(lambda item: put((_OUTPUT, item)))
     try:
         reactor.callFromThread(start)
         deadline = time.monotonic() + limit
@@ -189,7 +189,7 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
             except queue.Empty:
                 continue
             if kind == _OUTPUT:
-                output.write_here(*value)
+                output.deliver(value)
             elif kind == _RESULT:
                 return value
             else:
@@ -219,7 +219,7 @@ def _cancel(reactor, pending: list[Deferred], inbox: queue.SimpleQueue) -> None:
         except queue.Empty:
             return
         if kind == _OUTPUT:
-            output.write_here(*value)
+            output.deliver(value)
 
 
 _INTERNAL = ("/twisted/internet/defer.py", "/twisted/python/failure.py", "/twisted/internet/base.py",
@@ -306,7 +306,80 @@ def _install_await_runner() -> None:
 
 def run_cell_coroutine(coro):
     """IPython loop runner: run a cell that uses top-level ``await`` on the reactor thread, bounded and
-    interruptible like :func:`react`."""
+    interruptible like :func:`react`. On interrupt the awaited Deferred is cancelled and ``KeyboardInterrupt``
+    is raised inside the cell, so the cell ends with exactly that error."""
     __tracebackhide__ = True
-    return _wait("this cell's await", Deferred.fromCoroutine, (coro,), {}, None)
+    driver = _CellDriver(coro)
+    try:
+        return _wait("this cell's await", driver.start, (), {}, None)
+    except KeyboardInterrupt:
+        # The cell's own code got the KeyboardInterrupt and IPython has shown it; end the cell quietly.
+        done = driver.finished.wait(0.3)
+        if done and driver.outcome is not None:
+            return driver.outcome
+        raise
 
+
+class _CellDriver:
+    """Drives a cell's coroutine on the reactor thread: each awaited Deferred resumes it with its result.
+
+    Twisted's own driver (``Deferred.fromCoroutine``) would turn an interrupt into ``CancelledError`` inside the
+    cell; this one throws ``KeyboardInterrupt`` there instead, as a plain Python cell would get.
+    """
+
+    def __init__(self, coro):
+        self.coro = coro
+        self.result = Deferred(self._interrupt)
+        self.waiting_on: Deferred | None = None
+        self.interrupted = False
+        self.finished = threading.Event()
+        self.outcome = None
+
+    def start(self) -> Deferred:
+        self._step(None, None)
+        return self.result
+
+    def _interrupt(self, _result: Deferred) -> None:
+        self.interrupted = True
+        if self.waiting_on is not None:
+            self.waiting_on.cancel()
+
+    def _step(self, value, failure: Failure | None) -> None:
+        try:
+            if self.interrupted:
+                awaited = self.coro.throw(KeyboardInterrupt())
+            elif failure is not None:
+                awaited = failure.throwExceptionIntoGenerator(self.coro)
+            else:
+                awaited = self.coro.send(value)
+        except StopIteration as done:
+            self._finish(done.value, None)
+            return
+        except BaseException:
+            self._finish(None, Failure())
+            return
+        if not isinstance(awaited, Deferred):
+            self._step(None, Failure(TypeError(
+                f"a cell awaited {awaited!r}, which is not a Twisted Deferred. Cells here run on the Twisted "
+                "reactor: await Deferreds and coroutines (for asyncio futures use Deferred.fromFuture).")))
+            return
+        self.waiting_on = awaited
+        awaited.addCallbacks(self._resume, self._resume_failed)
+
+    def _resume(self, value):
+        self.waiting_on = None
+        self._step(value, None)
+
+    def _resume_failed(self, failure: Failure):
+        self.waiting_on = None
+        self._step(None, failure)
+
+    def _finish(self, value, failure: Failure | None) -> None:
+        self.outcome = value
+        self.finished.set()
+        if self.result.called:  # cancelled: the waiting cell has gone already
+            return
+        if failure is None:
+            self.result.callback(value)
+        else:
+            self.result.errback(failure)

@@ -95,8 +95,10 @@ _route = {"wait": None, "owner": None}
 _installed = {"done": False, "in_reactor": lambda: False}
 
 
-def begin_wait(sink: Callable[[str, str], None]):
-    """A cell starts waiting: reactor-thread output goes to ``sink(stream, text)``. Returns what to restore."""
+def begin_wait(sink: Callable[[tuple], None]):
+    """A cell starts waiting: reactor-thread output goes to ``sink(item)``, to be handed to :func:`deliver` on
+    the cell's thread. Returns what to restore with :func:`end_wait`."""
+    _wrap_standard_streams()
     previous, _route["wait"] = _route["wait"], sink
     return previous
 
@@ -105,11 +107,23 @@ def end_wait(previous) -> None:
     _route["wait"] = previous
 
 
-def write_here(stream: str, text: str) -> None:
-    """Write text on the calling (cell's) thread to its ``sys.stdout`` or ``sys.stderr``."""
-    target = getattr(sys, stream)
-    target.write(text)
-    target.flush()
+def deliver(item: tuple) -> None:
+    """On the cell's thread: write what the reactor thread printed to this thread's ``sys.stdout`` or
+    ``sys.stderr`` (so redirections in the cell apply), or answer a flush."""
+    if item[0] == "write":
+        getattr(sys, item[1]).write(item[2])
+    else:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        item[1].set()
+
+
+def _sync_flush(sink: Callable[[tuple], None]) -> None:
+    # A flush on the reactor thread waits until the cell's thread has written everything queued before it, so
+    # output and results published right after (IPython's display hook flushes first) keep their order.
+    flushed = threading.Event()
+    sink(("flush", flushed))
+    flushed.wait(1.0)
 
 
 class owner:
@@ -133,7 +147,7 @@ def route(stream: str, text: str) -> None:
     """Send reactor-thread output where it belongs (see the module docstring)."""
     sink = _route["wait"]
     if sink is not None:
-        sink(stream, text)
+        sink(("write", stream, text))
     else:
         (_route["owner"] or background).write(text)
 
@@ -154,6 +168,8 @@ class _ReactorThreadStream:
     def flush(self) -> None:
         if not _installed["in_reactor"]():
             self._inner.flush()
+        elif _route["wait"] is not None:
+            _sync_flush(_route["wait"])
 
     def __getattr__(self, name):
         return getattr(self._inner, name)
@@ -180,13 +196,20 @@ def _log_observer(event: dict) -> None:
         (_route["owner"] or background).write(text)
 
 
+def _wrap_standard_streams() -> None:
+    """Put the router in front of sys.stdout and sys.stderr, again if something replaced them since."""
+    if not isinstance(sys.stdout, _ReactorThreadStream):
+        sys.stdout = _ReactorThreadStream("stdout", sys.stdout)
+    if not isinstance(sys.stderr, _ReactorThreadStream):
+        sys.stderr = _ReactorThreadStream("stderr", sys.stderr)
+
+
 def install(in_reactor: Callable[[], bool]) -> None:
     """Route the reactor thread's prints and Twisted's log events (called once, when the reactor starts)."""
     if _installed["done"]:
         return
     _installed.update(done=True, in_reactor=in_reactor)
-    sys.stdout = _ReactorThreadStream("stdout", sys.stdout)
-    sys.stderr = _ReactorThreadStream("stderr", sys.stderr)
+    _wrap_standard_streams()
     from twisted.logger import globalLogBeginner
 
     globalLogBeginner.beginLoggingTo([_log_observer], discardBuffer=True, redirectStandardIO=False)

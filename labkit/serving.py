@@ -113,7 +113,7 @@ class _ServedProtocol(RecordingProtocol):
                      "The connection was closed; the server keeps running. Fix the protocol, then run its "
                      "serve cell again.\n")
         if self.transport is not None and not getattr(self.transport, "disconnected", False):
-            self.transport.abortConnection()
+            self.transport.loseConnection()
 
     def makeConnection(self, transport):
         self._guarded(super().makeConnection, transport)

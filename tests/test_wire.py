@@ -1,0 +1,101 @@
+"""labkit.wire: recording connections and showing them as conversations (no sockets needed)."""
+
+from hypothesis import given, strategies as st
+from twisted.internet import protocol
+from twisted.internet.testing import StringTransport
+from twisted.protocols import basic
+
+from labkit.wire import CLIENT, SERVER, RecordingFactory, Transcript, show_bytes
+from servers.tcp import EchoProtocol
+
+
+def connect(factory, transcript_side=SERVER):
+    transcript = Transcript("test")
+    recording = RecordingFactory(factory, transcript, side=transcript_side)
+    proto = recording.buildProtocol(None)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    return proto, transport, transcript
+
+
+def test_server_side_recording_shows_both_directions_in_order():
+    proto, transport, transcript = connect(protocol.ServerFactory.forProtocol(EchoProtocol))
+    proto.dataReceived(b"hello\r\n")
+    proto.dataReceived(b"quit\r\n")
+    assert transport.value() == b"You said: hello\r\nGoodbye.\r\n"
+    text = str(transcript)
+    assert text.splitlines() == [
+        "-- connection 1 opened (192.168.1.1:54321)",
+        "C: hello\\r\\n",
+        "S: You said: hello\\r\\n",
+        "C: quit\\r\\n",
+        "S: Goodbye.\\r\\n",
+    ]
+    assert transcript.sent_by(CLIENT) == b"hello\r\nquit\r\n"
+
+
+def test_client_side_recording_swaps_the_sides():
+    class Hello(basic.LineReceiver):
+        def connectionMade(self):
+            self.sendLine(b"HELO")
+
+        def lineReceived(self, line):
+            self.last = line
+
+    proto, transport, transcript = connect(protocol.ClientFactory.forProtocol(Hello), CLIENT)
+    proto.dataReceived(b"250 ok\r\n")
+    assert transcript.sent_by(CLIENT) == b"HELO\r\n"
+    assert transcript.sent_by(SERVER) == b"250 ok\r\n"
+
+
+def test_closing_is_noted_with_the_reason():
+    proto, transport, transcript = connect(protocol.ServerFactory.forProtocol(protocol.Protocol))
+    from twisted.internet.error import ConnectionDone
+    from twisted.python.failure import Failure
+
+    proto.connectionLost(Failure(ConnectionDone()))
+    assert str(transcript).splitlines()[-1] == "-- connection 1 closed (Connection was closed cleanly.)"
+
+
+def test_binary_and_control_bytes_are_shown_safely():
+    assert show_bytes(b"a\tb\x00\xff\r\n") == "a\\tb\\x00\\xff\\r\\n\n"
+    assert show_bytes("café".encode()) == "café"
+
+
+@given(st.binary(max_size=200))
+def test_shown_bytes_never_contain_raw_control_characters(data):
+    shown = show_bytes(data)
+    assert all(ch == "\n" or ch >= " " for ch in shown)
+    assert shown.count("\n") == data.count(b"\n")
+
+
+def test_long_messages_are_folded_in_text_and_html():
+    transcript = Transcript("big")
+    transcript.open("peer")
+    transcript.record(1, SERVER, b"".join(b"line %d\r\n" % i for i in range(200)))
+    text = str(transcript)
+    assert "line 0" in text and "line 199" in text and "line 100" not in text
+    assert "more lines" in text
+    assert "more lines" in transcript._repr_html_()
+
+
+def test_two_connections_are_labelled_and_separable():
+    transcript = Transcript("two")
+    one, two = transcript.open("a"), transcript.open("b")
+    transcript.record(one, CLIENT, b"first\n")
+    transcript.record(two, CLIENT, b"second\n")
+    text = str(transcript)
+    assert "C1: first\\n" in text and "C2: second\\n" in text
+    assert str(transcript.only(two)).splitlines()[-1] == "C: second\\n"
+
+
+def test_html_puts_client_left_and_server_right_and_escapes():
+    transcript = Transcript("html")
+    transcript.open("peer")
+    transcript.record(1, CLIENT, b"<script>\n")
+    transcript.record(1, SERVER, b"ok\n")
+    page = transcript._repr_html_()
+    assert "&lt;script&gt;" in page and "<script>" not in page
+    client_row, server_row = [row for row in page.split("<tr>") if "pre" in row]
+    assert client_row.index("<pre") < client_row.index("</td>")  # first column
+    assert server_row.index("</td>") < server_row.index("<pre")  # second column
