@@ -12,13 +12,14 @@ The reactor runs in a background thread of the kernel; cells call into it and wa
 
 from labkit.bridge import (LabTimeout, ReactorThreadError, blocking, get_reactor, get_timeout, in_reactor_thread,
                            react, run_in_reactor, set_timeout, shutdown)
+from labkit.browser import browser_url, open_link, show_page
 from labkit.output import Log, background
 from labkit.serving import Server, serve, servers, stop_all
 from labkit.wire import RecordingFactory, Transcript
 
 __all__ = ["LabTimeout", "Log", "ReactorThreadError", "RecordingFactory", "Server", "Transcript", "background",
-           "blocking", "get_reactor", "get_timeout", "in_reactor_thread", "react", "run_in_reactor", "serve",
-           "servers", "set_timeout", "shutdown", "stop_all"]
+           "blocking", "browser_url", "get_reactor", "get_timeout", "in_reactor_thread", "open_link", "react",
+           "run_in_reactor", "serve", "servers", "set_timeout", "show_page", "shutdown", "stop_all"]
 
 
 def __getattr__(name):

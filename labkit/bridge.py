@@ -15,11 +15,11 @@ Promises:
 from __future__ import annotations
 
 import functools
-import inspect
 import queue
 import sys
 import threading
 import time
+from types import CoroutineType, GeneratorType
 from typing import Any, Callable
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -34,8 +34,9 @@ _settings = {"timeout": 10.0}
 _start_lock = threading.Lock()
 _state: dict[str, Any] = {"reactor": None, "thread": None, "ident": None, "real_stop": None}
 
-# What the reactor thread posts to a waiting cell.
-_RESULT, _FAILURE, _OUTPUT = 0, 1, 2
+# What the reactor thread posts to a waiting cell: (_RESULT, value), (_FAILURE, failure), or output items from
+# labkit.output, ("write", (stream, text)) and ("flush", event).
+_RESULT, _FAILURE = object(), object()
 
 
 class LabTimeout(TimeoutError):
@@ -145,11 +146,12 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
     """Run ``fn(*args, **kwargs)`` on the reactor thread and block until its result (see the module docstring).
 
     With ``follow`` the result is followed through Deferreds and coroutines; without, it is returned as is.
+    ``what`` names the wait in errors; ``{fn}`` in it is filled in only then (this path is hot).
     """
     __tracebackhide__ = True
     if threading.get_ident() == _state["ident"]:
         raise ReactorThreadError(
-            f"{what} was called on the reactor thread, where it would wait for itself forever. "
+            f"{what.format(fn=_describe(fn))} was called on the reactor thread, where it would wait for itself forever. "
             "Inside reactor code (a callback, a protocol, an async def run by react), return the Deferred "
             "or `await` it instead.")
     reactor = get_reactor()
@@ -161,8 +163,8 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
     def start():
         try:
             result = fn(*args, **kwargs)
-            if follow:
-                if inspect.iscoroutine(result) or inspect.isgenerator(result):
+            if follow and result is not None:
+                if isinstance(result, (CoroutineType, GeneratorType)):
                     result = Deferred.fromCoroutine(result)
                 if isinstance(result, Deferred):
                     pending.append(result)
@@ -172,28 +174,29 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
         except BaseException:
             put((_FAILURE, Failure()))
 
-    previous = output.begin_wait(lambda item: put((_OUTPUT, item)))
+    previous = output.begin_wait(put)
     try:
-        reactor.callFromThread(start)
         deadline = time.monotonic() + limit
+        reactor.callFromThread(start)
+        remaining = limit
         while True:
-            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 _cancel(reactor, pending, inbox)
                 raise LabTimeout(
-                    f"{what} did not finish within {limit:g} s, so it was cancelled. If it waits on a server, "
+                    f"{what.format(fn=_describe(fn))} did not finish within {limit:g} s, so it was cancelled. If it waits on a server, "
                     "check that the server runs (labkit.servers()) and that host and port are right; "
                     "to allow more time, pass timeout=SECONDS.") from None
             try:
                 kind, value = inbox.get(timeout=remaining)
             except queue.Empty:
+                remaining = 0
                 continue
-            if kind == _OUTPUT:
-                output.deliver(value)
-            elif kind == _RESULT:
+            if kind is _RESULT:
                 return value
-            else:
+            if kind is _FAILURE:
                 raise _readable(value)
+            output.deliver(kind, value)  # something the reactor printed: show it here, keep waiting
+            remaining = deadline - time.monotonic()
     except KeyboardInterrupt:
         _cancel(reactor, pending, inbox)
         raise
@@ -218,8 +221,8 @@ def _cancel(reactor, pending: list[Deferred], inbox: queue.SimpleQueue) -> None:
             kind, value = inbox.get_nowait()
         except queue.Empty:
             return
-        if kind == _OUTPUT:
-            output.deliver(value)
+        if kind is not _RESULT and kind is not _FAILURE:
+            output.deliver(kind, value)
 
 
 _INTERNAL = ("/twisted/internet/defer.py", "/twisted/python/failure.py", "/twisted/internet/base.py",
@@ -255,8 +258,7 @@ def react(main: Callable, *args, timeout: float | None = None):
     at most ``timeout`` seconds (default: :func:`set_timeout`); the exception ``main`` ended with is re-raised.
     """
     __tracebackhide__ = True
-    reactor = get_reactor()
-    return _wait(f"react({_describe(main)})", main, (reactor, *args), {}, timeout)
+    return _wait("react({fn})", main, (get_reactor(), *args), {}, timeout)
 
 
 def run_in_reactor(fn: Callable, *args, timeout: float | None = None, **kwargs):
@@ -265,7 +267,7 @@ def run_in_reactor(fn: Callable, *args, timeout: float | None = None, **kwargs):
     __tracebackhide__ = True
     if threading.get_ident() == _state["ident"]:
         return fn(*args, **kwargs)
-    return _wait(_describe(fn), fn, args, kwargs, timeout, follow=False)
+    return _wait("{fn}", fn, args, kwargs, timeout, follow=False)
 
 
 def blocking(fn: Callable | None = None, *, timeout: float | None = None):
@@ -281,7 +283,7 @@ def blocking(fn: Callable | None = None, *, timeout: float | None = None):
     if fn is None:
         return functools.partial(blocking, timeout=timeout)
 
-    what = f"{_describe(fn)}()"
+    what = _describe(fn).replace("{", "{{").replace("}", "}}") + "()"
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

@@ -19,10 +19,10 @@ from typing import Callable
 
 from twisted.internet.defer import Deferred
 
-# Reactor methods that are not thread-safe and that notebook code calls directly.
+# Reactor methods that are not thread-safe and that notebook code calls directly. (addReader/addWriter are
+# left alone: transports call them on every write, and notebook code has no business calling them.)
 MARSHALLED = ("callLater", "callWhenRunning", "connectTCP", "connectSSL", "connectUNIX", "listenTCP", "listenSSL",
-              "listenUDP", "listenUNIX", "listenMulticast", "resolve", "spawnProcess", "addReader", "addWriter",
-              "removeReader", "removeWriter", "addSystemEventTrigger")
+              "listenUDP", "listenUNIX", "listenMulticast", "resolve", "spawnProcess", "addSystemEventTrigger")
 # Where each listening method takes its ``interface`` argument, counting from 0.
 LOOPBACK_DEFAULTED = {"listenTCP": 3, "listenUDP": 2, "listenSSL": 4}
 _ALL_INTERFACES = ("", "0.0.0.0", "::")

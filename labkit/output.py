@@ -107,15 +107,16 @@ def end_wait(previous) -> None:
     _route["wait"] = previous
 
 
-def deliver(item: tuple) -> None:
+def deliver(kind: str, value) -> None:
     """On the cell's thread: write what the reactor thread printed to this thread's ``sys.stdout`` or
     ``sys.stderr`` (so redirections in the cell apply), or answer a flush."""
-    if item[0] == "write":
-        getattr(sys, item[1]).write(item[2])
+    if kind == "write":
+        stream, text = value
+        getattr(sys, stream).write(text)
     else:
         sys.stdout.flush()
         sys.stderr.flush()
-        item[1].set()
+        value.set()
 
 
 def _sync_flush(sink: Callable[[tuple], None]) -> None:
@@ -147,7 +148,7 @@ def route(stream: str, text: str) -> None:
     """Send reactor-thread output where it belongs (see the module docstring)."""
     sink = _route["wait"]
     if sink is not None:
-        sink(("write", stream, text))
+        sink(("write", (stream, text)))
     else:
         (_route["owner"] or background).write(text)
 

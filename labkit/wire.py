@@ -12,16 +12,18 @@ Promises:
 from __future__ import annotations
 
 import html
-import threading
 from dataclasses import dataclass, field
 
+from twisted.internet.protocol import Protocol
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from zope.interface import directlyProvides, providedBy
 
 __all__ = ["Message", "RecordingFactory", "Transcript", "show_bytes"]
 
 CLIENT, SERVER, NOTE = "client", "server", "note"
 FOLD_LINES = 24
 FOLD_LINE_CHARS = 160
+MAX_BYTES = 4_000_000  # per transcript; past it bytes are counted, not kept
 
 
 def show_bytes(data: bytes) -> str:
@@ -49,62 +51,87 @@ class Message:
 
     connection: int
     side: str
-    data: bytes = b""
+    data: bytearray = field(default_factory=bytearray)
     note: str = ""
 
     def lines(self) -> list[str]:
         if self.side == NOTE:
             return [self.note]
-        return show_bytes(self.data).rstrip("\n").split("\n")
+        return show_bytes(bytes(self.data)).rstrip("\n").split("\n")
 
 
 @dataclass
 class Transcript:
-    """The conversations recorded on one server or client, in order, numbered by connection (1, 2, ...)."""
+    """The conversations recorded on one server or client, in order, numbered by connection (1, 2, ...).
+
+    Recording is an append of the raw chunk (it runs on every read and write of a live server); merging chunks
+    into messages happens only when the transcript is read.
+    """
 
     name: str = "connection"
-    messages: list[Message] = field(default_factory=list)
     connections: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    kept_bytes: int = 0
+    dropped_bytes: int = 0
+    _events: list = field(default_factory=list, repr=False)
 
     def open(self, peer: str) -> int:
-        with self._lock:
-            self.connections += 1
-            number = self.connections
-            self.messages.append(Message(number, NOTE, note=f"connection {number} opened ({peer})"))
+        self.connections += 1
+        number = self.connections
+        self._events.append((number, NOTE, f"connection {number} opened ({peer})"))
         return number
 
     def record(self, connection: int, side: str, data: bytes) -> None:
-        if not data:
-            return
-        with self._lock:
-            last = self.messages[-1] if self.messages else None
-            if last is not None and last.connection == connection and last.side == side:
-                last.data += data
-            else:
-                self.messages.append(Message(connection, side, bytes(data)))
+        """Keep ``data`` as sent by ``side`` on ``connection`` (this runs on every read and write: keep it lean)."""
+        self.kept_bytes += len(data)
+        if self.kept_bytes <= MAX_BYTES:
+            self._events.append((connection, side, data))
+        else:
+            self._over(connection, len(data))
+
+    def _over(self, connection: int, size: int) -> None:
+        self.kept_bytes -= size
+        if not self.dropped_bytes:
+            self._events.append((connection, NOTE, f"recording stopped after {self.kept_bytes:,} bytes"))
+        self.dropped_bytes += size
 
     def close(self, connection: int, why: str) -> None:
-        with self._lock:
-            self.messages.append(Message(connection, NOTE, note=f"connection {connection} closed ({why})"))
+        self._events.append((connection, NOTE, f"connection {connection} closed ({why})"))
 
     def clear(self) -> None:
-        with self._lock:
-            self.messages.clear()
-            self.connections = 0
+        self._events.clear()
+        self.connections = self.kept_bytes = self.dropped_bytes = 0
 
     def sent_by(self, side: str, connection: int | None = None) -> bytes:
         """Everything ``side`` ("client" or "server") sent, on one connection or all, joined."""
-        return b"".join(m.data for m in self.snapshot() if m.side == side and connection in (None, m.connection))
+        return b"".join(bytes(m.data) for m in self.snapshot()
+                        if m.side == side and connection in (None, m.connection))
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.snapshot()
 
     def snapshot(self) -> list[Message]:
-        with self._lock:
-            return [Message(m.connection, m.side, m.data, m.note) for m in self.messages]
+        """The conversation so far as messages: consecutive chunks from one side of one connection merged."""
+        merged: list[Message] = []
+        for connection, side, payload in list(self._events):
+            if side == NOTE:
+                merged.append(Message(connection, NOTE, note=payload))
+                continue
+            if not payload:
+                continue
+            if not isinstance(payload, bytes):  # a wrong write (a str, say) is shown, not hidden
+                payload = payload.encode() if isinstance(payload, str) else bytes(payload)
+            last = merged[-1] if merged else None
+            if last is not None and last.connection == connection and last.side == side:
+                last.data += payload
+            else:
+                merged.append(Message(connection, side, bytearray(payload)))
+        return merged
 
     def only(self, connection: int) -> Transcript:
         """The conversation of one connection."""
         kept = Transcript(f"{self.name}, connection {connection}")
-        kept.messages = [m for m in self.snapshot() if m.connection == connection]
+        kept._events = [event for event in list(self._events) if event[0] == connection]
         kept.connections = 1
         return kept
 
@@ -168,27 +195,55 @@ class Transcript:
 
 
 class RecordingProtocol(ProtocolWrapper):
-    """Passes everything through to the wrapped protocol and records it on the way."""
+    """Passes everything through to the wrapped protocol and records it on the way.
+
+    Reads are recorded as they arrive. Writes are recorded where the bytes leave: on a socket transport, when
+    the transport hands them to the socket (so a busy server pays per send, not per write, and what was never
+    sent is not shown as sent); on any other transport (TLS, test transports), as they are written.
+    """
 
     def makeConnection(self, transport):
         peer = transport.getPeer()
-        self.connection_number = self.factory.transcript.open(f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}")
-        super().makeConnection(transport)
+        transcript = self.factory.transcript
+        self._number = transcript.open(f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}")
+        self._record = transcript.record
+        self._writes_as = self.factory.writes_as
+        send = getattr(transport, "writeSomeData", None)
+        if send is None:
+            super().makeConnection(transport)
+            return
+        transport.writeSomeData = self._recording_send(send)
+        # The wrapped protocol writes straight to the socket transport; this wrapper still sees every read.
+        directlyProvides(self, providedBy(transport))
+        Protocol.makeConnection(self, transport)
+        self.factory.registerProtocol(self)
+        self.wrappedProtocol.makeConnection(transport)
+
+    def _recording_send(self, send):
+        record, number, side = self._record, self._number, self._writes_as
+
+        def write_some_data(data):
+            sent = send(data)
+            if isinstance(sent, int) and sent > 0:
+                record(number, side, bytes(data[:sent]))
+            return sent
+
+        return write_some_data
 
     def write(self, data):
-        self.factory.transcript.record(self.connection_number, self.factory.writes_as, data)
-        super().write(data)
+        self._record(self._number, self._writes_as, data)
+        self.transport.write(data)
 
     def writeSequence(self, data):
-        self.factory.transcript.record(self.connection_number, self.factory.writes_as, b"".join(data))
-        super().writeSequence(data)
+        self._record(self._number, self._writes_as, b"".join(data))
+        self.transport.writeSequence(data)
 
     def dataReceived(self, data):
-        self.factory.transcript.record(self.connection_number, self.factory.reads_as, data)
-        super().dataReceived(data)
+        self._record(self._number, self.factory.reads_as, data)
+        self.wrappedProtocol.dataReceived(data)
 
     def connectionLost(self, reason):
-        self.factory.transcript.close(self.connection_number, reason.getErrorMessage())
+        self.factory.transcript.close(self._number, reason.getErrorMessage())
         super().connectionLost(reason)
 
 

@@ -1,0 +1,157 @@
+"""`make bench`: labkit's costs measured as ratios in one run (timing belongs here, never in a test).
+
+1. Round trip from a cell's thread into the reactor and back, 10,000 calls each, interleaved in rounds:
+   ``labkit.react`` against crochet's ``wait_for`` and against the floor (``callFromThread`` + a
+   ``concurrent.futures.Future``). Targets: labkit <= 0.6x crochet, <= 1.3x the floor.
+2. Echo server line throughput inside a Jupyter kernel (labkit.serve, wire recording on) against the same
+   server as a standalone process (``python -m servers echo``). Target: in-kernel >= 0.8x standalone.
+3. Interrupt latency (interrupt to KeyboardInterrupt in a waiting cell) and kernel shutdown time with
+   practice servers running, for the record (targets: 0.5 s and 2 s).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+CALLS = 10_000
+ROUNDS = 10
+
+
+def round_trips() -> dict[str, float]:
+    import crochet
+
+    import labkit
+
+    reactor = labkit.get_reactor()
+    crochet.no_setup()  # crochet shares the reactor labkit already runs
+
+    @crochet.wait_for(timeout=10)
+    def crochet_call():
+        return None
+
+    def labkit_call():
+        labkit.react(_nothing)
+
+    def floor_call():
+        future = concurrent.futures.Future()
+        reactor.callFromThread(future.set_result, None)
+        future.result(10)
+
+    samples: dict[str, list[int]] = {"labkit": [], "crochet": [], "floor": []}
+    calls = {"labkit": labkit_call, "crochet": crochet_call, "floor": floor_call}
+    for _ in range(ROUNDS):
+        for name, call in calls.items():
+            bucket = samples[name]
+            for _ in range(CALLS // ROUNDS):
+                start = time.perf_counter_ns()
+                call()
+                bucket.append(time.perf_counter_ns() - start)
+    return {name: statistics.median(values) / 1000 for name, values in samples.items()}
+
+
+def _nothing(reactor):
+    return None
+
+
+LINES = 20_000
+LINE = b"x" * 40 + b"\n"
+
+
+def _echo_throughput(port: int) -> float:
+    """Lines per second through the echo server, pipelined in batches, from this process."""
+    expected = len(b"You said: ") + len(LINE) + 1
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        start = time.perf_counter()
+        batch = 500
+        for _ in range(LINES // batch):
+            sock.sendall(LINE * batch)
+            want, got = expected * batch, 0
+            while got < want:
+                got += len(sock.recv(1 << 16))
+        return LINES / (time.perf_counter() - start)
+
+
+def throughput() -> dict[str, float]:
+    from tests.kernel import Kernel
+
+    standalone = subprocess.Popen([sys.executable, "-m", "servers", "echo"], stdout=subprocess.PIPE, text=True)
+    kernel = Kernel()
+    try:
+        port_standalone = int(standalone.stdout.readline().split("port ")[1].split(";")[0])
+        run = kernel.run("import labkit\nsrv = labkit.serve('echo', show=False)\nprint(srv.port)")
+        port_kernel = int(run.stdout.strip())
+        results: dict[str, list[float]] = {"in kernel": [], "standalone": []}
+        for _ in range(3):
+            results["in kernel"].append(_echo_throughput(port_kernel))
+            results["standalone"].append(_echo_throughput(port_standalone))
+        return {name: statistics.median(values) for name, values in results.items()}
+    finally:
+        kernel.close()
+        standalone.terminate()
+        standalone.wait(10)
+
+
+def interrupt_and_shutdown() -> dict[str, float]:
+    from tests.kernel import Kernel
+
+    kernel = Kernel()
+    try:
+        kernel.run("import labkit\nfrom twisted.internet import defer\n"
+                   "servers = [labkit.serve('echo', name=f'e{i}', show=False) for i in range(3)]")
+        interrupts = []
+        for code in ("labkit.react(lambda r: defer.Deferred(), timeout=60)", "await defer.Deferred()"):
+            msg_id = kernel.start(code)
+            time.sleep(0.5)
+            start = time.perf_counter()
+            kernel.interrupt()
+            while True:
+                message = kernel.client.get_iopub_msg(timeout=10)
+                if message["parent_header"].get("msg_id") == msg_id and message["msg_type"] == "error":
+                    interrupts.append(time.perf_counter() - start)
+                    break
+            kernel.collect(msg_id)
+        start = time.perf_counter()
+        kernel.client.shutdown()
+        while kernel.manager.is_alive() and time.perf_counter() - start < 20:
+            time.sleep(0.01)
+        shutdown = time.perf_counter() - start
+    finally:
+        kernel.close()
+    return {"interrupt react (s)": interrupts[0], "interrupt await (s)": interrupts[1], "shutdown (s)": shutdown}
+
+
+def main() -> int:
+    trips = round_trips()
+    print(f"round trip, median of {CALLS:,} calls each (microseconds):")
+    for name, value in trips.items():
+        print(f"  {name:8} {value:8.1f}")
+    vs_crochet = trips["labkit"] / trips["crochet"]
+    vs_floor = trips["labkit"] / trips["floor"]
+    print(f"  labkit / crochet = {vs_crochet:.2f}  (target <= 0.6)")
+    print(f"  labkit / floor   = {vs_floor:.2f}  (target <= 1.3)")
+
+    rates = throughput()
+    ratio = rates["in kernel"] / rates["standalone"]
+    print(f"echo throughput, median of 3 runs of {LINES:,} lines (lines/s):")
+    for name, value in rates.items():
+        print(f"  {name:10} {value:10,.0f}")
+    print(f"  in kernel / standalone = {ratio:.2f}  (target >= 0.8)")
+
+    times = interrupt_and_shutdown()
+    print("interrupt and shutdown with 3 practice servers running:")
+    for name, value in times.items():
+        print(f"  {name:20} {value:.3f}")
+
+    met = vs_crochet <= 0.6 and vs_floor <= 1.3 and ratio >= 0.8 and times["shutdown (s)"] < 2 and \
+        max(times["interrupt react (s)"], times["interrupt await (s)"]) < 0.5
+    print("all targets met" if met else "some targets missed")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""A real Jupyter kernel for tests: run cells, collect what they show, interrupt, shut down."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import jupyter_client
+
+
+@dataclass
+class CellRun:
+    stdout: str = ""
+    stderr: str = ""
+    results: list = field(default_factory=list)
+    error: tuple | None = None
+    others: list = field(default_factory=list)  # messages that belonged to other cells
+
+
+class Kernel:
+    def __init__(self):
+        self.manager, self.client = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+
+    def start(self, code: str) -> str:
+        return self.client.execute(code)
+
+    def collect(self, msg_id: str, timeout: float = 60) -> CellRun:
+        run = CellRun()
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self.client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if message["parent_header"].get("msg_id") != msg_id:
+                run.others.append(message)
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind == "stream":
+                setattr(run, content["name"], getattr(run, content["name"]) + content["text"])
+            elif kind in ("execute_result", "display_data"):
+                run.results.append(content["data"].get("text/plain"))
+            elif kind == "error":
+                run.error = (content["ename"], content["evalue"], "\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                return run
+
+    def run(self, code: str, timeout: float = 60) -> CellRun:
+        return self.collect(self.start(code), timeout)
+
+    def interrupt(self) -> None:
+        self.manager.interrupt_kernel()
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        if self.manager.is_alive():
+            self.manager.shutdown_kernel(now=True)
