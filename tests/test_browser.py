@@ -1,0 +1,507 @@
+"""labkit.browser: the address a browser opens for a practice web server, the link, the inline page.
+
+The end-to-end tests start a real Jupyter server (with jupyter-server-proxy, enabled by its own configuration)
+and a learner-style twisted.web page served by ``labkit.serve``, and load the page in headless Chromium, both
+through the proxy (as on JupyterHub or Binder) and directly (as on a laptop).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urljoin
+
+import pytest
+from twisted.internet import protocol
+from twisted.web import pages
+from twisted.web.resource import Resource
+
+import labkit
+from labkit import browser
+from labkit.browser import NotServing, browser_url, fetch_page, link_bundle, open_link, show_page
+from tests.chromium import dump_dom, find_chromium
+
+MARKER = f"labkit-page-{secrets.token_hex(4)}"
+CSS_COLOR = "rgb(12, 34, 56)"
+BASE = "/wb/"  # a Jupyter base URL that is not "/", as on a hub (/user/NAME/)
+
+PAGE = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Practice page {MARKER}</title>
+<link rel="stylesheet" href="styles.css"></head>
+<body><h1 id="marker">{MARKER}</h1>
+<p id="css">stylesheet not applied</p>
+<script>
+document.getElementById("css").textContent =
+    "h1 color: " + getComputedStyle(document.getElementById("marker")).color;
+</script>
+</body></html>
+""".encode()
+
+
+# --- fixtures -----------------------------------------------------------------------------------------------
+
+ENV_VARS = ("JUPYTERHUB_SERVICE_PREFIX", browser.VIA_ENV, "JPY_PARENT_PID")
+
+
+@pytest.fixture(autouse=True)
+def plain_environment(monkeypatch, tmp_path):
+    """No hub, no forced choice, no Jupyter server to be found: each test sets what it needs."""
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path / "runtime"
+    empty.mkdir()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(empty))
+
+
+class LearnerPage(Resource):
+    """A chapter-4 style resource tree: a page with a relative stylesheet, a redirect, a text page."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[tuple[str, dict[str, str]]] = []  # (path, request headers, lower-cased names)
+        self.putChild(b"", _Leaf(self, b"text/html; charset=utf-8", PAGE))
+        self.putChild(b"styles.css", _Leaf(self, b"text/css", f"h1 {{ color: {CSS_COLOR}; }}\n".encode()))
+        self.putChild(b"plain", _Leaf(self, b"text/plain; charset=utf-8", b"1 < 2 & 3 > 2\n"))
+        self.putChild(b"old", _Redirect(self, b"/"))
+        self.putChild(b"themed", _Leaf(self, b"text/html", b"<!doctype html><link rel=stylesheet href='wrong.css'>"
+                                       b"<link href='gone.css' rel='stylesheet'><link rel='icon' href='i.css'>"
+                                       b"<p>themed</p>"))
+        self.putChild(b"wrong.css", _Leaf(self, b"text/html", b"p { color: red }"))
+
+    def getChild(self, path, request):
+        return pages.notFound()
+
+    def record(self, request) -> None:
+        headers = {name.decode().lower(): b", ".join(values).decode()
+                   for name, values in request.requestHeaders.getAllRawHeaders()}
+        self.seen.append((request.path.decode(), headers))
+
+    def requests_for(self, path: str) -> list[dict[str, str]]:
+        return [headers for seen_path, headers in self.seen if seen_path == path]
+
+
+class _Leaf(Resource):
+    isLeaf = True
+
+    def __init__(self, root: LearnerPage, content_type: bytes, body: bytes):
+        super().__init__()
+        self.root, self.content_type, self.body = root, content_type, body
+
+    def render_GET(self, request):
+        self.root.record(request)
+        request.setHeader(b"content-type", self.content_type)
+        return self.body
+
+
+class _Redirect(_Leaf):
+    def __init__(self, root: LearnerPage, location: bytes):
+        super().__init__(root, b"text/html", b"")
+        self.location = location
+
+    def render_GET(self, request):
+        self.root.record(request)
+        request.redirect(self.location)
+        return b""
+
+
+@pytest.fixture
+def served():
+    """Start labkit practice servers; stop the ones this test started."""
+    started = []
+
+    def serve(thing, name):
+        server = labkit.serve(thing, name=name, show=False)
+        started.append(server)
+        return server
+
+    yield serve
+    for server in started:
+        if not server.stopped:
+            server.stop()
+
+
+@pytest.fixture
+def page(served):
+    resource = LearnerPage()
+    server = served(resource, "browser-test-page")
+    return server, resource
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """What open_link and show_page display, instead of IPython's display."""
+    calls = []
+    monkeypatch.setattr(browser, "_display", lambda *objs, **kwargs: calls.append((objs, kwargs)))
+    return calls
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- browser_url ------------------------------------------------------------------------------------------
+
+def test_direct_by_default_on_a_laptop():
+    assert browser_url(8000) == "http://127.0.0.1:8000/"
+    assert browser_url(8000, "/color/ff0000") == "http://127.0.0.1:8000/color/ff0000"
+    assert browser_url(8000, "color/") == "http://127.0.0.1:8000/color/"
+
+
+def test_direct_for_a_server_handle(page):
+    server, _ = page
+    assert browser_url(server) == f"http://127.0.0.1:{server.port}/"
+    assert browser_url(server, "/old?x=1") == f"http://127.0.0.1:{server.port}/old?x=1"
+
+
+def test_proxy_under_jupyterhub(monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    assert browser_url(8000) == "/user/alice/proxy/8000/"
+    assert browser_url(8000, "/color/ff0000") == "/user/alice/proxy/8000/color/ff0000"
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice")  # no trailing slash
+    assert browser_url(8000, "styles.css") == "/user/alice/proxy/8000/styles.css"
+
+
+def test_proxy_on_binder(monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/binder/jupyter/user/org-workbook-abc123/")
+    assert browser_url(8000) == "/binder/jupyter/user/org-workbook-abc123/proxy/8000/"
+
+
+def test_forcing_the_choice(monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    assert browser_url(8000, via="direct") == "http://127.0.0.1:8000/"
+    monkeypatch.setenv(browser.VIA_ENV, "direct")
+    assert browser_url(8000) == "http://127.0.0.1:8000/"
+    assert browser_url(8000, via="proxy") == "/user/alice/proxy/8000/"  # the argument wins
+    monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX")
+    monkeypatch.setenv(browser.VIA_ENV, "Proxy")
+    assert browser_url(8000) == "/proxy/8000/"  # no Jupyter server known: its default base URL, /
+
+
+def test_bad_choices_are_explained(monkeypatch):
+    with pytest.raises(ValueError, match="'proxy', 'direct' or None"):
+        browser_url(8000, via="tunnel")
+    monkeypatch.setenv(browser.VIA_ENV, "tunnel")
+    with pytest.raises(ValueError, match=browser.VIA_ENV):
+        browser_url(8000)
+    with pytest.raises(ValueError, match="1 to 65535"):
+        browser_url(70000)
+    with pytest.raises(TypeError, match="labkit.serve"):
+        browser_url("8000")
+    with pytest.raises(TypeError):
+        browser_url(True)
+
+
+def test_local_jupyter_server_is_found_from_the_kernel(monkeypatch, tmp_path):
+    # A kernel's JPY_PARENT_PID is its Jupyter server's pid; the server describes itself in jpserver-PID.json.
+    runtime = tmp_path / "found"
+    runtime.mkdir()
+    pid = os.getpid()  # a live process stands in for the server
+    info = {"pid": pid, "base_url": "/lab-base/", "url": "http://127.0.0.1:9999/lab-base/", "port": 9999}
+    (runtime / f"jpserver-{pid}.json").write_text(json.dumps(info))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    assert browser_url(8000, via="proxy") == "/lab-base/proxy/8000/"  # no JPY_PARENT_PID: the only server
+    monkeypatch.setenv("JPY_PARENT_PID", str(pid))
+    assert browser.jupyter_server_info()["port"] == 9999
+    assert browser_url(8000, via="proxy") == "/lab-base/proxy/8000/"
+    assert browser_url(8000) == "http://127.0.0.1:8000/"  # locally the direct address is preferred
+    monkeypatch.setenv("JPY_PARENT_PID", "1234567")  # a parent that is no Jupyter server
+    assert browser.jupyter_server_info() is None
+    assert browser_url(8000, via="proxy") == "/proxy/8000/"
+
+
+def test_only_running_server_is_used_without_a_parent(monkeypatch, tmp_path):
+    runtime = tmp_path / "found"
+    runtime.mkdir()
+    pid = os.getpid()
+    (runtime / f"jpserver-{pid}.json").write_text(json.dumps({"pid": pid, "base_url": "/solo/"}))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    assert browser.jupyter_base_url() == "/solo/"
+    # A second live server makes the choice ambiguous: fall back to "/".
+    (runtime / f"jpserver-{os.getppid()}.json").write_text(json.dumps({"pid": os.getppid(), "base_url": "/x/"}))
+    assert browser.jupyter_base_url() == "/"
+
+
+def test_explicit_jupyter_server():
+    assert browser_url(8000, via="proxy", jupyter="http://127.0.0.1:9999/base") == \
+        "http://127.0.0.1:9999/base/proxy/8000/"
+    assert browser_url(8000, "/a", via="proxy", jupyter="user/bob") == "/user/bob/proxy/8000/a"
+
+
+def test_stopped_server_and_https(page):
+    server, _ = page
+    server.stop()
+    with pytest.raises(NotServing, match="has been stopped.*labkit.serve"):
+        browser_url(server)
+    fake_tls = labkit.Server("tls-page", "127.0.0.1", [8443], "https", labkit.Log("x"), labkit.Transcript("x"))
+    assert browser_url(fake_tls) == "https://127.0.0.1:8443/"
+    with pytest.raises(ValueError, match="plain HTTP"):
+        browser_url(fake_tls, via="proxy")
+
+
+def test_ipv6_server_handle():
+    v6 = labkit.Server("v6", "::1", [8000], "http", labkit.Log("v6"), labkit.Transcript("v6"))
+    assert browser_url(v6) == "http://[::1]:8000/"
+    assert browser_url(v6, via="proxy") == "/proxy/8000/"
+
+
+# --- open_link --------------------------------------------------------------------------------------------
+
+def test_open_link_shows_html_and_text(page, shown, monkeypatch):
+    server, _ = page
+    open_link(server)
+    [(objs, kwargs)] = shown
+    assert kwargs == {"raw": True}
+    [bundle] = objs
+    url = f"http://127.0.0.1:{server.port}/"
+    assert bundle["text/html"] == (f'<a href="{url}" target="_blank" rel="noopener">'
+                                   "Open browser-test-page in a new browser tab</a>")
+    assert bundle["text/plain"] == f"Open browser-test-page in a new browser tab: {url}"
+
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    open_link(server, "/color/ff0000", text="Red & <b>bold</b>")
+    bundle = shown[-1][0][0]
+    assert f'href="/user/alice/proxy/{server.port}/color/ff0000"' in bundle["text/html"]
+    assert "Red &amp; &lt;b&gt;bold&lt;/b&gt;</a>" in bundle["text/html"]
+
+
+def test_link_text_does_not_depend_on_the_port():
+    with socket.socket() as one, socket.socket() as two:
+        for s in (one, two):
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+        first, second = (link_bundle(s.getsockname()[1], "/color/") for s in (one, two))
+    assert first["text/html"] != second["text/html"]
+    text = re.compile(r">(.*)</a>")
+    assert text.search(first["text/html"]).group(1) == text.search(second["text/html"]).group(1) == \
+        "Open /color/ in a new browser tab"
+
+
+def test_open_link_to_nothing(shown):
+    port = free_port()
+    with pytest.raises(NotServing, match=rf"Nothing is listening on 127\.0\.0\.1:{port}.*Run the cell"):
+        open_link(port)
+    assert shown == []
+
+
+def test_open_link_to_a_plain_listening_socket(shown):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        open_link(s.getsockname()[1])
+    assert shown[0][0][0]["text/plain"].startswith("Open the page in a new browser tab: http://127.0.0.1:")
+
+
+# --- show_page --------------------------------------------------------------------------------------------
+
+def test_show_page_shows_the_page_in_a_sandboxed_frame(page, shown):
+    server, resource = page
+    show_page(server, height=200)
+    [((shown_page,), _)] = shown
+    assert isinstance(shown_page, browser.Page)
+    assert shown_page.status == 200 and MARKER.encode() in shown_page.body
+    status = f"GET / \N{RIGHTWARDS ARROW} 200 OK (text/html; charset=utf-8, {len(PAGE)} bytes)"
+    assert shown_page.status_line() == status
+    assert str(server.port) not in shown_page.status_line()
+    out = shown_page._repr_html_()
+    assert out.startswith(f"<div><code>{html.escape(status)}</code></div>")
+    frame = re.fullmatch(r'.*<iframe sandbox="" srcdoc="([^"]*)" style="[^"]*height:200px[^"]*"></iframe>', out,
+                         re.S)
+    assert frame, out
+    document = html.unescape(frame.group(1))
+    assert f'<h1 id="marker">{MARKER}</h1>' in document
+    assert "<h1" not in out  # all of the page is escaped into the attribute
+    # the relative stylesheet was fetched from the server, as a browser would, and inlined
+    assert f"<style>/* styles.css */\nh1 {{ color: {CSS_COLOR}; }}" in document
+    assert [path for path, _ in resource.seen] == ["/", "/styles.css"]
+    assert repr(shown_page).startswith(status + "\n<!doctype html>")
+
+
+def test_show_page_follows_redirects_and_shows_errors(page):
+    server, _ = page
+    moved = fetch_page(server, "/old")
+    assert [(hop.path, hop.status) for hop in moved.hops] == [("/old", 302), ("/", 200)]
+    assert moved.status_line().startswith("GET /old \N{RIGHTWARDS ARROW} 302 Found, GET / \N{RIGHTWARDS ARROW} 200 OK")
+    missing = fetch_page(server, "/missing")
+    assert missing.status == 404
+    assert "iframe" in missing._repr_html_()
+    plain = fetch_page(server.port, "/plain")
+    assert "<pre" in plain._repr_html_() and "1 &lt; 2 &amp; 3 &gt; 2" in plain._repr_html_()
+    assert repr(plain).endswith("\n1 < 2 & 3 > 2\n")
+
+
+def test_stylesheets_that_a_browser_would_not_apply_are_noted(page):
+    server, resource = page
+    themed = fetch_page(server, "/themed")
+    assert themed.notes == ["stylesheet wrong.css: served as text/html, not text/css; not applied",
+                            "stylesheet gone.css: 404 Not Found"]
+    assert "<style>" not in html.unescape(themed._repr_html_())
+    assert "stylesheet gone.css: 404 Not Found" in themed._repr_html_() and "gone.css: 404" in repr(themed)
+    assert [path for path, _ in resource.seen] == ["/themed", "/wrong.css"]  # gone.css: no resource records it
+
+
+def test_show_page_of_nothing(page):
+    server, _ = page
+    port = free_port()
+    with pytest.raises(NotServing, match=r"Nothing is listening.*Run the cell that starts a server"):
+        show_page(port)
+    server.stop()
+    with pytest.raises(NotServing, match=r"'browser-test-page' has been stopped\. Run the cell"):
+        show_page(server)
+
+
+def test_show_page_of_a_server_that_does_not_speak_http(served):
+    class HangUp(protocol.Protocol):
+        def connectionMade(self):
+            self.transport.loseConnection()
+
+    server = served(protocol.Factory.forProtocol(HangUp), "browser-test-hangup")
+    with pytest.raises(ConnectionError, match="Does this server speak HTTP"):
+        fetch_page(server, timeout=5)
+
+
+def test_show_page_on_the_reactor_thread_is_refused(page):
+    server, _ = page
+    with pytest.raises(labkit.ReactorThreadError):
+        labkit.react(lambda reactor: fetch_page(server))
+
+
+# --- end to end: a real Jupyter server, jupyter-server-proxy, headless Chromium ---------------------------
+
+def _wait_for(condition, what: str, limit: float, process: subprocess.Popen, log) -> object:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Jupyter server exited ({process.returncode}) before {what}:\n"
+                               f"{log.read_text()[-3000:]}")
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise TimeoutError(f"no {what} within {limit:g} s:\n{log.read_text()[-3000:]}")
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("chromium not installed: apt-get install chromium")
+    return binary
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory):
+    """A real Jupyter server on 127.0.0.1, a free port, a random token, base URL BASE, configured only by the
+    installed packages (so jupyter-server-proxy runs because its package enables itself)."""
+    home = tmp_path_factory.mktemp("jupyter")
+    dirs = {name: home / name for name in ("runtime", "config", "data", "root")}
+    for path in dirs.values():
+        path.mkdir()
+    token = secrets.token_hex(16)
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("JUPYTERHUB_", "JUPYTER_", "JPY_")) and key != browser.VIA_ENV}
+    env.update(JUPYTER_RUNTIME_DIR=str(dirs["runtime"]), JUPYTER_CONFIG_DIR=str(dirs["config"]),
+               JUPYTER_DATA_DIR=str(dirs["data"]))
+    command = [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0",
+               "--ServerApp.port_retries=0", "--ServerApp.open_browser=False", f"--IdentityProvider.token={token}",
+               f"--ServerApp.base_url={BASE}", f"--ServerApp.root_dir={dirs['root']}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log = home / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=env, cwd=dirs["root"], start_new_session=True)
+    try:
+        info_file = dirs["runtime"] / f"jpserver-{process.pid}.json"
+
+        def info():
+            try:
+                return json.loads(info_file.read_text())
+            except (OSError, ValueError):
+                return None
+
+        details = _wait_for(info, "server info file", 30, process, log)
+        status = f"{details['url']}api/status?token={token}"
+        _wait_for(lambda: _get(status)[0] == 200, "answer from /api/status", 30, process, log)
+        yield {**details, "token": token, "runtime_dir": str(dirs["runtime"]), "log": log}
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
+def _with_token(url: str, token: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}token={token}"
+
+
+def test_page_opens_through_jupyter_server_proxy_in_chromium(chromium, jupyter, page, monkeypatch, tmp_path):
+    server, resource = page
+    assert jupyter["base_url"] == BASE
+    # jupyter-server-proxy runs in a Jupyter server that was not told about it: it enabled itself.
+    code, body = _get(_with_token(f"{jupyter['url']}server-proxy/servers-info", jupyter["token"]))
+    assert code == 200 and "server_processes" in json.loads(body), \
+        "jupyter-server-proxy is not enabled as a server extension"
+
+    # The kernel side: this process plays a kernel of that server (JPY_PARENT_PID) on a hub whose prefix is BASE.
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", jupyter["runtime_dir"])
+    monkeypatch.setenv("JPY_PARENT_PID", str(jupyter["pid"]))
+    proxied = f"{BASE}proxy/{server.port}/"
+    assert browser_url(server, via="proxy") == proxied  # the base URL found from the running server
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", BASE)
+    assert browser_url(server) == proxied  # under a hub the proxy is the default
+    [href] = re.findall(r'href="([^"]*)"', link_bundle(server)["text/html"])
+    assert html.unescape(href) == proxied
+
+    # The browser side: the link resolved against the notebook's site (the Jupyter server), plus the token.
+    profile = str(tmp_path / "profile")  # shared by the loads below: the login cookie set by the token
+    dom = dump_dom(_with_token(urljoin(jupyter["url"], html.unescape(href)), jupyter["token"]),
+                   user_data_dir=profile, binary=chromium, timeout=30)
+    assert f'<h1 id="marker">{MARKER}</h1>' in dom
+    assert f"h1 color: {CSS_COLOR}" in dom  # styles.css loaded, through the proxy, before the script ran
+    # Both requests reached the learner's server through the proxy, which strips its prefix.
+    for path in ("/", "/styles.css"):
+        [headers] = resource.requests_for(path)
+        assert headers.get("x-forwarded-context") == proxied.rstrip("/"), (path, headers)
+
+    # The book's redirect: Location "/" comes back through the proxy, rewritten to the proxy's prefix.
+    resource.seen.clear()
+    dom = dump_dom(urljoin(jupyter["url"], browser_url(server, "/old")), user_data_dir=profile, binary=chromium,
+                   timeout=30)
+    assert f'<h1 id="marker">{MARKER}</h1>' in dom and f"h1 color: {CSS_COLOR}" in dom
+    assert [path for path, _ in resource.seen] == ["/old", "/", "/styles.css"]
+    assert all(headers.get("x-forwarded-context") == proxied.rstrip("/") for _, headers in resource.seen)
+
+
+def test_page_opens_directly_in_chromium(chromium, page, tmp_path):
+    server, resource = page
+    url = browser_url(server)
+    assert url == f"http://127.0.0.1:{server.port}/"
+    dom = dump_dom(url, user_data_dir=str(tmp_path / "profile"), binary=chromium, timeout=30)
+    assert f"<title>Practice page {MARKER}</title>" in dom
+    assert f'<h1 id="marker">{MARKER}</h1>' in dom and f"h1 color: {CSS_COLOR}" in dom
+    assert [path for path, _ in resource.seen] == ["/", "/styles.css"]
+    assert not any("x-forwarded-context" in headers for _, headers in resource.seen)
