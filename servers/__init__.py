@@ -7,5 +7,6 @@ Each module holds one protocol family with fixed, documented fixtures. Every ser
 
 from servers.registry import REGISTRY, MultiPort, PracticeServer, build, is_web, listen, practice_server
 from servers import tcp  # noqa: E402,F401  (registers chapter 2's servers)
+from servers import web  # noqa: E402,F401
 
 __all__ = ["REGISTRY", "MultiPort", "PracticeServer", "build", "is_web", "listen", "practice_server"]
