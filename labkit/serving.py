@@ -79,7 +79,7 @@ class Server:
     def summary(self) -> str:
         state = "stopped" if self.stopped else f"listening on {self.url}"
         if len(self.ports) > 1:
-            state += f" (ports {', '.join(map(str, self.ports))})"
+            state += f" and {len(self.ports) - 1} more ports"
         return f"{self.name}: {state}"
 
     def __repr__(self) -> str:
@@ -105,7 +105,7 @@ class _ServedProtocol(RecordingProtocol):
     def _report(self, exc: BaseException) -> None:
         frames = traceback.extract_tb(exc.__traceback__)
         inner = [f for f in frames if "/twisted/" not in f.filename.replace("\\", "/")
-                 and not f.filename.replace("\\", "/").endswith(("/labkit/serve.py", "/labkit/wire.py"))]
+                 and not f.filename.replace("\\", "/").endswith(("/labkit/serving.py", "/labkit/wire.py"))]
         where = "".join(traceback.format_list(inner[-3:] or frames[-1:]))
         output.route("stderr",
                      f"{self.factory.name}: {type(self.wrappedProtocol).__name__} raised "
@@ -134,6 +134,7 @@ class _ServedFactory(RecordingFactory):
         self.name = name
 
     def doStart(self):
+        self.wrappedFactory.noisy = False  # no "Starting factory <...>" lines in the server's log
         with output.owner(self.log):
             super().doStart()
 

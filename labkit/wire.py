@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.internet.protocol import Protocol
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from zope.interface import directlyProvides, providedBy
@@ -259,6 +260,8 @@ class RecordingFactory(WrappingFactory):
         if side not in (CLIENT, SERVER):
             raise ValueError(f'side must be "client" or "server", not {side!r}')
         super().__init__(factory)
+        if IProtocolNegotiationFactory.providedBy(factory):
+            directlyProvides(self, IProtocolNegotiationFactory)
         self.transcript = transcript if transcript is not None else Transcript()
         self.writes_as = side
         self.reads_as = CLIENT if side == SERVER else SERVER
@@ -266,3 +269,7 @@ class RecordingFactory(WrappingFactory):
     def buildProtocol(self, addr):
         wrapped = self.wrappedFactory.buildProtocol(addr)
         return None if wrapped is None else self.protocol(self, wrapped)
+
+    def acceptableProtocols(self):
+        """The wrapped factory's protocols for TLS negotiation (ALPN), so HTTPS clients still agree on HTTP."""
+        return self.wrappedFactory.acceptableProtocols()

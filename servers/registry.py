@@ -73,7 +73,8 @@ def listen(reactor, thing, *, host: str = "127.0.0.1", port: int = 0, tls=None,
     if is_web(thing):
         from twisted.web.server import Site
 
-        factory = Site(thing)
+        # A resource may bring its own Site (the practice web site does, to see malformed uploads itself).
+        factory = thing.make_site() if hasattr(thing, "make_site") else Site(thing)
         factory.displayTracebacks = False
         thing = factory
     if IProtocolFactory.providedBy(thing):

@@ -425,9 +425,6 @@ def test_check_without_content_type(checker_url, address):
     assert response.status == 400 and b"the request has no Content-Type header" in page
 
 
-@pytest.mark.xfail(strict=True, reason="servers.listen wraps a resource in a default Site, which parses "
-                   "multipart bodies before /check sees them and answers a broken one with a bare 400; "
-                   "needs listen to use PracticeSite.make_site()")
 def test_labkit_served_check_explains_the_book_encoding(url):
     response, page = fetch("POST", url + "check", data=book_encode_form({"uploaded_file": GOOD_DOC}),
                            headers={"Content-Type": "multipart/form-data"})
