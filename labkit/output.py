@@ -177,7 +177,8 @@ class _ReactorThreadStream:
 
 
 def _log_observer(event: dict) -> None:
-    """Show Twisted log events: warnings and errors where they belong, everything in the owning log."""
+    """Show Twisted log events: warnings and errors where they belong (see :func:`route`), the rest in
+    :data:`background`."""
     from twisted.logger import LogLevel, formatEventAsClassicLogText
 
     text = formatEventAsClassicLogText(event, formatTime=lambda _: "")
@@ -193,8 +194,8 @@ def _log_observer(event: dict) -> None:
         return
     if serious:
         route("stderr", text)
-    else:
-        (_route["owner"] or background).write(text)
+    else:  # Twisted's chatter ("... starting on 8080") stays out of cells and server logs
+        background.write(text)
 
 
 def _wrap_standard_streams() -> None:

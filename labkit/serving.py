@@ -134,7 +134,6 @@ class _ServedFactory(RecordingFactory):
         self.name = name
 
     def doStart(self):
-        self.wrappedFactory.noisy = False  # no "Starting factory <...>" lines in the server's log
         with output.owner(self.log):
             super().doStart()
 
