@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# Twisted's tools (twistd, trial, ckeygen, conch) are on PATH in the lab, its terminals and the tests.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: lab test bench learner-copies clean
 
