@@ -231,3 +231,28 @@ def test_output_inside_a_server_belongs_to_its_log_when_no_cell_waits():
         output.route("stdout", "owned line\n")
     # outside a wait and inside an owner, output goes to the owner's log
     assert log.lines == ["owned line"]
+
+
+def test_an_unhandled_error_in_a_deferred_is_shown_in_the_waiting_cell():
+    def main(reactor):
+        lost = defer.Deferred()
+        lost.errback(ValueError("nobody handled me"))
+        del lost
+        gc.collect()
+
+    err = io.StringIO()
+    with redirect_stderr(err):
+        labkit.react(main)
+    assert "Unhandled error in Deferred" in err.getvalue() and "nobody handled me" in err.getvalue()
+
+
+def test_bad_input_unknown_host_gives_a_clear_error_in_time():
+    from twisted.internet.endpoints import HostnameEndpoint
+    from twisted.internet.error import DNSLookupError
+
+    def main(reactor):
+        return HostnameEndpoint(reactor, b"no-such-host.invalid", 80).connect(
+            protocol.Factory.forProtocol(protocol.Protocol))
+
+    with pytest.raises(DNSLookupError, match="no-such-host.invalid"):
+        labkit.react(main, timeout=10)
