@@ -48,6 +48,13 @@ class Kernel:
     def interrupt(self) -> None:
         self.manager.interrupt_kernel()
 
+    def run_interrupted(self, code: str, after: float = 1.0, timeout: float = 30) -> CellRun:
+        """Start a cell, press the interrupt button ``after`` seconds later, and collect what the cell showed."""
+        msg_id = self.start(code)
+        time.sleep(after)
+        self.interrupt()
+        return self.collect(msg_id, timeout)
+
     def close(self) -> None:
         self.client.stop_channels()
         if self.manager.is_alive():

@@ -17,10 +17,7 @@ def kernel():
 
 
 def test_interrupt_during_react_raises_keyboardinterrupt_and_the_reactor_serves_on(kernel):
-    msg_id = kernel.start("labkit.react(lambda r: defer.Deferred(lambda d: print('cancelled')), timeout=120)")
-    time.sleep(1)
-    kernel.interrupt()
-    run = kernel.collect(msg_id, timeout=30)
+    run = kernel.run_interrupted("labkit.react(lambda r: defer.Deferred(lambda d: print('cancelled')), timeout=120)")
     assert run.error is not None and run.error[0] == "KeyboardInterrupt"
     assert "cancelled" in run.stdout
     after = kernel.run("labkit.react(lambda r: 'alive')")
@@ -28,10 +25,7 @@ def test_interrupt_during_react_raises_keyboardinterrupt_and_the_reactor_serves_
 
 
 def test_interrupt_during_an_awaited_cell(kernel):
-    msg_id = kernel.start("await defer.Deferred()")
-    time.sleep(1)
-    kernel.interrupt()
-    run = kernel.collect(msg_id, timeout=30)
+    run = kernel.run_interrupted("await defer.Deferred()")
     assert run.error is not None and run.error[0] == "KeyboardInterrupt"
     assert kernel.run("await task.deferLater(reactor, 0.01, lambda: 'next')").results == ["'next'"]
 
