@@ -155,3 +155,19 @@ def test_port_field_listens_on_its_open_ports_only():
         else:
             with pytest.raises(ConnectionRefusedError):
                 socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_a_servers_log_grows_live_in_the_view_shown_under_its_serve_cell():
+    class Chatty(protocol.Protocol):
+        def dataReceived(self, data):
+            print("server got", data)
+
+    server = labkit.serve(protocol.ServerFactory.forProtocol(Chatty), name="chatty", show=False)
+    view = server.log.live_view()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"late")
+        from labkit.checks import wait_until
+
+        assert wait_until(lambda: "server got b'late'" in server.log.text)
+    shown = "".join(output["text"] for output in view.outputs)
+    assert "listening on" in shown and "server got b'late'" in shown
