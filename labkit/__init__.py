@@ -20,11 +20,12 @@ from labkit.checks import Check, CheckFailed
 from labkit.output import Log, background
 from labkit.pictures import Timeline, trace_chain
 from labkit.programs import run_program, start_program
+from labkit.progress import Progress
 from labkit.serving import Server, serve, servers, stop_all
 from labkit.wire import RecordingFactory, Transcript
 
-__all__ = ["Check", "CheckFailed", "LabTimeout", "Log", "ReactorThreadError", "RecordingFactory", "Server",
-           "Timeline", "Transcript", "background", "blocking", "browser_url", "get_reactor", "get_timeout",
+__all__ = ["Check", "CheckFailed", "LabTimeout", "Log", "Progress", "ReactorThreadError", "RecordingFactory",
+           "Server", "Timeline", "Transcript", "background", "blocking", "browser_url", "get_reactor", "get_timeout",
            "in_reactor_thread", "open_link", "react", "run_in_reactor", "run_program", "serve", "servers",
            "set_timeout", "show_page", "shutdown", "start_program", "stop_all", "trace_chain"]
 
