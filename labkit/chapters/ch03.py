@@ -1,0 +1,427 @@
+"""Checks for chapter 3, Web Clients.
+
+Each ``check_*`` function takes what the learner wrote, runs it against a fresh copy of the practice web site
+(``servers.web``), reads the site's request log to see what the learner's client really sent, and shows a pass
+or raises :class:`labkit.checks.CheckFailed`. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from twisted.internet import defer, protocol, task
+from twisted.web import error as web_error
+
+from labkit.bridge import LabTimeout, react
+from labkit.checks import Check
+from labkit.progress import describe
+from labkit.serving import serve
+
+__all__ = ["check_download_to_file", "check_fetch_page", "check_fetch_private", "check_page_watcher",
+           "check_progress_writer", "check_upload"]
+
+SLOW = "slow/sized?duration=0.8"
+
+
+def _site(name: str, **options):
+    import servers.web
+
+    site = servers.web.site(**options)
+    return site, serve(site, name=name, show=False)
+
+
+class _Outcome:
+    """How a call into the learner's code ended, in words that compare well."""
+
+    def __init__(self, fn, *args, timeout: float = 5):
+        self.value = None
+        self.error = None
+        try:
+            self.value = react(fn, *args, timeout=timeout)
+            self.ok = True
+        except NotImplementedError:
+            raise
+        except LabTimeout:
+            self.ok, self.error = False, "it did not finish within the time limit"
+        except Exception as failed:  # noqa: BLE001 - any failure of the learner's code is an outcome
+            self.ok, self.error = False, failed
+
+    def described(self) -> str:
+        if self.ok:
+            return f"it fired with {_short(self.value)}"
+        if isinstance(self.error, web_error.Error):
+            return f"web.error.Error, status {self.error.status.decode('ascii', 'replace')}"
+        if isinstance(self.error, str):
+            return self.error
+        return f"it raised {describe(self.error)}"
+
+
+def _expect(check: Check, what: str, expected, got, *, hint: str = "", **options) -> bool:
+    """``check.expect``, but only the first failed expectation's hint is kept: it is the one to fix first."""
+    return check.expect(what, expected, got, hint=hint if check.passed else "", **options)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _http_error(status: int) -> str:
+    return f"web.error.Error, status {status}"
+
+
+# --- 3.1 --------------------------------------------------------------------------------------------------------
+
+def check_fetch_page(fetch_page) -> None:
+    """Exercise 3.1a: ``fetch_page(reactor, url)`` fires with the body (bytes) of a 2xx response, and fails with
+    ``twisted.web.error.Error`` (status as in the response) for a 4xx or 5xx one."""
+    from servers.web import HELLO_HTML
+
+    with Check("fetch_page gives the page's bytes, and turns 404 and 500 into errors",
+               hint="after `response = await treq.get(url)`, read the body with `await response.content()`; "
+                    "if response.code >= 400, raise error.Error(response.code, response.phrase, body), "
+                    "else return the body") as check:
+        site, server = _site("check-fetch")
+        try:
+            got = _Outcome(fetch_page, server.url + "hello")
+            _expect(check, "fetch_page(.../hello) fires with the page's bytes", _short(HELLO_HTML),
+                           _short(got.value) if got.ok else got.described(),
+                           ok=got.ok and got.value == HELLO_HTML,
+                           hint="return the body as bytes (treq's response.content() or readBody), not the response "
+                                "object and not decoded text")
+            for path, status in (("nowhere", 404), ("error", 500)):
+                got = _Outcome(fetch_page, server.url + path)
+                _expect(check, f"fetch_page(.../{path}) fails with {_http_error(status)}", _http_error(status),
+                               got.described(),
+                               hint="treq, like Agent, fires with 4xx and 5xx responses as with any other: look at "
+                                    "response.code and raise error.Error(response.code, response.phrase, body) "
+                                    "when it is 400 or more")
+            _expect(check, "requests the site received", ["GET /hello", "GET /nowhere", "GET /error"],
+                           [f"{r.method} {r.path}" for r in site.requests])
+        finally:
+            server.stop()
+
+
+def check_download_to_file(download_to_file) -> None:
+    """Exercise 3.1b: ``download_to_file(reactor, url, path)`` writes the body to ``path`` piece by piece as it
+    arrives and fires with the number of bytes written; a 4xx/5xx response fails with web.error.Error."""
+    from servers.web import SLOW_SIZE, text_body
+
+    with Check("download_to_file streams the body into the file as it arrives",
+               hint="open the file with open(path, 'wb'), then `response = await treq.get(url, unbuffered=True)` "
+                    "and `await treq.collect(response, file.write)`: collect calls file.write with every piece "
+                    "as it arrives, so the page is never held in memory whole") as check:
+        site, server = _site("check-download")
+        folder = tempfile.mkdtemp(prefix="check-download-")
+        path = os.path.join(folder, "download.txt")
+        samples: list[tuple[int, bool]] = []
+        try:
+            def main(reactor):
+                def sample():
+                    size = os.path.getsize(path) if os.path.exists(path) else 0
+                    records = site.requests_to("/slow/sized")
+                    samples.append((size, bool(records) and records[-1].finished))
+
+                watching = task.LoopingCall(sample)
+                watching.clock = reactor
+                watching.start(0.05)
+                d = defer.maybeDeferred(download_to_file, reactor, server.url + SLOW, path)
+
+                def stop(result):
+                    if watching.running:
+                        watching.stop()
+                    return result
+
+                return d.addBoth(stop)
+
+            got = _Outcome(main, timeout=8)
+            written = open(path, "rb").read() if os.path.exists(path) else None
+            _expect(check, "the file holds the whole body", f"{SLOW_SIZE:,} bytes of /slow/sized",
+                           "no file" if written is None else f"{len(written):,} bytes"
+                           + ("" if written == text_body(SLOW_SIZE) else " (not the page's bytes)"),
+                           ok=written == text_body(SLOW_SIZE))
+            _expect(check, "download_to_file fired with the number of bytes written", SLOW_SIZE,
+                           got.value if got.ok else got.described())
+            during = [size for size, finished in samples if not finished and 0 < size < SLOW_SIZE]
+            _expect(check, "the file grew while the server was still sending", "yes",
+                           "yes" if during else "no: the file was written only after the whole body had arrived",
+                           hint="treq.content(response) (or readBody) waits for the whole body and holds it in "
+                                "memory; treq.collect(response, file.write) writes each piece as it arrives")
+            got = _Outcome(download_to_file, server.url + "nowhere", os.path.join(folder, "missing.txt"))
+            _expect(check, f"download_to_file(.../nowhere) fails with {_http_error(404)}", _http_error(404),
+                           got.described(),
+                           hint="check response.code before writing: for 400 or more raise "
+                                "error.Error(response.code, response.phrase)")
+        finally:
+            server.stop()
+            for name in os.listdir(folder):
+                os.remove(os.path.join(folder, name))
+            os.rmdir(folder)
+
+
+# --- 3.2 --------------------------------------------------------------------------------------------------------
+
+def check_fetch_private(fetch_private) -> None:
+    """Exercise 3.2: ``fetch_private(reactor, url, username, password)`` asks without credentials first; on a 401
+    asks again once with HTTP Basic credentials; fires with the body, or fails with web.error.Error."""
+    from servers.web import HELLO_HTML, PASSWORD, PRIVATE_HTML, USERNAME
+
+    with Check("fetch_private asks, is refused, and asks again with Basic credentials",
+               hint="fetch with get_page(url) and add an errback: if failure.check(error.Error) and "
+                    "failure.value.status == b'401', return get_page(url, headers={'Authorization': 'Basic ' + "
+                    "base64.b64encode(f'{username}:{password}'.encode()).decode()}); else return the "
+                    "failure") as check:
+        site, server = _site("check-private")
+        try:
+            got = _Outcome(fetch_private, server.url + "private", USERNAME, PASSWORD)
+            _expect(check, "with the right password it fires with the private page", _short(PRIVATE_HTML),
+                           _short(got.value) if got.ok else got.described(),
+                           ok=got.ok and got.value == PRIVATE_HTML)
+            sent = [r.basic_credentials or r.authorization for r in site.requests_to("/private")]
+            _expect(check, "credentials sent in each request to /private (first none, then Basic)",
+                           [None, (USERNAME, PASSWORD)], sent,
+                           hint="the first request goes without credentials; only the 401 says they are needed. "
+                                "The second carries 'Authorization: Basic ' + base64 of 'user:password'")
+            site.clear_requests()
+            got = _Outcome(fetch_private, server.url + "private", USERNAME, "wrong")
+            _expect(check, f"with a wrong password it fails with {_http_error(401)}", _http_error(401),
+                           got.described(),
+                           hint="ask again once only: if the second answer is 401 too, let that error through")
+            _expect(check, "requests made with a wrong password", 2, len(site.requests_to("/private")),
+                           hint="ask again once only: if the second answer is 401 too, let that error through")
+            site.clear_requests()
+            got = _Outcome(fetch_private, server.url + "hello", USERNAME, PASSWORD)
+            _expect(check, "a page that needs no password is fetched once, without credentials",
+                           [(None, 200)], [(r.authorization, r.code) for r in site.requests_to("/hello")],
+                           ok=got.ok and got.value == HELLO_HTML
+                           and [(r.authorization, r.code) for r in site.requests_to("/hello")] == [(None, 200)],
+                           hint="send the credentials only after a 401, never before")
+        finally:
+            server.stop()
+
+
+# --- 3.3 --------------------------------------------------------------------------------------------------------
+
+UPLOAD = (b'<!DOCTYPE html>\n<html lang="en">\n<head><title>My page</title></head>\n'
+          b"<body>\n<p>Checked by the practice site.</p>\n</body>\n</html>\n")
+
+
+def check_upload(upload_file) -> None:
+    """Exercise 3.3: ``upload_file(reactor, url, filename, data)`` POSTs ``data`` as a multipart/form-data
+    upload in the field ``uploaded_file`` and fires with the response body."""
+    with Check("upload_file sends a well-formed multipart/form-data upload",
+               hint="treq builds the body for you: treq.post(url, files={'uploaded_file': (filename, "
+                    "'text/html', io.BytesIO(data))}), then return await response.content()") as check:
+        site, server = _site("check-upload")
+        try:
+            got = _Outcome(upload_file, server.url + "check", "page.html", UPLOAD)
+            posts = [r for r in site.requests_to("/check") if r.method == "POST"]
+            _expect(check, "POST requests to /check", 1, len(posts),
+                           hint="send one POST request to the URL given (treq.post)")
+            if not site.uploads:
+                return
+            report = site.uploads[-1]
+            _expect(check, "problems the site found in the body's encoding", [], report.problems,
+                           hint="the Content-Type must be 'multipart/form-data; boundary=B', every part must start "
+                                "with a line '--B' and the body must end with '--B--'; treq.post(url, files=...) "
+                                "does all of that")
+            fields = {f.name: f for f in report.fields}
+            upload = fields.get("uploaded_file")
+            _expect(check, "the field uploaded_file holds the file (name, size)", ("page.html", len(UPLOAD)),
+                           (upload.filename, upload.size) if upload else f"no such field; fields: {sorted(fields)}",
+                           hint="name the form field 'uploaded_file', as the site's form does, and give the file "
+                                "name: files={'uploaded_file': (filename, content_type, io.BytesIO(data))}")
+            _expect(check, "upload_file fired with the site's report", "a page titled 'Upload report'",
+                           "a page titled 'Upload report'" if got.ok and isinstance(got.value, bytes)
+                           and b"<title>Upload report</title>" in got.value
+                           else (_short(got.value) if got.ok else got.described()),
+                           hint="return the response's body: return await response.content()")
+        finally:
+            server.stop()
+
+
+# --- 3.4 --------------------------------------------------------------------------------------------------------
+
+def check_page_watcher(watcher_class) -> None:
+    """Exercise 3.4: ``watcher_class(url)`` has ``poll()``, which fires True when the page changed since the
+    last poll (or on the first), False on 304; it remembers ETag and Last-Modified and sends them back."""
+    with Check("PageWatcher sends If-None-Match and If-Modified-Since and understands 304",
+               hint="after a 200 keep response.headers.getRawHeaders('etag') and ('last-modified'); on the next "
+                    "poll send them as If-None-Match and If-Modified-Since; a 304 means unchanged (False)") as check:
+        site, server = _site("check-watch")
+        try:
+            watcher = watcher_class(server.url + "news")
+            answers = [_poll(watcher)]
+            answers.append(_poll(watcher))
+            first = site.news
+            second = site.bump_news("Something happened.")
+            answers += [_poll(watcher), _poll(watcher)]
+            _expect(check, "poll() answers: first, again, after the news changed, again",
+                           [True, False, True, False], answers)
+            records = site.requests_to("/news")
+            _expect(check, "If-None-Match sent", [None, first.etag, first.etag, second.etag],
+                           [r.if_none_match for r in records],
+                           hint="send back the ETag of the last 200 response, exactly as received (with its quotes)")
+            _expect(check, "If-Modified-Since sent",
+                           [None, first.last_modified, first.last_modified, second.last_modified],
+                           [r.if_modified_since for r in records],
+                           hint="send back the Last-Modified of the last 200 response as If-Modified-Since")
+            _expect(check, "status codes the site answered", [200, 304, 200, 304], [r.code for r in records])
+            plain = watcher_class(server.url + "plain")
+            answers = [_poll(plain), _poll(plain)]
+            _expect(check, "on /plain (no validators) every poll says changed", [True, True], answers)
+            _expect(check, "conditional headers sent to /plain", [(None, None), (None, None)],
+                           [(r.if_none_match, r.if_modified_since) for r in site.requests_to("/plain")],
+                           hint="send If-None-Match / If-Modified-Since only when the last response had an "
+                                "ETag / a Last-Modified")
+        finally:
+            server.stop()
+
+
+def _poll(watcher):
+    got = _Outcome(lambda reactor: watcher.poll())
+    if not got.ok:
+        return got.described()
+    return got.value
+
+
+# --- 3.5 --------------------------------------------------------------------------------------------------------
+
+class _Recorder:
+    """Stands in for a Progress: records every call, and whether the server had finished sending by then."""
+
+    def __init__(self, site, path):
+        self.site, self.path = site, path
+        self.calls: list[tuple] = []
+
+    def _server_done(self) -> bool:
+        records = self.site.requests_to(self.path) if self.site is not None else []
+        return bool(records) and records[-1].finished
+
+    def update(self, nbytes):
+        self.calls.append(("update", nbytes, self._server_done()))
+
+    def done(self):
+        self.calls.append(("done",))
+        return self
+
+    def fail(self, reason):
+        self.calls.append(("fail", describe(reason)))
+        return self
+
+    def ends(self) -> list[str]:
+        return [call[0] for call in self.calls if call[0] != "update"]
+
+    def received(self) -> int:
+        return sum(call[1] for call in self.calls if call[0] == "update")
+
+
+class _CutShort(protocol.Protocol):
+    """An HTTP server that promises 1,000 bytes, sends 400 and hangs up."""
+
+    def dataReceived(self, data):
+        if b"\r\n\r\n" in data:
+            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n"
+                                 + b"x" * 400)
+            self.transport.loseConnection()
+
+
+def _probe(writer_class, path: str) -> None:
+    """Call the consumer's methods once directly, so an unwritten one says so at once (inside a download, its
+    NotImplementedError would only be logged, and the check would wait for nothing)."""
+    from twisted.python.failure import Failure
+    from twisted.web.client import ResponseDone
+
+    finished = defer.Deferred()
+    finished.addErrback(lambda _: None)
+    with open(path, "wb") as file:
+        writer = writer_class(file, _Recorder(None, None), finished)
+        writer.makeConnection(_NoTransport())
+        writer.dataReceived(b"probe")
+        writer.connectionLost(Failure(ResponseDone()))
+
+
+class _NoTransport:
+    def stopProducing(self):
+        pass
+
+    def pauseProducing(self):
+        pass
+
+    def resumeProducing(self):
+        pass
+
+
+def check_progress_writer(writer_class) -> None:
+    """Exercise 3.5: ``writer_class(file, progress, finished)`` is a body consumer for ``response.deliverBody``:
+    it writes every piece to the file and counts it with ``progress.update(len(data))``; when the body is
+    complete it calls ``progress.done()`` and fires ``finished`` with the byte count; when the body is cut short
+    it calls ``progress.fail(reason)`` and fails ``finished`` with the reason."""
+    from twisted.web.client import Agent
+
+    from servers.web import SLOW_SIZE, text_body
+
+    with Check("ProgressWriter writes and counts each piece, and reports the end, complete or cut short",
+               hint="dataReceived(data): self.file.write(data); self.progress.update(len(data)); "
+                    "connectionLost(reason): if reason.check(ResponseDone): self.progress.done() and "
+                    "self.finished.callback(count), else self.progress.fail(reason) and "
+                    "self.finished.errback(reason)") as check:
+        site, server = _site("check-progress")
+        short = serve(protocol.ServerFactory.forProtocol(_CutShort), name="check-cut-short", show=False)
+        folder = tempfile.mkdtemp(prefix="check-progress-")
+        try:
+            _probe(writer_class, os.path.join(folder, "probe.txt"))
+            for kind in ("sized", "chunked"):
+                path = os.path.join(folder, f"{kind}.txt")
+                recorder = _Recorder(site, f"/slow/{kind}")
+
+                async def main(reactor, url, path=path, recorder=recorder):
+                    response = await Agent(reactor).request(b"GET", url.encode("ascii"))
+                    finished = defer.Deferred()
+                    with open(path, "wb") as file:
+                        response.deliverBody(writer_class(file, recorder, finished))
+                        return await finished
+
+                got = _Outcome(main, server.url + f"slow/{kind}?duration=0.6", timeout=6)
+                written = open(path, "rb").read() if os.path.exists(path) else b""
+                _expect(check, f"/slow/{kind}: the file holds the whole body", f"{SLOW_SIZE:,} bytes",
+                               f"{len(written):,} bytes", ok=written == text_body(SLOW_SIZE),
+                               hint="write every piece that dataReceived gets to self.file")
+                updates = [call for call in recorder.calls if call[0] == "update"]
+                early = [call for call in updates if not call[2]]
+                _expect(check, f"/slow/{kind}: bytes counted with progress.update",
+                               f"{SLOW_SIZE:,} in several updates, some before the server had sent everything",
+                               f"{recorder.received():,} in {len(updates)} updates, {len(early)} before the "
+                               "server had sent everything",
+                               ok=recorder.received() == SLOW_SIZE and len(early) >= 2,
+                               hint="call self.progress.update(len(data)) in dataReceived, for every piece")
+                _expect(check, f"/slow/{kind}: how it ended (progress calls after the updates; finished)",
+                               (["done"], SLOW_SIZE),
+                               (recorder.ends(), got.value if got.ok else got.described()),
+                               hint="in connectionLost, when reason.check(ResponseDone): call "
+                                    "self.progress.done() once and self.finished.callback(number of bytes)")
+            recorder = _Recorder(None, None)
+            path = os.path.join(folder, "short.txt")
+
+            async def cut(reactor):
+                response = await Agent(reactor).request(b"GET", f"http://127.0.0.1:{short.port}/".encode())
+                finished = defer.Deferred()
+                with open(path, "wb") as file:
+                    response.deliverBody(writer_class(file, recorder, finished))
+                    return await finished
+
+            got = _Outcome(cut, timeout=5)
+            _expect(check, "a body cut short: progress calls at the end, and finished",
+                           (["fail"], "it failed (ResponseFailed)"),
+                           (recorder.ends(), "it failed (ResponseFailed)"
+                            if not got.ok and type(got.error).__name__ == "ResponseFailed"
+                            else got.described()),
+                           hint="connectionLost gets a reason that is not ResponseDone when the body was cut short: "
+                                "call self.progress.fail(reason) and self.finished.errback(reason)")
+        finally:
+            server.stop()
+            short.stop()
+            for name in os.listdir(folder):
+                os.remove(os.path.join(folder, name))
+            os.rmdir(folder)
