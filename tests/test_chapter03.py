@@ -505,3 +505,69 @@ def test_describe_spells_out_nested_reasons():
     assert describe(ValueError()) == "ValueError"
     nested = ResponseFailed([Failure(ConnectionError("reset")), Failure(ValueError("bad"))])
     assert describe(Failure(nested)) == "ResponseFailed (ConnectionError: reset; ValueError: bad)"
+
+
+# --- bad input: every failure is quick and reads clearly -------------------------------------------------------
+
+def test_learner_code_that_never_finishes_fails_within_the_time_limit():
+    async def asks_forever(reactor, url, username, password):
+        while True:
+            try:
+                return await get_page(url, auth=(username, password) if "private" in url else None)
+            except error.Error:
+                continue
+
+    started = time.monotonic()
+    message = failed(ch03.check_fetch_private, asks_forever)
+    assert "did not finish within the time limit" in message
+    assert time.monotonic() - started < 15
+
+
+def test_learner_code_that_raises_is_reported_with_the_error():
+    async def broken(reactor, url):
+        raise ValueError("oops")
+
+    assert "it raised ValueError: oops" in failed(ch03.check_fetch_page, broken)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("www.example.com/hello", "SchemeNotSupported: Unsupported scheme: b''"),
+    ("http://127.0.0.1:eighty/", "URLParseError: expected integer for port, not 'eighty'"),
+    ("http://x.invalid/", "DNSLookupError"),
+    ("http://127.0.0.1:{closed}/", "ConnectionRefusedError"),
+    ("{web}never", "ResponseNeverReceived (CancelledError)"),
+    ("{cut}", "ResponseFailed (ConnectionDone: Connection was closed cleanly.; _DataLoss)"),
+], ids=["no-scheme", "bad-port", "unknown-host", "refused", "never-answers", "cut-short"])
+def test_bad_input_fails_quickly_with_a_clear_reason(site, url, expected):
+    from labkit.chapters.ch03 import _CutShort
+
+    cut = labkit.serve(protocol.ServerFactory.forProtocol(_CutShort), name="cut-test", show=False)
+    url = url.format(closed=_closed_port(), web=site.url, cut=cut.url.replace("tcp:", "http:"))
+
+    async def attempt(reactor):
+        try:
+            response = await treq.get(url, timeout=1)
+            await response.content()
+        except Exception as problem:
+            return describe(problem)
+        return "no failure"
+
+    started = time.monotonic()
+    try:
+        assert expected in labkit.react(attempt, timeout=5)
+    finally:
+        cut.stop()
+    assert time.monotonic() - started < 3
+
+
+def test_a_wait_for_a_page_that_never_answers_ends_in_lab_timeout(site):
+    with pytest.raises(labkit.LabTimeout, match="did not finish within 1 s"):
+        labkit.react(lambda reactor: treq.get(site.url + "never"), timeout=1)
