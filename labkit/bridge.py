@@ -32,7 +32,7 @@ __all__ = ["LabTimeout", "ReactorThreadError", "blocking", "get_reactor", "in_re
 
 _settings = {"timeout": 10.0}
 _start_lock = threading.Lock()
-_state: dict[str, Any] = {"reactor": None, "thread": None, "ident": None, "real_stop": None}
+_state: dict[str, Any] = {"reactor": None, "thread": None, "ident": None, "real_stop": None, "running": False}
 
 # What the reactor thread posts to a waiting cell: (_RESULT, value), (_FAILURE, failure), or output items from
 # labkit.output, ("write", (stream, text)) and ("flush", event).
@@ -67,9 +67,8 @@ def in_reactor_thread() -> bool:
 
 def get_reactor():
     """Return the shared reactor, starting its background thread on first use."""
-    reactor = _state["reactor"]
-    if reactor is not None and _state["thread"].is_alive():
-        return reactor
+    if _state["running"]:  # the hot path: one dict lookup
+        return _state["reactor"]
     with _start_lock:
         if _state["reactor"] is None:
             _start()
@@ -93,7 +92,7 @@ def _start() -> None:
     thread.start()
     if not running.wait(10):
         raise RuntimeError("The reactor thread did not start within 10 s.")
-    _state.update(reactor=reactor, thread=thread, ident=thread.ident, real_stop=reactor.stop)
+    _state.update(reactor=reactor, thread=thread, ident=thread.ident, real_stop=reactor.stop, running=True)
     output.install(in_reactor_thread)
     guards.install(reactor, in_reactor_thread, run_in_reactor)
     _register_exit_hook()
@@ -101,7 +100,10 @@ def _start() -> None:
 
 
 def _run_reactor(reactor) -> None:
-    reactor.run(installSignalHandlers=False)
+    try:
+        reactor.run(installSignalHandlers=False)
+    finally:
+        _state["running"] = False
 
 
 def _register_exit_hook() -> None:
@@ -154,7 +156,7 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
             f"{what.format(fn=_describe(fn))} was called on the reactor thread, where it would wait for itself forever. "
             "Inside reactor code (a callback, a protocol, an async def run by react), return the Deferred "
             "or `await` it instead.")
-    reactor = get_reactor()
+    reactor = _state["reactor"] if _state["running"] else get_reactor()
     limit = _settings["timeout"] if timeout is None else timeout
     inbox = queue.SimpleQueue()
     put = inbox.put
