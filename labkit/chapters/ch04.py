@@ -99,16 +99,28 @@ def fetch(port: int, method: str, path: str, body: bytes | None = None, headers:
 def via_proxy(proxy_port: int, url: str, method: str = "GET", timeout: float = TIMEOUT) -> tuple[Reply, str]:
     """Ask for ``url`` through the HTTP proxy on ``proxy_port`` with Twisted's ``ProxyAgent``. Returns the reply
     and whatever the reactor printed meanwhile (errors in the proxy's code land there)."""
+    from twisted.internet import defer
     from twisted.internet.endpoints import TCP4ClientEndpoint
-    from twisted.web.client import PartialDownloadError, ProxyAgent, readBody
+    from twisted.web.client import ProxyAgent
+
+    class Collect(protocol.Protocol):
+        """The body as far as it came, however the response ended."""
+
+        def __init__(self, done):
+            self.done, self.parts = done, []
+
+        def dataReceived(self, data):
+            self.parts.append(data)
+
+        def connectionLost(self, reason):
+            self.done.callback(b"".join(self.parts))
 
     async def go(reactor):
         agent = ProxyAgent(TCP4ClientEndpoint(reactor, "127.0.0.1", proxy_port, timeout=timeout))
         response = await agent.request(method.encode("ascii"), url.encode("ascii"))
-        try:
-            body = await readBody(response)
-        except PartialDownloadError as partial:
-            body = partial.response or b""
+        received = defer.Deferred()
+        response.deliverBody(Collect(received))
+        body = await received
         headers = {name.decode("latin-1").lower(): ", ".join(v.decode("latin-1") for v in values)
                    for name, values in response.headers.getAllRawHeaders()}
         return Reply(response.code, response.phrase.decode("latin-1"), headers, body)
