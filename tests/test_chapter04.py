@@ -649,3 +649,15 @@ def test_title_proxy_must_keep_one_parser_per_response():
 def test_title_proxy_records_html_only():
     message = fails(ch04.check_title_proxy, title_factory(EverythingTitleClient))
     assert "[XX] titles recorded, in order" in message and "Not HTML" in message
+
+
+class CrashingTitleClient(TitleClient):
+    def handleHeader(self, key, value):
+        raise KeyError(key)  # any mistake in the client, not only the unwritten stub
+
+
+def test_title_proxy_reports_a_crash_quickly():
+    started = time.monotonic()
+    message = fails(ch04.check_title_proxy, title_factory(CrashingTitleClient))
+    assert "[XX] GET /hello through the proxy" in message and "the proxy raised KeyError" in message
+    assert time.monotonic() - started < 8

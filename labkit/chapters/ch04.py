@@ -701,6 +701,14 @@ def check_title_proxy(factory_class) -> None:
                 printed.append(out)
                 if _unwritten(check, served, out):
                     return
+                if _logged_error(out):  # the proxy's code raised: say so rather than compare what is left
+                    check.expect(f"GET {path} through the proxy", "no exception in the proxy",
+                                 f"{reply.summary} with {len(reply.body)} bytes; the proxy raised "
+                                 f"{_logged_error(out)}", ok=False,
+                                 hint="an exception in a ProxyClient method drops the connection to the origin, "
+                                      "and the browser gets what had arrived so far (often nothing); fix the "
+                                      "method the error names")
+                    return
                 check.expect(f"GET {path} through the proxy: same status and body as directly",
                              (direct.status, direct.body), (reply.status, reply.body),
                              hint="call the ProxyClient method you override (super().handleResponsePart(data) "
