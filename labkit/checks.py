@@ -48,10 +48,12 @@ class Check:
         return self
 
     def expect(self, what: str, expected, got, *, sent=None, ok: bool | None = None, hint: str = "") -> bool:
-        """Record one expectation (equality unless ``ok`` is given); a hint given here replaces the check's."""
+        """Record one expectation (equality unless ``ok`` is given). A hint given here replaces the check's when
+        this is the first thing that went wrong (later failures often follow from the first)."""
+        first_failure = self.passed
         passed = (expected == got) if ok is None else bool(ok)
         self.expectations.append(Expectation(what, expected, got, passed, sent))
-        if not passed and hint and not self.problem:
+        if not passed and hint and first_failure:
             self.hint = hint
         return passed
 

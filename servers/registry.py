@@ -60,7 +60,10 @@ class MultiPort(Protocol):
 
 
 def is_web(thing) -> bool:
-    return IResource.providedBy(thing)
+    """True for what speaks HTTP: a twisted.web resource, or an HTTP factory (a ``Site``, say)."""
+    from twisted.web.http import HTTPFactory
+
+    return IResource.providedBy(thing) or isinstance(thing, HTTPFactory)
 
 
 def listen(reactor, thing, *, host: str = "127.0.0.1", port: int = 0, tls=None,
@@ -70,7 +73,7 @@ def listen(reactor, thing, *, host: str = "127.0.0.1", port: int = 0, tls=None,
     ``wrap`` is applied to each protocol factory before it listens (labkit uses it to record the wire);
     ``tls`` is a TLS context factory for ``listenSSL``.
     """
-    if is_web(thing):
+    if IResource.providedBy(thing):
         from twisted.web.server import Site
 
         # A resource may bring its own Site (the practice web site does, to see malformed uploads itself).

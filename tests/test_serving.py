@@ -171,3 +171,11 @@ def test_a_servers_log_grows_live_in_the_view_shown_under_its_serve_cell():
         assert wait_until(lambda: "server got b'late'" in server.log.text)
     shown = "".join(output["text"] for output in view.outputs)
     assert "listening on" in shown and "server got b'late'" in shown
+
+
+def test_an_http_factory_is_listed_with_an_http_url():
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+
+    server = labkit.serve(Site(Resource()), name="site")
+    assert server.url == f"http://127.0.0.1:{server.port}/"

@@ -45,13 +45,6 @@ NOT_WRITTEN = ("your code is not written yet: the server raised NotImplementedEr
                "`raise NotImplementedError()` in the exercise cell with your solution and run that cell again.")
 
 
-class _Check(Check):
-    """A Check whose hint is the one for the first thing that went wrong (later failures often follow from it)."""
-
-    def expect(self, what, expected, got, *, sent=None, ok=None, hint: str = "") -> bool:
-        return super().expect(what, expected, got, sent=sent, ok=ok, hint=hint if self.passed else "")
-
-
 # --- a client that shares nothing with Twisted ------------------------------------------------------------------
 
 @dataclass
@@ -154,7 +147,7 @@ def _logged_error(*texts: str, ignore: tuple[str, ...] = ()) -> str:
     return ""
 
 
-def _server_health(check: _Check, server, *captured: str, hint: str = "", expected: tuple[str, ...] = ()) -> str:
+def _server_health(check: Check, server, *captured: str, hint: str = "", expected: tuple[str, ...] = ()) -> str:
     """Record that the server's log shows no exception (other than the ``expected`` kinds); an unwritten stub
     becomes the check's problem."""
     error = _logged_error(server.log.text, *captured, ignore=expected)
@@ -169,7 +162,7 @@ def _server_health(check: _Check, server, *captured: str, hint: str = "", expect
     return error
 
 
-def _unwritten(check: _Check, server, *captured: str) -> bool:
+def _unwritten(check: Check, server, *captured: str) -> bool:
     """True (and the check's problem says so) when the learner's stub raised NotImplementedError: the rest of
     the check would only repeat it."""
     if "NotImplementedError" in server.log.text or any("NotImplementedError" in text for text in captured):
@@ -196,7 +189,7 @@ def check_http_by_hand(protocol_class) -> None:
     """Exercise 4.1: a LineReceiver that answers HTTP itself: ``GET /`` is 200 ``Hello HTTP world!`` (text/plain,
     exact Content-Length), another path 404 naming it, another method 405 with ``Allow: GET``, a request line
     that is not ``METHOD PATH VERSION`` 400; every response closes the connection."""
-    with _Check("your hand-written server answers 200, 404, 405 and 400 with correct status lines and headers",
+    with Check("your hand-written server answers 200, 404, 405 and 400 with correct status lines and headers",
                hint="split the request line with line.split(b' '); write b'HTTP/1.0 200 OK', then each header "
                     "as b'Name: value', then b'' (the blank line), then the body, and close the connection; "
                     "Content-Length is len(body) in bytes") as check:
@@ -248,7 +241,7 @@ def check_request_handler(request_class) -> None:
     """Exercise 4.2: an ``http.Request`` subclass serving ``request_class.pages`` (path -> HTML) for GET and HEAD,
     404 with an HTML page that names the path (escaped) for other paths, 405 with ``Allow: GET, HEAD`` for
     other methods."""
-    with _Check("your request handler serves its pages, 404s the rest, and refuses other methods",
+    with Check("your request handler serves its pages, 404s the rest, and refuses other methods",
                hint="self.path is bytes (b'/test'), so the keys of pages must be bytes too; compare "
                     "self.method with b'GET' and b'HEAD'") as check:
         pages = dict(getattr(request_class, "pages", {}) or {})
@@ -309,7 +302,7 @@ def _form(**fields) -> bytes:
 def check_greeting_form(request_class) -> None:
     """Exercise 4.3: ``POST /greet`` with a form field ``name`` answers ``Hello, NAME!`` (escaped, UTF-8); no
     name or a blank one is 400, a body over 10,000 bytes 413, ``GET /greet`` 405 with ``Allow: POST``."""
-    with _Check("the greeting form greets by name, safely, and refuses bad posts",
+    with Check("the greeting form greets by name, safely, and refuses bad posts",
                hint="request.args maps bytes to lists of bytes: name = request.args.get(b'name', [b''])[0]"
                     ".decode('utf-8', 'replace').strip(); answer html.escape(name) encoded as UTF-8") as check:
         served = serve(_http_factory(request_class), name="check-greeting-form", show=False)
@@ -379,7 +372,7 @@ def check_glossary(build_glossary) -> None:
     ``/styles.css`` the file from ``folder`` (text/css), ``/terms`` a redirect to ``terms/``, ``/terms/`` an
     index, ``/terms/NAME`` a page per term (404 for unknown terms and anything below a term), 405 for POST; all
     links relative."""
-    with _Check("your glossary site: pages, stylesheet, redirect, 404s and 405s, relative links",
+    with Check("your glossary site: pages, stylesheet, redirect, 404s and 405s, relative links",
                hint="root.putChild(b'', Home()); root.putChild(b'styles.css', static.File(folder / 'styles.css')); "
                     "root.putChild(b'terms', TermsFolder(glossary)); every Resource's __init__ calls "
                     "super().__init__(), and render methods return bytes") as check:
@@ -478,7 +471,7 @@ def check_blog_save(save_page_class) -> None:
     """Exercise 4.5: ``save_page_class(db)`` is the blog's ``/save``: ``POST`` with ``title`` and ``body`` stores
     them through the ``adbapi`` pool ``db`` with parameters, then redirects to ``./``; a missing, blank or
     too long (over 200 characters) title is 400; a database error is a 500 page, and the server goes on."""
-    with _Check("the save page stores posts safely, refuses bad ones, and survives database trouble",
+    with Check("the save page stores posts safely, refuses bad ones, and survives database trouble",
                hint="d = self.db.runOperation('INSERT INTO posts (title, body) VALUES (?, ?)', (title, body)); "
                     "d.addCallbacks(self.saved, self.failed, callbackArgs=(request,), errbackArgs=(request,)); "
                     "return server.NOT_DONE_YET. saved: request.redirect(b'./'); request.finish(). failed: "
@@ -583,7 +576,7 @@ def check_polite_proxy(request_class) -> None:
     that is not a proxy request (a browser that opened the proxy's own address) or not ``http://``."""
     import servers.web
 
-    with _Check("your proxy forwards what it may, and answers the rest itself",
+    with Check("your proxy forwards what it may, and answers the rest itself",
                hint="in process(): parsed = urllib.parse.urlsplit(self.uri); if parsed.scheme != b'http' -> 400 "
                     "page; elif parsed.hostname not in self.allowed_hosts -> 403; else "
                     "super().process()") as check:
@@ -683,7 +676,7 @@ def check_title_proxy(factory_class) -> None:
     """Exercise 4.6 (continued): ``factory_class()`` is an HTTPFactory for a proxy whose ``ProxyClient`` feeds
     every ``text/html`` response through a title parser as it passes and appends ``(url, title)`` to the
     factory's ``titles``; every response reaches the client unchanged."""
-    with _Check("your proxy records the title of every HTML page it passes on, and changes nothing",
+    with Check("your proxy records the title of every HTML page it passes on, and changes nothing",
                hint="handleHeader: make a TitleParser when the content type is text/html; handleResponsePart: "
                     "feed it every piece; handleResponseEnd: record (self.father.uri.decode(), parser.close()) "
                     "once, then call the ProxyClient method you override in each case") as check:
