@@ -34,9 +34,9 @@ _settings = {"timeout": 10.0}
 _start_lock = threading.Lock()
 _state: dict[str, Any] = {"reactor": None, "thread": None, "ident": None, "real_stop": None, "running": False}
 
-# What the reactor thread posts to a waiting cell: (_RESULT, value), (_FAILURE, failure), or output items from
-# labkit.output, ("write", (stream, text)) and ("flush", event).
-_RESULT, _FAILURE = object(), object()
+# What the reactor thread posts to a waiting cell: (_RESULT, value), (_FAILURE, failure), (_CANCELLED, None) once
+# a cancel is carried out, or output items from labkit.output, ("write", (stream, text)) and ("flush", event).
+_RESULT, _FAILURE, _CANCELLED = object(), object(), object()
 
 
 class LabTimeout(TimeoutError):
@@ -208,22 +208,34 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
 
 def _cancel(reactor, pending: list[Deferred], inbox: queue.SimpleQueue) -> None:
     """Cancel the Deferred being waited for and let its outcome land, so no 'Unhandled error' shows up later."""
-    done = threading.Event()
 
     def cancel():
-        for d in pending:
-            d.addErrback(lambda f: f.trap(CancelledError))
-            d.cancel()
-        done.set()
+        try:
+            for d in pending:
+                d.addErrback(lambda f: f.trap(CancelledError))
+                d.cancel()
+        finally:
+            inbox.put((_CANCELLED, None))
 
     reactor.callFromThread(cancel)
-    done.wait(0.3)
-    while True:  # show what the reactor printed before the cancel, then drop the rest
+    # Keep showing what the reactor prints while it cancels (and answer its flushes, which wait for this
+    # thread), until the cancel is done or a short limit passes; then drop the outcome.
+    deadline = time.monotonic() + 0.3
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            kind, value = inbox.get(timeout=left)
+        except queue.Empty:
+            return
+        if kind is _CANCELLED:
+            break
+        if kind is not _RESULT and kind is not _FAILURE:
+            output.deliver(kind, value)
+    while True:
         try:
             kind, value = inbox.get_nowait()
         except queue.Empty:
             return
-        if kind is not _RESULT and kind is not _FAILURE:
+        if kind is not _RESULT and kind is not _FAILURE and kind is not _CANCELLED:
             output.deliver(kind, value)
 
 
