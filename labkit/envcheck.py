@@ -47,13 +47,15 @@ class Report:
         printer.text(str(self))
 
     def _repr_html_(self) -> str:
+        left = "style='text-align:left'"
         rows = "".join(
-            f"<tr><td>{'✔' if line.ok else '✘'}</td><td>{html.escape(line.name)}</td>"
-            f"<td>{html.escape(line.detail)}</td><td>{html.escape(line.fix) if not line.ok else ''}</td></tr>"
+            f"<tr><td>{'✔' if line.ok else '✘'}</td><td {left}>{html.escape(line.name)}</td>"
+            f"<td {left}>{html.escape(line.detail)}</td>"
+            f"<td {left}>{html.escape(line.fix) if not line.ok else ''}</td></tr>"
             for line in self.lines)
         verdict = "everything is ready" if self.ok else "some checks failed: see the fixes"
-        return (f"<table><tr><th></th><th>check</th><th>result</th><th>fix</th></tr>{rows}</table>"
-                f"<p><b>{verdict}</b></p>")
+        return (f"<table><tr><th></th><th {left}>check</th><th {left}>result</th><th {left}>fix</th></tr>{rows}"
+                f"</table><p><b>{verdict}</b></p>")
 
 
 def find_tool(name: str) -> str | None:

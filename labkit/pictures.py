@@ -117,12 +117,13 @@ class CallbackChain:
                 detail = (f"<div style='font-size:80%'>got {html.escape(step.got)}<br>"
                           f"gave {html.escape(step.gave)}</div>") if ran else ""
                 weight = "bold" if ran else "normal"
-                cells.append(f"<td style='background:{color};padding:4px 8px;font-weight:{weight};"
+                cells.append(f"<td style='text-align:left;background:{color};padding:4px 8px;font-weight:{weight};"
                              f"color:{'#000' if ran else '#999'}'><code>{html.escape(fn)}</code>{detail}</td>")
             rows.append(f"<tr><td style='color:#888'>{number}</td>{''.join(cells)}</tr>")
         return (f"<table style='border-collapse:separate;border-spacing:2px'><caption style='text-align:left'>"
                 f"callback chain of {html.escape(self.name)} (in each row, the shaded side ran)</caption>"
-                f"<tr><th></th><th>callback</th><th>errback</th></tr>{''.join(rows)}</table>")
+                f"<tr><th></th><th style='text-align:left'>callback</th><th style='text-align:left'>errback</th></tr>"
+                f"{''.join(rows)}</table>")
 
 
 def trace_chain(d: Deferred, name: str = "the Deferred") -> CallbackChain:

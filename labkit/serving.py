@@ -86,8 +86,10 @@ class Server:
         return f"<Server {self.summary()}>"
 
     def _repr_html_(self) -> str:
-        link = html.escape(self.url)
-        state = "stopped" if self.stopped else f'listening on <a href="{link}" target="_blank">{link}</a>'
+        address = html.escape(self.url)
+        if self.scheme in ("http", "https"):  # browsers open these; a tcp:// address is just shown
+            address = f'<a href="{address}" target="_blank">{address}</a>'
+        state = "stopped" if self.stopped else f"listening on {address}"
         return f"<b>{html.escape(self.name)}</b>: {state}"
 
 
@@ -251,10 +253,11 @@ class ServerTable:
     def _repr_html_(self) -> str:
         if not self.rows:
             return "<i>no practice servers running</i>"
-        cells = "".join(f"<tr><td>{html.escape(s.name)}</td><td>{html.escape(s.url)}</td>"
+        left = "style='text-align:left'"
+        cells = "".join(f"<tr><td {left}>{html.escape(s.name)}</td><td {left}>{html.escape(s.url)}</td>"
                         f"<td>{s.open_connections}</td><td>{s.transcript.connections}</td></tr>" for s in self.rows)
-        return ("<table><tr><th>name</th><th>address</th><th>open connections</th><th>connections so far</th></tr>"
-                f"{cells}</table>")
+        return (f"<table><tr><th {left}>name</th><th {left}>address</th><th>open connections</th>"
+                f"<th>connections so far</th></tr>{cells}</table>")
 
 
 def servers() -> ServerTable:
