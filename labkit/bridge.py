@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import queue
-import sys
 import threading
 import time
 from types import CoroutineType, GeneratorType

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from labkit.bridge import LabTimeout
 
-__all__ = ["Check", "CheckFailed", "converse", "wait_until"]
+__all__ = ["Check", "CheckFailed", "closed_port", "converse", "wait_until"]
 
 
 class CheckFailed(AssertionError):
@@ -171,6 +171,13 @@ def converse(port: int, *chunks: bytes, host: str = "127.0.0.1", timeout: float 
                 break
             received += data
     return received
+
+
+def closed_port(host: str = "127.0.0.1") -> int:
+    """A port on ``host`` where nothing listens right now (the system picked it, then it was let go)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 def wait_until(condition, timeout: float = 2.0, step: float = 0.02) -> bool:

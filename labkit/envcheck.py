@@ -112,7 +112,6 @@ def _tool(name: str) -> Callable[[], Line]:
 def _reactor() -> Line:
     from labkit import bridge
 
-    reactor = bridge.get_reactor()
     alive = bridge.react(lambda r: r.running, timeout=5)
     return Line("reactor thread", bool(alive), "running in the background" if alive else "not running",
                 "restart the kernel (Kernel > Restart Kernel)")

@@ -2,7 +2,6 @@
 
 import gc
 import io
-import socket
 import threading
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -213,12 +212,12 @@ def test_bad_input_refused_connection_gives_a_clear_error_in_time():
     from twisted.internet.endpoints import TCP4ClientEndpoint
     from twisted.internet.error import ConnectionRefusedError
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    from labkit.checks import closed_port
+
+    port = closed_port()
 
     def main(reactor):
-        return TCP4ClientEndpoint(reactor, "127.0.0.1", closed_port).connect(
+        return TCP4ClientEndpoint(reactor, "127.0.0.1", port).connect(
             protocol.Factory.forProtocol(protocol.Protocol))
 
     with pytest.raises(ConnectionRefusedError):

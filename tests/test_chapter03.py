@@ -16,6 +16,7 @@ from twisted.web.client import ResponseDone, ResponseFailed
 from twisted.web.http import PotentialDataLoss
 
 import labkit
+from labkit.checks import closed_port
 from labkit.chapters import ch03
 from labkit.checks import CheckFailed
 from labkit.progress import Progress, ProgressProtocol, collect, describe
@@ -530,14 +531,6 @@ def test_learner_code_that_raises_is_reported_with_the_error():
     assert "it raised ValueError: oops" in failed(ch03.check_fetch_page, broken)
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.parametrize("url, expected", [
     ("www.example.com/hello", "SchemeNotSupported: Unsupported scheme: b''"),
     ("http://127.0.0.1:eighty/", "URLParseError: expected integer for port, not 'eighty'"),
@@ -550,7 +543,7 @@ def test_bad_input_fails_quickly_with_a_clear_reason(site, url, expected):
     from labkit.chapters.ch03 import _CutShort
 
     cut = labkit.serve(protocol.ServerFactory.forProtocol(_CutShort), name="cut-test", show=False)
-    url = url.format(closed=_closed_port(), web=site.url, cut=cut.url.replace("tcp:", "http:"))
+    url = url.format(closed=closed_port(), web=site.url, cut=cut.url.replace("tcp:", "http:"))
 
     async def attempt(reactor):
         try:

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 import labkit
+from labkit.checks import converse
 import servers
 from servers.tcp import HTTP_BODY, PortField
 
@@ -21,11 +22,7 @@ def test_every_registered_server_builds_and_has_a_summary():
 
 def test_echo_accepts_lf_and_crlf_lines():
     server = labkit.serve("echo")
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(b"one\ntwo\r\nquit\n")
-        reply = b""
-        while chunk := sock.recv(1024):
-            reply += chunk
+    reply = converse(server.port, b"one\ntwo\r\nquit\n", settle=5)
     assert reply == b"You said: one\r\nYou said: two\r\nGoodbye.\r\n"
 
 
@@ -65,11 +62,7 @@ def test_python_m_servers_lists_and_runs_a_server():
         line = process.stdout.readline()
         assert line.startswith("echo listening on 127.0.0.1 port ")
         port = int(line.split("port ")[1].split(";")[0])
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(b"standalone\nquit\n")
-            reply = b""
-            while chunk := sock.recv(1024):
-                reply += chunk
+        reply = converse(port, b"standalone\nquit\n", settle=5)
         assert reply == b"You said: standalone\r\nGoodbye.\r\n"
     finally:
         process.terminate()

@@ -10,17 +10,12 @@ from twisted.protocols import basic
 from twisted.web.resource import Resource
 
 import labkit
+from labkit.checks import converse
 
 
 def talk(port: int, *lines: bytes, host: str = "127.0.0.1") -> bytes:
     """A plain blocking socket client (an independent peer): send lines, read until the server closes."""
-    with socket.create_connection((host, port), timeout=5) as sock:
-        for line in lines:
-            sock.sendall(line)
-        chunks = []
-        while chunk := sock.recv(4096):
-            chunks.append(chunk)
-    return b"".join(chunks)
+    return converse(port, *lines, host=host, settle=5)
 
 
 def test_serve_returns_a_handle_on_loopback_port_zero():

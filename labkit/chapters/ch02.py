@@ -7,14 +7,13 @@ shows a pass or raises :class:`labkit.checks.CheckFailed`.
 
 from __future__ import annotations
 
-import socket
 import threading
 
 from twisted.internet import defer, error, protocol, task
 from twisted.internet.testing import MemoryReactor
 
 from labkit.bridge import LabTimeout, react
-from labkit.checks import Check, converse, wait_until
+from labkit.checks import Check, closed_port, converse, wait_until
 from labkit.serving import serve
 
 __all__ = ["check_countdown", "check_echo_server", "check_forwarder", "check_hello_client", "check_scan",
@@ -70,7 +69,7 @@ def check_test_connect(test_connect) -> None:
                hint="a ClientFactory hears of a failed connection in clientConnectionFailed(connector, reason): "
                     "fire self.deferred.errback(reason) there, or the Deferred never fires") as check:
         server = serve("hangup", name="check-connect", show=False)
-        closed = _closed_port()
+        closed = closed_port()
         opened = react(test_connect, server.host, server.port, timeout=5)
         check.expect("an open port", "Connected!", opened)
         try:
@@ -177,9 +176,3 @@ def check_echo_server(factory) -> None:
                      sent=b"hi\r\nquit\r\n")
         check.expect("two connections were made", 2, server.transcript.connections)
         server.stop()
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
