@@ -7,11 +7,14 @@ Promises:
 * A transcript shows as a conversation: client lines on the left, server lines on the right, CR and LF
   visible, other control and non-UTF-8 bytes as ``\\xNN``, long messages folded. ``str(transcript)`` gives
   the same conversation as plain text (``C:`` / ``S:`` lines), stable enough to compare in tests.
+* A transcript's memory is bounded in bytes: the oldest events are dropped first, and the conversation then
+  starts with a note saying how much was dropped. Jupyter's cookies and tokens are never shown.
 """
 
 from __future__ import annotations
 
 import html
+from collections import deque
 from dataclasses import dataclass, field
 
 from twisted.internet.interfaces import IProtocolNegotiationFactory
@@ -19,12 +22,16 @@ from twisted.internet.protocol import Protocol
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from zope.interface import directlyProvides, providedBy
 
+from labkit.redaction import redact_bytes
+
 __all__ = ["Message", "RecordingFactory", "Transcript", "show_bytes"]
 
 CLIENT, SERVER, NOTE = "client", "server", "note"
+OPENED, CLOSED = "opened", "closed"  # recorded events that become notes when read
 FOLD_LINES = 24
 FOLD_LINE_CHARS = 160
-MAX_BYTES = 4_000_000  # per transcript; past it bytes are counted, not kept
+MAX_BYTES = 2_000_000  # per transcript, counting EVENT_COST per event; past it the oldest events are dropped
+EVENT_COST = 120  # what keeping one event costs besides its bytes (the tuple and the bytes object), measured
 
 
 def show_bytes(data: bytes) -> str:
@@ -66,41 +73,61 @@ class Transcript:
     """The conversations recorded on one server or client, in order, numbered by connection (1, 2, ...).
 
     Recording is an append of the raw chunk (it runs on every read and write of a live server); merging chunks
-    into messages happens only when the transcript is read.
+    into messages happens only when the transcript is read. Memory is bounded: each recorded event costs its
+    bytes plus :data:`EVENT_COST`, and past :data:`MAX_BYTES` the oldest events are dropped, with a note at the
+    top saying how much went. Jupyter's own cookies and tokens are masked whenever the transcript is read
+    (:mod:`labkit.redaction`).
     """
 
     name: str = "connection"
     connections: int = 0
     kept_bytes: int = 0
     dropped_bytes: int = 0
-    _events: list = field(default_factory=list, repr=False)
+    dropped_events: int = 0
+    _events: deque = field(default_factory=deque, repr=False)
 
     def open(self, peer: str) -> int:
         self.connections += 1
         number = self.connections
-        self._events.append((number, NOTE, f"connection {number} opened ({peer})"))
+        self._keep((number, OPENED, peer), len(peer))
         return number
 
     def record(self, connection: int, side: str, data: bytes) -> None:
         """Keep ``data`` as sent by ``side`` on ``connection`` (this runs on every read and write: keep it lean)."""
-        self.kept_bytes += len(data)
-        if self.kept_bytes <= MAX_BYTES:
-            self._events.append((connection, side, data))
-        else:
-            self._over(connection, len(data))
-
-    def _over(self, connection: int, size: int) -> None:
-        self.kept_bytes -= size
-        if not self.dropped_bytes:
-            self._events.append((connection, NOTE, f"recording stopped after {self.kept_bytes:,} bytes"))
-        self.dropped_bytes += size
+        self._events.append((connection, side, data))
+        self.kept_bytes += len(data) + EVENT_COST
+        if self.kept_bytes > MAX_BYTES:
+            self._drop_oldest()
 
     def close(self, connection: int, why: str) -> None:
-        self._events.append((connection, NOTE, f"connection {connection} closed ({why})"))
+        self._keep((connection, CLOSED, why), len(why))
+
+    def _keep(self, event: tuple, size: int) -> None:
+        self._events.append(event)
+        self.kept_bytes += size + EVENT_COST
+        if self.kept_bytes > MAX_BYTES:
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        """Drop the oldest events until what is kept fits in :data:`MAX_BYTES` (the newest event always stays)."""
+        events = self._events
+        while self.kept_bytes > MAX_BYTES and len(events) > 1:
+            _, _, payload = events.popleft()
+            cost = len(payload) + EVENT_COST
+            self.kept_bytes -= cost
+            self.dropped_bytes += cost
+            self.dropped_events += 1
 
     def clear(self) -> None:
         self._events.clear()
-        self.connections = self.kept_bytes = self.dropped_bytes = 0
+        self.connections = self.kept_bytes = self.dropped_bytes = self.dropped_events = 0
+
+    def dropped_note(self) -> str:
+        """The note shown first when old events were dropped ("" when nothing was)."""
+        if not self.dropped_events:
+            return ""
+        return (f"{self.dropped_events:,} older events ({self.dropped_bytes:,} bytes) were dropped to keep "
+                f"memory bounded; the newest are kept")
 
     def sent_by(self, side: str, connection: int | None = None) -> bytes:
         """Everything ``side`` ("client" or "server") sent, on one connection or all, joined."""
@@ -112,11 +139,18 @@ class Transcript:
         return self.snapshot()
 
     def snapshot(self) -> list[Message]:
-        """The conversation so far as messages: consecutive chunks from one side of one connection merged."""
+        """The conversation so far as messages: consecutive chunks from one side of one connection merged,
+        Jupyter's credentials masked, and a first note if old events were dropped."""
         merged: list[Message] = []
+        note = self.dropped_note()
+        if note:
+            merged.append(Message(0, NOTE, note=note))
         for connection, side, payload in list(self._events):
-            if side == NOTE:
-                merged.append(Message(connection, NOTE, note=payload))
+            if side == OPENED:
+                merged.append(Message(connection, NOTE, note=f"connection {connection} opened ({payload})"))
+                continue
+            if side == CLOSED:
+                merged.append(Message(connection, NOTE, note=f"connection {connection} closed ({payload})"))
                 continue
             if not payload:
                 continue
@@ -127,12 +161,15 @@ class Transcript:
                 last.data += payload
             else:
                 merged.append(Message(connection, side, bytearray(payload)))
+        for message in merged:
+            if message.side != NOTE:
+                message.data = bytearray(redact_bytes(bytes(message.data)))
         return merged
 
     def only(self, connection: int) -> Transcript:
         """The conversation of one connection."""
         kept = Transcript(f"{self.name}, connection {connection}")
-        kept._events = [event for event in list(self._events) if event[0] == connection]
+        kept._events = deque(event for event in list(self._events) if event[0] == connection)
         kept.connections = 1
         return kept
 

@@ -99,3 +99,65 @@ def test_html_puts_client_left_and_server_right_and_escapes():
     client_row, server_row = [row for row in page.split("<tr>") if "pre" in row]
     assert client_row.index("<pre") < client_row.index("</td>")  # first column
     assert server_row.index("</td>") < server_row.index("<pre")  # second column
+
+
+def test_memory_is_bounded_in_bytes_and_the_oldest_go_first_with_a_note(monkeypatch):
+    from labkit import wire
+
+    monkeypatch.setattr(wire, "MAX_BYTES", 20 * (wire.EVENT_COST + 10))
+    transcript = Transcript("busy")
+    for number in range(1, 101):
+        transcript.open("peer")
+        transcript.record(number, CLIENT, b"%09d\n" % number)
+    assert transcript.kept_bytes <= wire.MAX_BYTES
+    assert transcript.connections == 100
+    lines = str(transcript).splitlines()
+    assert lines[0].startswith("-- ") and "older events" in lines[0] and "dropped" in lines[0]
+    assert lines[-1] == "C100: 000000100\\n"
+    assert "C1: 000000001\\n" not in lines  # the oldest went first
+    assert transcript.dropped_events > 0 and "dropped" in transcript._repr_html_()
+
+
+def test_an_unbounded_stream_of_connections_keeps_memory_flat():
+    import tracemalloc
+
+    from twisted.internet.error import ConnectionDone
+    from twisted.python.failure import Failure
+
+    from labkit import wire
+
+    transcript = Transcript("many")
+    recording = RecordingFactory(protocol.ServerFactory.forProtocol(EchoProtocol), transcript)
+
+    def one_connection():
+        proto = recording.buildProtocol(None)
+        proto.makeConnection(StringTransport())
+        proto.dataReceived(b"hello\r\n")
+        proto.connectionLost(Failure(ConnectionDone()))
+
+    tracemalloc.start()
+    try:
+        for _ in range(3 * wire.MAX_BYTES // (4 * wire.EVENT_COST)):
+            one_connection()
+        filled = tracemalloc.get_traced_memory()[0]
+        for _ in range(3 * wire.MAX_BYTES // (4 * wire.EVENT_COST)):
+            one_connection()
+        later = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert transcript.dropped_events > 0
+    assert later - filled < wire.MAX_BYTES // 10  # once full, more connections cost no more memory
+
+
+def test_jupyter_credentials_never_show_but_the_lesson_does():
+    transcript = Transcript("proxied")
+    transcript.open("peer")
+    request = (b"GET /?token=s3cret HTTP/1.1\r\nCookie: _xsrf=2|ab|cd; username-127-0-0-1-8888=\"2|1:0|xyz\"; "
+               b"flavour=mint\r\nX-XSRFToken: 2|ab|cd\r\nAuthorization: token t0ken\r\n\r\n")
+    transcript.record(1, CLIENT, request[:40])
+    transcript.record(1, CLIENT, request[40:])  # a secret split across two reads
+    transcript.record(1, SERVER, b"HTTP/1.1 200 OK\r\n\r\nyou sent _xsrf=2|ab|cd")
+    shown = str(transcript) + transcript._repr_html_() + repr(transcript.sent_by(CLIENT))
+    for secret in ("s3cret", "2|ab|cd", "xyz", "t0ken"):
+        assert secret not in shown
+    assert "flavour=mint" in shown and "[redacted]" in shown
