@@ -1,0 +1,301 @@
+"""Limits every practice server keeps, whatever protocol it speaks.
+
+Promises:
+
+* :func:`loopback` turns a host a learner or a program gives into a loopback address to listen on, or raises
+  :class:`NotLoopback` naming the fix. Only ``127.0.0.0/8``, ``::1`` and the name ``localhost`` pass; the
+  wildcard spellings (``""``, ``"0"``, ``"0x0"``, ``"0.0.0.0"``, ``"::"``, ``"::0"``), LAN addresses and other
+  names are refused.
+* :func:`guard` wraps a protocol factory so each of its connections is held to a :class:`Limits`:
+
+  - at most ``max_connections`` at once; a new client past the cap is let in by closing the connection that
+    has been idle longest, so idle connections can never lock a well-behaved client out;
+  - a connection with no bytes either way for ``idle_timeout`` seconds is closed;
+  - client bytes left unanswered for ``request_timeout`` seconds (a request trickled a byte at a time) close
+    the connection;
+  - once ``max_buffered`` bytes wait to be sent to a client that does not read, the server stops reading from
+    that client until they drain (backpressure, through a push producer registered on the transport; a
+    producer the wrapped protocol registers itself, such as twisted.web's, is kept informed and takes over);
+  - when a client half-closes (``shutdown(SHUT_WR)``, ``nc -N``), a protocol that handles half-close is told;
+    any other protocol gets its answers to what it already received sent, then the connection closes.
+
+  The wrapper stays out of the way: the wrapped protocol sees the real transport (so a recording wrapper inside
+  still sees the socket), and it costs a clock read per read and per write.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+
+from twisted.internet.interfaces import (IHalfCloseableProtocol, IHandshakeListener, IProtocolFactory,
+                                         IProtocolNegotiationFactory, IPushProducer)
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.protocols.policies import WrappingFactory
+from zope.interface import alsoProvides, implementer
+
+__all__ = ["Limits", "NotLoopback", "guard", "loopback"]
+
+_log = Logger()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one listening practice server allows; the defaults suit a learner poking at it by hand."""
+
+    max_connections: int = 256
+    idle_timeout: float = 300.0
+    request_timeout: float = 60.0
+    max_buffered: int = 256 * 1024
+
+    def __post_init__(self):
+        for name in ("max_connections", "idle_timeout", "request_timeout", "max_buffered"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"Limits.{name} must be more than 0, not {getattr(self, name)!r}")
+
+
+class NotLoopback(ValueError):
+    """A practice server was asked to listen somewhere other machines could reach."""
+
+
+_FIX = "Practice servers listen on this machine only: use host='127.0.0.1' (or '::1', 'localhost')."
+
+
+def loopback(host: str) -> str:
+    """``host`` as the loopback address to listen on (``"localhost"`` is ``"127.0.0.1"``), or NotLoopback."""
+    if not isinstance(host, str):
+        raise NotLoopback(f"the host to listen on must be a string like '127.0.0.1', not {host!r}. {_FIX}")
+    text = host.strip().strip("[]").rstrip(".")
+    if not text:
+        raise NotLoopback(f"{host!r} means every interface, so other machines could connect. {_FIX}")
+    if text.lower() == "localhost":
+        return "127.0.0.1"
+    address = _parse_address(text)
+    if address is None:
+        raise NotLoopback(f"{host!r} is not an address; the only name allowed is 'localhost'. {_FIX}")
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_unspecified:
+        raise NotLoopback(f"{host!r} means every interface, so other machines could connect. {_FIX}")
+    if not address.is_loopback:
+        raise NotLoopback(f"{host!r} is not a loopback address, so other machines could connect. {_FIX}")
+    return str(address)
+
+
+def _parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``text`` spells, counting the old forms the socket layer accepts ("0", "0x0", "127.1")."""
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(text))
+    except OSError:
+        return None
+
+
+def guard(factory, limits: Limits, *, clock=None) -> IProtocolFactory:
+    """Wrap the protocol factory ``factory`` so its connections keep to ``limits`` (``clock``: for tests)."""
+    if clock is None:
+        from twisted.internet import reactor as clock
+    return GuardedFactory(factory, limits, clock)
+
+
+class GuardedFactory(WrappingFactory):
+    """Builds a :class:`GuardedConnection` around each protocol of the wrapped factory; enforces the cap."""
+
+    def __init__(self, factory, limits: Limits, clock):
+        super().__init__(factory)
+        if IProtocolNegotiationFactory.providedBy(factory):
+            alsoProvides(self, IProtocolNegotiationFactory)
+        self.limits = limits
+        self.clock = clock
+        self.evicted = 0
+
+    def buildProtocol(self, addr):
+        inner = self.wrappedFactory.buildProtocol(addr)
+        return None if inner is None else GuardedConnection(self, inner)
+
+    def acceptableProtocols(self):
+        """The wrapped factory's protocols for TLS negotiation (ALPN)."""
+        return self.wrappedFactory.acceptableProtocols()
+
+    def admit(self, newcomer: GuardedConnection) -> None:
+        """Make room for ``newcomer``: past the cap, close the connections idle longest."""
+        while len(self.protocols) > self.limits.max_connections:
+            oldest = min((c for c in self.protocols if c is not newcomer), key=lambda c: c.last_active)
+            self.unregisterProtocol(oldest)
+            self.evicted += 1
+            oldest.close(f"{self.limits.max_connections} connections were open (Limits.max_connections) "
+                         "and this one had been idle longest")
+
+    def unregisterProtocol(self, connection) -> None:
+        self.protocols.pop(connection, None)
+
+
+@implementer(IPushProducer)
+class _Backpressure:
+    """The push producer on a guarded transport: the transport pauses it when ``max_buffered`` bytes wait.
+
+    Paused, it stops reading the client, or passes the pause on to the wrapped protocol's own producer.
+    """
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.inner = None
+        self.paused = False
+
+    def pauseProducing(self):
+        self.paused = True
+        (self.inner or self.transport).pauseProducing()
+
+    def resumeProducing(self):
+        self.paused = False
+        (self.inner or self.transport).resumeProducing()
+
+    def stopProducing(self):
+        if self.inner is not None:
+            self.inner.stopProducing()
+
+
+@implementer(IHalfCloseableProtocol)
+class GuardedConnection(Protocol):
+    """Sits between the transport and the wrapped protocol, which still talks to the transport directly.
+
+    It hooks the transport's ``write``, ``writeSequence``, ``registerProducer``, ``unregisterProducer`` and
+    ``loseConnection`` on this one transport object, to note activity and keep its producer registered.
+    """
+
+    def __init__(self, factory: GuardedFactory, inner):
+        self.factory = factory
+        self.inner = inner
+        self.last_active = 0.0
+        self._unanswered_since = None
+        self._timer = None
+        self._backpressure = None
+        if IHandshakeListener.providedBy(inner):
+            alsoProvides(self, IHandshakeListener)
+
+    def logPrefix(self):
+        prefix = getattr(self.inner, "logPrefix", None)
+        return prefix() if prefix is not None else self.inner.__class__.__name__
+
+    def makeConnection(self, transport):
+        now = self.factory.clock.seconds()
+        self.last_active = now
+        self.factory.registerProtocol(self)
+        self._hook(transport)
+        Protocol.makeConnection(self, transport)
+        self.factory.admit(self)
+        self._timer = self.factory.clock.callLater(self.factory.limits.idle_timeout, self._check)
+        self.inner.makeConnection(transport)
+
+    def _hook(self, transport) -> None:
+        limits = self.factory.limits
+        if hasattr(transport, "bufferSize"):
+            transport.bufferSize = limits.max_buffered
+        write, write_sequence = transport.write, transport.writeSequence
+        register, unregister, lose = transport.registerProducer, transport.unregisterProducer, \
+            transport.loseConnection
+        now = self.factory.clock.seconds
+        backpressure = self._backpressure = _Backpressure(transport)
+
+        def answered():
+            self._unanswered_since = None
+            if not backpressure.paused:
+                self.last_active = now()
+
+        def guarded_write(data):
+            answered()
+            write(data)
+
+        def guarded_write_sequence(data):
+            answered()
+            write_sequence(data)
+
+        def register_producer(producer, streaming):
+            if backpressure.inner is not None:
+                raise RuntimeError(f"cannot register producer {producer!r}: {backpressure.inner!r} is registered "
+                                   "and was never unregistered")
+            unregister()
+            backpressure.inner = producer
+            register(backpressure, streaming)
+
+        def unregister_producer():
+            if backpressure.inner is None:
+                return
+            unregister()
+            backpressure.inner = None
+            if not getattr(transport, "disconnecting", False):
+                register(backpressure, True)
+                if backpressure.paused:
+                    transport.pauseProducing()
+
+        def lose_connection(*args, **kwargs):
+            if backpressure.inner is None and self.connected:
+                unregister()  # a transport with a producer waits for it before closing
+            return lose(*args, **kwargs)
+
+        transport.write, transport.writeSequence = guarded_write, guarded_write_sequence
+        transport.registerProducer, transport.unregisterProducer = register_producer, unregister_producer
+        transport.loseConnection = lose_connection
+        register(backpressure, True)
+
+    def dataReceived(self, data):
+        now = self.factory.clock.seconds()
+        self.last_active = now
+        if self._unanswered_since is None:
+            self._unanswered_since = now
+            if self._timer is not None and self._timer.getTime() > now + self.factory.limits.request_timeout:
+                self._timer.reset(self.factory.limits.request_timeout)
+        self.inner.dataReceived(data)
+
+    def _check(self) -> None:
+        """Close the connection if a time limit has passed; otherwise look again when the next one could."""
+        self._timer = None
+        limits, now = self.factory.limits, self.factory.clock.seconds()
+        request_due = (float("inf") if self._unanswered_since is None
+                       else self._unanswered_since + limits.request_timeout)
+        idle_due = self.last_active + limits.idle_timeout
+        if now >= request_due:
+            self.close(f"the client's bytes went unanswered for {limits.request_timeout:g} s "
+                       "(Limits.request_timeout)")
+        elif now >= idle_due:
+            self.close(f"no bytes either way for {limits.idle_timeout:g} s (Limits.idle_timeout)")
+        else:
+            self._timer = self.factory.clock.callLater(min(request_due, idle_due) - now, self._check)
+
+    def close(self, why: str) -> None:
+        """Drop the connection at once (what waits to be sent is discarded), and say why in the log."""
+        if not self.connected:
+            return
+        _log.info("closing {peer}: {why}", peer=self.transport.getPeer(), why=why)
+        self.transport.abortConnection()
+
+    def readConnectionLost(self):
+        """The client half-closed: tell a protocol that understands it; otherwise answer, then close."""
+        half_closeable = IHalfCloseableProtocol(self.inner, None)
+        if half_closeable is not None:
+            half_closeable.readConnectionLost()
+        else:
+            self.transport.loseConnection()
+
+    def writeConnectionLost(self):
+        half_closeable = IHalfCloseableProtocol(self.inner, None)
+        if half_closeable is not None:
+            half_closeable.writeConnectionLost()
+        else:
+            self.transport.loseConnection()
+
+    def handshakeCompleted(self):
+        self.inner.handshakeCompleted()
+
+    def connectionLost(self, reason):
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        self.factory.unregisterProtocol(self)
+        self.connected = 0
+        self.inner.connectionLost(reason)
