@@ -7,8 +7,11 @@ Promises, once the reactor thread runs:
 * Reactor methods called from the notebook's main thread (``callLater``, ``connectTCP``, ``listenTCP``, ...) and
   ``Deferred.callback`` / ``errback`` called from outside the reactor thread are carried over to the reactor
   thread and waited for (bounded), so they work as they would inside a program.
-* ``listenTCP`` / ``listenUDP`` / ``listenSSL`` without an interface, or on all interfaces, listen on
-  127.0.0.1 instead: nothing here is reachable from other machines.
+* ``listenTCP`` / ``listenUDP`` / ``listenSSL`` without an interface listen on 127.0.0.1; an interface other
+  machines could reach (every interface however it is spelled, ``"0"``, ``"::0"``, a LAN address) is refused
+  with :class:`servers.limits.NotLoopback`, which names the fix. Nothing here is reachable from other machines.
+* A timed call (``callLater``) scheduled by a practice server's code belongs to that server: what it prints,
+  and the error it may raise, reach the server's log (see :mod:`labkit.output`).
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ from typing import Callable
 
 from twisted.internet.defer import Deferred
 
+from labkit import output
+from servers.limits import loopback
+
 # Reactor methods that are not thread-safe and that notebook code calls directly. (addReader/addWriter are
 # left alone: transports call them on every write, and notebook code has no business calling them.)
 MARSHALLED = ("callLater", "callWhenRunning", "connectTCP", "connectSSL", "connectUNIX", "listenTCP", "listenSSL",
               "listenUDP", "listenUNIX", "listenMulticast", "resolve", "spawnProcess", "addSystemEventTrigger")
 # Where each listening method takes its ``interface`` argument, counting from 0.
 LOOPBACK_DEFAULTED = {"listenTCP": 3, "listenUDP": 2, "listenSSL": 4}
-_ALL_INTERFACES = ("", "0.0.0.0", "::")
 
 RUN_MESSAGE = ("reactor.run() is not needed here: labkit already runs the reactor in a background thread, "
                "so this call returned at once. In a notebook run main(reactor) with labkit.react(main); "
@@ -33,8 +38,6 @@ RUN_MESSAGE = ("reactor.run() is not needed here: labkit already runs the reacto
 STOP_MESSAGE = ("reactor.{name}() was ignored: the shared reactor keeps serving this notebook. To end a main(), "
                 "return from it (or fire the Deferred it returned); to stop a server, call its .stop(). "
                 "Restarting the kernel stops everything.")
-LOOPBACK_MESSAGE = ("{name}() was asked to listen on every interface; labkit listens on 127.0.0.1 instead, "
-                    "so only this machine can connect.")
 
 
 def _say(message: str) -> None:
@@ -67,25 +70,24 @@ def _marshalled(name: str, method: Callable, in_reactor: Callable[[], bool], run
     @functools.wraps(method)
     def call(*args, **kwargs):
         if interface_at is not None:
-            args, kwargs = _loopback_only(name, interface_at, args, kwargs)
+            args, kwargs = _loopback_only(interface_at, args, kwargs)
         if in_reactor():
+            if name == "callLater" and len(args) > 1:
+                args = (args[0], output.owned(args[1]), *args[2:])
             return method(*args, **kwargs)
         return run_in_reactor(method, *args, **kwargs)
 
     return call
 
 
-def _loopback_only(name: str, position: int, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    """Replace an all-interfaces ``interface`` argument (given at ``position`` or by keyword) with loopback."""
+def _loopback_only(position: int, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The arguments with ``interface`` (given at ``position`` or by keyword) a loopback address: 127.0.0.1 when
+    none was given, else the given one normalised; NotLoopback if other machines could reach it."""
     given = args[position] if len(args) > position else kwargs.get("interface", "")
-    if given not in _ALL_INTERFACES:
-        return args, kwargs
-    if given:
-        _say(LOOPBACK_MESSAGE.format(name=name))
-    loopback = "::1" if given == "::" else "127.0.0.1"
+    address = "127.0.0.1" if given == "" else loopback(given)
     if len(args) > position:
-        return args[:position] + (loopback,) + args[position + 1:], kwargs
-    return args, {**kwargs, "interface": loopback}
+        return args[:position] + (address,) + args[position + 1:], kwargs
+    return args, {**kwargs, "interface": address}
 
 
 def _guard_deferreds(in_reactor: Callable[[], bool], run_in_reactor: Callable) -> None:

@@ -5,46 +5,98 @@ Promises:
 * What reactor-thread code prints (``print``, ``sys.stderr``) or logs (Twisted log events at warning level and
   above, unhandled errors in Deferreds) while a cell waits in :func:`labkit.react` appears in that cell.
 * Output that comes later never lands in an unrelated cell: it goes to the :class:`Log` of the practice server
-  whose protocol was running, else to :data:`background`, the reactor's own log.
+  whose protocol was running (or scheduled the timed call that printed it), else to :data:`background`, the
+  reactor's own log.
+* Errors are never left where nobody looks: what the reactor thread writes to stderr (unhandled errors,
+  exceptions in timed calls, ``sys.exit`` there, a protocol's crash report) goes to the server's log and to the
+  cell that waits, else is shown at the end of the cell that runs, else, when no server's log took it, at the
+  start of the next cell under a heading that says when it happened.
+* Logs are bounded in size (oldest lines dropped first, with a note) and never show Jupyter's credentials.
 * Output from any other thread is left alone.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import sys
 import threading
 from collections import deque
 from typing import Callable
 
-__all__ = ["Log", "background", "owner"]
+from labkit.redaction import redact_text
 
-MAX_LOG_LINES = 2000
+__all__ = ["Log", "background", "owned", "owner"]
+
+MAX_LOG_CHARS = 200_000  # per log (and per live view of it); past it the oldest lines are dropped
 
 
 class Log:
-    """A bounded, thread-safe text log that can be shown live in the cell that displays it.
+    """A thread-safe text log, bounded in size, that can be shown live in the cell that displays it.
 
-    ``log.text`` is everything kept so far (the last ``MAX_LOG_LINES`` lines). Displaying the log in a
-    notebook shows a live ipywidgets Output that grows as lines arrive; elsewhere it shows the text.
+    ``log.text`` is everything kept so far: the newest lines, at most ``MAX_LOG_CHARS`` characters, after a
+    note saying how many older lines were dropped, if any were. Jupyter's own cookies and tokens are masked.
+    Displaying the log in a notebook shows a live ipywidgets Output that grows as lines arrive (and starts over
+    from the kept text when it has grown past the same bound); elsewhere it shows the text.
     """
 
     def __init__(self, name: str):
         self.name = name
-        self._lines: deque[str] = deque(maxlen=MAX_LOG_LINES)
+        self._lines: deque[str] = deque()
+        self._size = 0  # characters kept in _lines, a newline counted for each
+        self._dropped_lines = self._dropped_chars = 0
         self._partial = ""
         self._lock = threading.Lock()
         self._views: list = []
+        self._shown = 0  # characters appended to the live views since they last started over
 
     def write(self, text: str) -> int:
         with self._lock:
-            text = self._partial + text
-            *complete, self._partial = text.split("\n")
-            self._lines.extend(complete)
-            views = list(self._views)
+            *complete, partial = (self._partial + text).split("\n")
+            if len(partial) > MAX_LOG_CHARS:  # a line that never ends still counts
+                complete.append(partial)
+                partial = ""
+            self._partial = partial
+            complete = [redact_text(line) for line in complete]
+            for line in complete:
+                self._lines.append(line)
+                self._size += len(line) + 1
+            if self._size > MAX_LOG_CHARS:
+                self._drop_oldest()
+            views, chunk, restart = self._for_views(complete) if self._views and complete else ((), "", False)
         for view in views:
-            view.append_stdout("".join(line + "\n" for line in complete))
+            if restart:
+                view.outputs = ()
+            view.append_stdout(chunk)
         return len(text)
+
+    def _drop_oldest(self) -> None:
+        while self._size > MAX_LOG_CHARS and len(self._lines) > 1:
+            line = self._lines.popleft()
+            self._size -= len(line) + 1
+            self._dropped_lines += 1
+            self._dropped_chars += len(line) + 1
+        if self._size > MAX_LOG_CHARS:  # one line alone is too long: keep its end
+            line = self._lines.pop()
+            cut = len(line) - MAX_LOG_CHARS + 100
+            self._lines.append(f"[{cut:,} characters cut] " + line[cut:])
+            self._size = len(self._lines[0]) + 1
+            self._dropped_chars += cut
+
+    def _for_views(self, complete: list[str]):
+        """What to append to the live views: the new lines, or all kept text once the views grew too big."""
+        chunk = "".join(line + "\n" for line in complete)
+        self._shown += len(chunk)
+        if self._shown <= MAX_LOG_CHARS:
+            return list(self._views), chunk, False
+        chunk = "".join(line + "\n" for line in self._kept_lines())
+        self._shown = len(chunk)
+        return list(self._views), chunk, True
+
+    def _kept_lines(self) -> list[str]:
+        note = ([f"[{self._dropped_lines:,} older lines ({self._dropped_chars:,} characters) were dropped to keep "
+                 "memory bounded]"] if self._dropped_chars else [])
+        return note + list(self._lines)
 
     def flush(self) -> None:
         pass
@@ -52,7 +104,7 @@ class Log:
     @property
     def lines(self) -> list[str]:
         with self._lock:
-            return list(self._lines) + ([self._partial] if self._partial else [])
+            return self._kept_lines() + ([redact_text(self._partial)] if self._partial else [])
 
     @property
     def text(self) -> str:
@@ -62,6 +114,7 @@ class Log:
         with self._lock:
             self._lines.clear()
             self._partial = ""
+            self._size = self._dropped_lines = self._dropped_chars = 0
 
     def __str__(self) -> str:
         return self.text
@@ -76,10 +129,10 @@ class Log:
         except ImportError:  # pragma: no cover - ipywidgets is a dependency
             return None
         view = ipywidgets.Output(layout={"max_height": "16em", "overflow": "auto", "border": "1px solid #ddd"})
-        text = "".join(line + "\n" for line in self.lines)
-        if text:
-            view.append_stdout(text)
         with self._lock:
+            text = "".join(line + "\n" for line in self._kept_lines())
+            if text:
+                view.append_stdout(text)
             self._views.append(view)
         return view
 
@@ -128,7 +181,8 @@ def _sync_flush(sink: Callable[[tuple], None]) -> None:
 
 
 class owner:
-    """Context manager, reactor thread only: output produced inside belongs to ``log`` unless a cell waits."""
+    """Context manager, reactor thread only: output produced inside belongs to ``log`` unless a cell waits
+    (errors, written to stderr, go to ``log`` in any case)."""
 
     __slots__ = ("log", "previous")
 
@@ -144,13 +198,100 @@ class owner:
         return False
 
 
+def owned(fn: Callable) -> Callable:
+    """Reactor thread: ``fn`` wrapped to run later as part of the current owner's work (a timed call that a
+    server's protocol scheduled), so its output and errors reach that server's log; ``fn`` itself if no owner."""
+    log = _route["owner"]
+    if log is None:
+        return fn
+
+    @functools.wraps(fn)
+    def run_owned(*args, **kwargs):
+        with owner(log):
+            try:
+                return fn(*args, **kwargs)
+            except BaseException:
+                from twisted.logger import Logger
+
+                Logger().failure("while handling a timed call")
+
+    return run_owned
+
+
 def route(stream: str, text: str) -> None:
     """Send reactor-thread output where it belongs (see the module docstring)."""
-    sink = _route["wait"]
-    if sink is not None:
+    sink, log = _route["wait"], _route["owner"]
+    if stream == "stderr":  # errors and warnings: the server's log, and a cell someone looks at
+        if log is not None:
+            log.write(text)
+        if sink is not None:
+            sink(("write", (stream, text)))
+            return
+        if log is None:
+            background.write(text)
+        _cells.hold(text, log is None)
+    elif sink is not None:
         sink(("write", (stream, text)))
     else:
-        (_route["owner"] or background).write(text)
+        (log or background).write(text)
+
+
+class _CellWatch:
+    """Errors that happen while no cell waits: shown at the end of the cell that runs, or, when no cell ran
+    and no server's log took them, at the start of the next cell, under a heading that says so."""
+
+    DURING = "The reactor thread reported this while the cell ran:\n"
+    BETWEEN = "The reactor thread reported this after the previous cell had finished:\n"
+
+    def __init__(self):
+        self.watching = False
+        self.running = False
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str]] = []
+        self._size = 0
+
+    def watch(self) -> None:
+        """Follow IPython's cells (a no-op outside IPython)."""
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover
+            return
+        shell = get_ipython()
+        if shell is None or self.watching:
+            return
+        shell.events.register("pre_run_cell", self._cell_starts)
+        shell.events.register("post_run_cell", self._cell_ends)
+        self.watching = True
+
+    def hold(self, text: str, unseen: bool) -> None:
+        if not self.watching or not (self.running or unseen):
+            return
+        with self._lock:
+            if self._size > MAX_LOG_CHARS:  # bounded: the log keeps the rest
+                return
+            self._pending.append((self.DURING if self.running else self.BETWEEN, text))
+            self._size += len(text)
+
+    def _cell_starts(self, *_) -> None:
+        self._show()
+        self.running = True
+
+    def _cell_ends(self, *_) -> None:
+        self.running = False
+        self._show()
+
+    def _show(self) -> None:
+        with self._lock:
+            pending, self._pending, self._size = self._pending, [], 0
+        heading = None
+        for this_heading, text in pending:
+            if this_heading != heading:
+                heading = this_heading
+                sys.stderr.write(heading)
+            sys.stderr.write(text)
+
+
+_cells = _CellWatch()
 
 
 class _ReactorThreadStream:
@@ -192,6 +333,10 @@ def _log_observer(event: dict) -> None:
         if serious:
             sys.stderr.write(text)
         return
+    failure = event.get("log_failure")
+    if failure is not None and failure.check(SystemExit):
+        text += ("sys.exit() was called on the reactor thread. In a notebook it ends nothing: the reactor and "
+                 "the kernel go on. To end a main(), return from it; to stop a server, call its .stop().\n")
     if serious:
         route("stderr", text)
     else:  # Twisted's chatter ("... starting on 8080") stays out of cells and server logs
@@ -212,6 +357,7 @@ def install(in_reactor: Callable[[], bool]) -> None:
         return
     _installed.update(done=True, in_reactor=in_reactor)
     _wrap_standard_streams()
+    _cells.watch()
     from twisted.logger import globalLogBeginner
 
     globalLogBeginner.beginLoggingTo([_log_observer], discardBuffer=True, redirectStandardIO=False)
