@@ -4,12 +4,17 @@ Promises:
 
 * :func:`serve` listens on 127.0.0.1 (or ::1), port 0 unless told otherwise, and returns a :class:`Server`
   handle with ``host``, ``port``, ``url``, ``log``, ``transcript`` and ``stop()``.
-* Serving again under a name that runs already stops the earlier listener and its connections first: re-running
-  a cell never ends in "address already in use" or a leaked port.
-* Loopback only: any other host is refused, so nothing here is reachable from another machine, and each kernel's
-  servers have their own ports, so kernels sharing a machine never meet by accident.
-* A server's protocol may raise: the connection is closed, the error is shown with what to do, and the server
-  (and every other one) keeps serving.
+* Serving again under a name that runs already replaces the earlier server and closes its connections: re-running
+  a cell never ends in "address already in use" or a leaked port. If the new server cannot listen (its port is
+  taken), the error says so and the earlier server of that name keeps running.
+* Loopback only: the host is normalised by ``servers.limits.loopback`` and anything else is refused, so nothing
+  here is reachable from another machine; each kernel's servers have their own ports, so kernels sharing a
+  machine never meet by accident. Every server keeps to its ``servers.limits.Limits`` (the catalogue entry's).
+* A server's URL scheme is its catalogue entry's, or for your own factory or resource what it speaks.
+* A server's factory or protocol may raise: the connection is closed, the error is shown in the server's log with
+  what to do, and the server (and every other one) keeps serving.
+* When the reactor shuts down (the kernel stops), every practice server is stopped first (a "before shutdown"
+  trigger, registered on the first serve).
 """
 
 from __future__ import annotations
@@ -25,9 +30,36 @@ from labkit.wire import RecordingFactory, RecordingProtocol, Transcript
 
 __all__ = ["Server", "ServerTable", "serve", "servers", "stop_all"]
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
 _running: dict[str, Server] = {}
+_stopping_at_shutdown: list = []  # the reactor whose "before shutdown" trigger stops every server
+
+
+@dataclass(eq=False)
+class _Launch:
+    """Everything needed to put one server on its ports again."""
+
+    thing: object
+    host: str
+    port: int
+    tls: object
+    limits: object
+
+    def listen(self, reactor, name: str, log: output.Log, transcript: Transcript,
+               port: int | None = None) -> tuple[list, list]:
+        """Listen (reactor thread), on ``port`` if given; return the listening ports and the recording factories."""
+        from servers.listening import listen
+
+        factories = []
+
+        def wrap(factory):
+            served = _ServedFactory(factory, transcript, log, name)
+            factories.append(served)
+            return served
+
+        with output.owner(log):
+            listeners = listen(reactor, self.thing, host=self.host, port=self.port if port is None else port,
+                               tls=self.tls, wrap=wrap, limits=self.limits)
+        return listeners, factories
 
 
 @dataclass(eq=False)
@@ -43,6 +75,7 @@ class Server:
     listeners: list = field(default_factory=list, repr=False)
     factories: list = field(default_factory=list, repr=False)
     stopped: bool = False
+    launch: _Launch | None = field(default=None, repr=False)
 
     @property
     def port(self) -> int:
@@ -76,6 +109,14 @@ class Server:
                 protocol.transport.abortConnection()
         return defer.DeferredList([defer.maybeDeferred(listener.stopListening) for listener in self.listeners])
 
+    def _revive_in_reactor(self, reactor) -> None:
+        """Listen again on the same ports (after a replacement that could not listen), under this same handle."""
+        self.listeners, self.factories = self.launch.listen(reactor, self.name, self.log, self.transcript,
+                                                            self.port)
+        self.stopped = False
+        _running[self.name] = self
+        self.log.write(f"{self.summary()} again\n")
+
     def summary(self) -> str:
         state = "stopped" if self.stopped else f"listening on {self.url}"
         if len(self.ports) > 1:
@@ -93,6 +134,16 @@ class Server:
         return f"<b>{html.escape(self.name)}</b>: {state}"
 
 
+def _report(server: str, what: str, exc: BaseException, outcome: str, fix: str) -> None:
+    """Tell the server's log (and a cell that waits) that ``what`` raised, where, what happened and the fix."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    inner = [f for f in frames if "/twisted/" not in f.filename.replace("\\", "/")
+             and not f.filename.replace("\\", "/").endswith(("/labkit/serving.py", "/labkit/wire.py"))]
+    where = "".join(traceback.format_list(inner[-3:] or frames[-1:]))
+    output.route("stderr", f"{server}: {what} raised {type(exc).__name__}: {exc}\n{where}{outcome}; the server keeps "
+                 f"running. Fix {fix}, then run its serve cell again.\n")
+
+
 class _ServedProtocol(RecordingProtocol):
     """Records the wire, attributes output to the server's log, and turns a crash in the protocol into a
     closed connection plus a clear message, so the server lives on."""
@@ -102,20 +153,10 @@ class _ServedProtocol(RecordingProtocol):
             try:
                 method(*args)
             except Exception as exc:
-                self._report(exc)
-
-    def _report(self, exc: BaseException) -> None:
-        frames = traceback.extract_tb(exc.__traceback__)
-        inner = [f for f in frames if "/twisted/" not in f.filename.replace("\\", "/")
-                 and not f.filename.replace("\\", "/").endswith(("/labkit/serving.py", "/labkit/wire.py"))]
-        where = "".join(traceback.format_list(inner[-3:] or frames[-1:]))
-        output.route("stderr",
-                     f"{self.factory.name}: {type(self.wrappedProtocol).__name__} raised "
-                     f"{type(exc).__name__}: {exc}\n{where}"
-                     "The connection was closed; the server keeps running. Fix the protocol, then run its "
-                     "serve cell again.\n")
-        if self.transport is not None and not getattr(self.transport, "disconnected", False):
-            self.transport.loseConnection()
+                _report(self.factory.name, type(self.wrappedProtocol).__name__, exc, "The connection was closed",
+                        "the protocol")
+                if self.transport is not None and not getattr(self.transport, "disconnected", False):
+                    self.transport.loseConnection()
 
     def makeConnection(self, transport):
         self._guarded(super().makeConnection, transport)
@@ -135,6 +176,15 @@ class _ServedFactory(RecordingFactory):
         self.log = log
         self.name = name
 
+    def buildProtocol(self, addr):
+        with output.owner(self.log):
+            try:
+                return super().buildProtocol(addr)
+            except Exception as exc:
+                _report(self.name, f"{type(self.wrappedFactory).__name__}.buildProtocol", exc,
+                        "That connection was closed at once", "the factory's buildProtocol")
+                return None
+
     def doStart(self):
         with output.owner(self.log):
             super().doStart()
@@ -148,62 +198,67 @@ def _default_name(thing) -> str:
     return type(thing).__name__
 
 
-def _check_host(host: str) -> str:
-    if host not in LOOPBACK_HOSTS:
-        raise ValueError(f"labkit serves on loopback only, so nobody outside this machine can connect; "
-                         f"host={host!r} is not allowed. Use host='127.0.0.1' (the default) or '::1'.")
-    return "127.0.0.1" if host == "localhost" else host
-
-
-def serve(thing, name: str | None = None, *, port: int = 0, host: str = "127.0.0.1", tls=None,
+def serve(thing, name: str | None = None, *, port: int = 0, host: str = "127.0.0.1", tls=None, limits=None,
           show: bool | None = None, timeout: float | None = None, **options) -> Server:
     """Start a practice server in this kernel and return its handle.
 
     ``thing`` is a protocol factory, a twisted.web resource (served by a ``Site``), or the name of a practice
-    server from the ``servers`` package (``options`` are passed to its builder). ``tls`` is a TLS context
-    factory (for example from ``servers.tls``) to serve HTTPS or TLS. With ``show`` (the default inside a
-    notebook) the cell shows the server's address and its live log.
+    server from the ``servers`` catalogue (``options`` are passed to its builder). ``tls`` is a TLS context
+    factory (for example from ``servers.tls``) to serve HTTPS or TLS. ``limits`` (a ``servers.limits.Limits``)
+    overrides the server's own. With ``show`` (the default inside a notebook) the cell shows the server's
+    address and its live log.
     """
-    import servers
+    from servers import catalogue
+    from servers.limits import loopback
 
+    over_tls = tls is not None
     if isinstance(thing, str):
+        entry = catalogue.entry(thing)
         name = name or thing
-        thing = servers.build(thing, **options)
+        thing = entry.build(**options)
+        scheme = entry.url_scheme(over_tls)
+        limits = limits or entry.make_limits()
     elif options:
         raise TypeError(f"options {sorted(options)} are only for named practice servers, e.g. serve('echo')")
-    host = _check_host(host)
+    else:
+        scheme = catalogue.scheme_for(thing, over_tls)
+    host = loopback(host)
     name = name or _default_name(thing)
+    launch = _Launch(thing, host, port, tls, limits)
     log = output.Log(name)
     transcript = Transcript(name)
 
     def start(reactor):
-        old = _running.pop(name, None)
+        _stop_all_before_shutdown(reactor)
+        old = _running.get(name)
+        if old is not None and port != 0 and port in old.ports:
+            # The new server needs the old one's port: stop the old one first, and revive it if the new one fails.
+            return old._stop_in_reactor().addCallback(lambda _: replace(reactor, None)).addErrback(revive, reactor, old)
+        return replace(reactor, old)
+
+    def replace(reactor, old: Server | None):
+        listeners, factories = launch.listen(reactor, name, log, transcript)  # raises if it cannot listen
+        server = Server(name, host, [listener.getHost().port for listener in listeners], scheme, log, transcript,
+                        listeners, factories, launch=launch)
         stopped = old._stop_in_reactor() if old is not None else defer.succeed(None)
+        _running[name] = server
+        log.write(f"{server.summary()}\n")
+        return stopped.addCallback(lambda _: server)
 
-        def listen(_):
-            factories = []
-
-            def wrap(factory):
-                served = _ServedFactory(factory, transcript, log, name)
-                factories.append(served)
-                return served
-
-            with output.owner(log):
-                listeners = servers.listen(reactor, thing, host=host, port=port, tls=tls, wrap=wrap)
-            ports = [listener.getHost().port for listener in listeners]
-            server = Server(name, host, ports, "https" if tls is not None and servers.is_web(thing) else
-                            "http" if servers.is_web(thing) else "tls" if tls is not None else "tcp",
-                            log, transcript, listeners, factories)
-            _running[name] = server
-            log.write(f"{server.summary()}\n")
-            return server
-
-        return stopped.addCallback(listen)
+    def revive(failure, reactor, old: Server):
+        old._revive_in_reactor(reactor)
+        return failure
 
     server = bridge.react(start, timeout=timeout)
     if show if show is not None else _in_notebook():
         _show(server)
     return server
+
+
+def _stop_all_before_shutdown(reactor) -> None:
+    if reactor not in _stopping_at_shutdown:
+        reactor.addSystemEventTrigger("before", "shutdown", stop_all_in_reactor)
+        _stopping_at_shutdown.append(reactor)
 
 
 def _in_notebook() -> bool:

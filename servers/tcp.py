@@ -21,17 +21,31 @@ import random
 import socket
 
 from twisted.internet import protocol
+from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.protocols import basic
-
-from servers.registry import practice_server
+from zope.interface import implementer
 
 __all__ = ["EchoProtocol", "HTTP_BODY", "HangUpProtocol", "OPEN_OFFSETS", "PortField", "TinyHTTPProtocol"]
 
 
+@implementer(IHalfCloseableProtocol)
 class EchoProtocol(basic.LineReceiver):
-    """The echo server of chapter 2, working on Python 3: every line is answered, ``quit`` ends the talk."""
+    """The echo server of chapter 2, working on Python 3: every line is answered, ``quit`` ends the talk.
+
+    A client that half-closes (``nc -N``, ``shutdown(SHUT_WR)``) gets every answer, the one to an unfinished
+    last line too, before the server closes.
+    """
 
     delimiter = b"\n"
+
+    def readConnectionLost(self):
+        rest = self.clearLineBuffer()
+        if rest and not self.transport.disconnecting:
+            self.lineReceived(rest)
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self):
+        self.transport.loseConnection()
 
     def sendLine(self, line: bytes):
         return self.transport.write(line + b"\r\n")
@@ -140,21 +154,17 @@ def _factory(protocol_class):
     return factory
 
 
-@practice_server("echo", "answers every line with 'You said: LINE'; 'quit' says Goodbye and hangs up")
 def echo():
     return _factory(EchoProtocol)
 
 
-@practice_server("hangup", "accepts a connection and closes it at once")
 def hangup():
     return _factory(HangUpProtocol)
 
 
-@practice_server("ports", "a run of consecutive ports, a few of them open: the port-scan target")
 def ports(size: int = 40, open_offsets: tuple[int, ...] = OPEN_OFFSETS):
     return PortField(size, open_offsets)
 
 
-@practice_server("http", "a tiny HTTP/1.0 responder: 200 OK and a fixed body for any request")
 def http():
     return _factory(TinyHTTPProtocol)

@@ -433,17 +433,17 @@ def test_labkit_served_check_explains_the_book_encoding(url):
 
 
 @pytest.mark.parametrize("content_type, body, problem", BROKEN)
-def test_check_upload_function(content_type, body, problem):
-    report = web.check_upload(content_type, body)
+def test_inspect_upload_function(content_type, body, problem):
+    report = web.inspect_upload(content_type, body)
     assert not report.ok
     assert any(problem.replace("&#x27;", "'").replace("&quot;", '"') in p for p in report.problems), report.problems
 
 
-def test_check_upload_accepts_what_it_reports():
+def test_inspect_upload_accepts_what_it_reports():
     content_type, body = multipart([("uploaded_file", "a.html", "text/html", GOOD_DOC), ("x", None, None, b"")])
-    report = web.check_upload(content_type.encode(), body)
+    report = web.inspect_upload(content_type.encode(), body)
     assert report.ok and [(f.name, f.size) for f in report.fields] == [("uploaded_file", len(GOOD_DOC)), ("x", 0)]
-    assert web.check_upload(None, body).problems[0].startswith("the request has no Content-Type header")
+    assert web.inspect_upload(None, body).problems[0].startswith("the request has no Content-Type header")
 
 
 # --- /slow --------------------------------------------------------------------------------------------------------
@@ -579,7 +579,7 @@ def test_request_log_records_what_the_client_sent(site, url, address):
     assert site.requests_to(b"/nowhere") == [third]
 
     site.clear_requests()
-    assert site.requests == [] and site.requests_to("/hello") == []
+    assert list(site.requests) == [] and site.requests_to("/hello") == []
 
 
 def test_request_log_keeps_a_bounded_number():

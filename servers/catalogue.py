@@ -1,0 +1,137 @@
+"""The catalogue of practice servers: every name, what it is, and where its code lives, without importing it.
+
+Promises:
+
+* :data:`CATALOGUE` (also ``REGISTRY``) maps each name to an :class:`Entry`; iterating it, listing names and
+  summaries, imports no server family. A family's module is imported the first time one of its servers is built
+  (``serve("echo")`` never imports the web site, twisted.web or twisted.mail).
+* A family that cannot be imported, or whose builder is missing, breaks only its own names: building one raises
+  :class:`ServerUnavailable` naming the module and the error; every other server still builds.
+* Each entry declares its URL scheme, its practice accounts (:mod:`servers.accounts`), whether it speaks TLS, the
+  limits it listens with and the probe (a well-behaved stdlib client) that tells whether it answers correctly.
+* :func:`scheme_for` is the scheme of anything served: an entry's own, or for a learner's factory or resource what
+  it is (HTTP for a twisted.web resource or an HTTP factory, else TCP), with TLS when served over TLS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from servers import accounts as practice_accounts
+
+__all__ = ["CATALOGUE", "Entry", "REGISTRY", "ServerUnavailable", "build", "entry", "scheme_for"]
+
+TLS_SCHEMES = {"http": "https", "tcp": "tls", "smtp": "smtps", "pop3": "pop3s", "imap": "imaps", "nntp": "nntps"}
+
+
+class ServerUnavailable(RuntimeError):
+    """A practice server's code could not be loaded (the rest of the catalogue is unaffected)."""
+
+
+def _load(spec: str, name: str) -> Callable:
+    module_name, _, attribute = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ServerUnavailable(
+            f"the practice server {name!r} is unavailable: importing {module_name} raised "
+            f"{type(exc).__name__}: {exc}. Fix that module (the other practice servers still work).") from exc
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise ServerUnavailable(f"the practice server {name!r} is unavailable: {module_name} has no "
+                                f"{attribute!r}; fix its catalogue entry ({spec!r}).") from None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One practice server as the catalogue describes it.
+
+    ``builder`` and ``probe`` are ``"module:function"``; ``accounts`` names a family of :mod:`servers.accounts`;
+    ``limits`` holds the fields of ``servers.limits.Limits`` this server sets differently from the defaults.
+    """
+
+    name: str
+    summary: str
+    builder: str
+    scheme: str = "tcp"
+    accounts: str | None = None
+    tls: bool = False
+    probe: str | None = None
+    limits: tuple[tuple[str, object], ...] = ()
+
+    def build(self, **options):
+        """Import the family's module (on first use) and build this server."""
+        return _load(self.builder, self.name)(**options)
+
+    def load_probe(self) -> Callable[[str, int], None]:
+        """The probe: ``probe(host, port)`` raises AssertionError unless the server answers correctly."""
+        if self.probe is None:
+            raise ServerUnavailable(f"the practice server {self.name!r} has no probe")
+        return _load(self.probe, self.name)
+
+    def practice_accounts(self) -> tuple[practice_accounts.Account, ...]:
+        return practice_accounts.accounts(self.accounts)
+
+    def make_limits(self, **overrides):
+        """This server's ``servers.limits.Limits``: the defaults, its own settings, then ``overrides``."""
+        from servers.limits import Limits
+
+        return Limits(**{**dict(self.limits), **overrides})
+
+    def tls_options(self):
+        """The server side of TLS for this server (ALPN ``http/1.1`` for HTTP, none otherwise)."""
+        if not self.tls:
+            raise ValueError(f"the practice server {self.name!r} does not speak TLS")
+        from servers import tls
+
+        return tls.server_options(tls.HTTP_ALPN if self.scheme == "http" else ())
+
+    def url_scheme(self, over_tls: bool) -> str:
+        return TLS_SCHEMES.get(self.scheme, self.scheme) if over_tls else self.scheme
+
+
+_ENTRIES = [
+    Entry("echo", "answers every line with 'You said: LINE'; 'quit' says Goodbye and hangs up",
+          "servers.tcp:echo", probe="servers.probes:echo"),
+    Entry("hangup", "accepts a connection and closes it at once", "servers.tcp:hangup", probe="servers.probes:hangup"),
+    Entry("ports", "a run of consecutive ports, a few of them open: the port-scan target", "servers.tcp:ports",
+          probe="servers.probes:ports"),
+    Entry("http", "a tiny HTTP/1.0 responder: 200 OK and a fixed body for any request", "servers.tcp:http",
+          scheme="http", probe="servers.probes:http"),
+    Entry("web", "chapter 3's web site: pages, 404/500, 1 MB, Basic auth, conditional GET, uploads, slow downloads",
+          "servers.web.practice_site:site", scheme="http", accounts="web", tls=True, probe="servers.probes:web"),
+]
+
+CATALOGUE: dict[str, Entry] = {made.name: made for made in _ENTRIES}
+REGISTRY = CATALOGUE  # the name it had before the catalogue became lazy
+
+
+def entry(name: str) -> Entry:
+    """The catalogue entry ``name``; an unknown name raises KeyError listing the known ones."""
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise KeyError(f"no practice server named {name!r}; there are: {', '.join(sorted(CATALOGUE))}") from None
+
+
+def build(name: str, **options):
+    """Build the practice server ``name`` (a factory, a resource or a multi-port server)."""
+    return entry(name).build(**options)
+
+
+def scheme_for(thing, over_tls: bool = False) -> str:
+    """The URL scheme of a learner's own server: HTTP for what speaks it, else TCP (with TLS when served so)."""
+    plain = "http" if _speaks_http(thing) else "tcp"
+    return TLS_SCHEMES[plain] if over_tls else plain
+
+
+def _speaks_http(thing) -> bool:
+    # Nothing that was never imported can be an instance of it: checking sys.modules keeps twisted.web unloaded
+    # for servers that have nothing to do with the web.
+    resource, http = sys.modules.get("twisted.web.resource"), sys.modules.get("twisted.web.http")
+    return bool((resource is not None and resource.IResource.providedBy(thing))
+                or (http is not None and isinstance(thing, http.HTTPFactory)))

@@ -1,0 +1,54 @@
+"""Request bodies with a ceiling: the practice web site never holds more than :data:`MAX_BODY` bytes of one.
+
+Promises: a ``Site`` built with ``requestFactory=BoundedRequest`` answers a request whose body is larger than
+``max_body`` (by its Content-Length, or counted as chunked data arrives) with ``413 Content Too Large``, an HTML
+page that says what to do, and a hang-up, and keeps none of that body. Bodies within the ceiling behave as in
+Twisted's own ``Request``.
+"""
+
+from __future__ import annotations
+
+import html
+
+from twisted.web.server import Request
+
+from servers.web.pages import HTML_TYPE, html_document
+
+__all__ = ["BoundedRequest", "MAX_BODY"]
+
+MAX_BODY = 1_000_000
+
+
+class BoundedRequest(Request):
+    """A ``twisted.web`` request that refuses a body over ``max_body`` bytes instead of storing it."""
+
+    max_body = MAX_BODY
+
+    def gotLength(self, length):
+        self.body_received = 0
+        self.refused = False
+        if length is not None and length > self.max_body:
+            self._refuse(f"Content-Length says {length} bytes")
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data):
+        if self.refused:
+            return
+        self.body_received += len(data)
+        if self.body_received > self.max_body:
+            self.content.close()
+            self._refuse(f"more than {self.max_body} bytes arrived")
+            return
+        super().handleContentChunk(data)
+
+    def _refuse(self, why: str) -> None:
+        self.refused = True
+        # Twisted sends "100 Continue" after reading the length unless the request no longer asks for it.
+        self.requestHeaders.removeHeader(b"expect")
+        page = html_document("413 Content Too Large", "<h1>413 Content Too Large</h1>\n<p>The practice web site "
+                             f"takes request bodies of up to {self.max_body} bytes; {html.escape(why)}. Send a "
+                             "smaller body.</p>")
+        self.channel.transport.write(b"HTTP/1.1 413 Content Too Large\r\nContent-Type: " + HTML_TYPE
+                                     + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(page) + page)
+        self.channel.loseConnection()
