@@ -189,14 +189,17 @@ def test_fetch_page_that_does_not_fail_on_404_is_told_to_look_at_the_code():
 
     message = failed(ch03.check_fetch_page, no_status)
     assert "fetch_page(.../nowhere) fails with" in message and "response.code" in message
-    assert "expected: 'web.error.Error, status 404'" in message
+    assert "expected: web.error.Error, status 404\n" in message
 
 
 def test_fetch_page_that_decodes_the_body_is_told_to_return_bytes():
     async def text(reactor, url):
         return await (await treq.get(url)).text()
 
-    assert "return the body as bytes" in failed(ch03.check_fetch_page, text)
+    message = failed(ch03.check_fetch_page, text)
+    assert "return the body as bytes" in message
+    assert "expected: b'<!DOCTYPE html>" in message and "got:      '<!DOCTYPE html>" in message
+    assert "got:      it fired with '<!DOCTYPE html>" in message
 
 
 def test_download_that_holds_the_body_in_memory_is_told_to_collect():
@@ -480,9 +483,9 @@ def test_collect_of_an_empty_body_is_done_at_once(site):
 
 
 def test_collect_fails_on_a_body_cut_short():
-    from labkit.chapters.ch03 import _CutShort
+    from servers.origins import cut_short
 
-    server = labkit.serve(protocol.ServerFactory.forProtocol(_CutShort), name="cut-test", show=False)
+    server = labkit.serve(cut_short(), name="cut-test", show=False)
     bars = []
 
     async def main(reactor):
@@ -540,9 +543,9 @@ def test_learner_code_that_raises_is_reported_with_the_error():
     ("{cut}", "ResponseFailed (ConnectionDone: Connection was closed cleanly.; _DataLoss)"),
 ], ids=["no-scheme", "bad-port", "unknown-host", "refused", "never-answers", "cut-short"])
 def test_bad_input_fails_quickly_with_a_clear_reason(site, url, expected):
-    from labkit.chapters.ch03 import _CutShort
+    from servers.origins import cut_short
 
-    cut = labkit.serve(protocol.ServerFactory.forProtocol(_CutShort), name="cut-test", show=False)
+    cut = labkit.serve(cut_short(), name="cut-test", show=False)
     url = url.format(closed=closed_port(), web=site.url, cut=cut.url.replace("tcp:", "http:"))
 
     async def attempt(reactor):

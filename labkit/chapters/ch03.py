@@ -8,67 +8,20 @@ or raises :class:`labkit.checks.CheckFailed`. Every wait is bounded.
 from __future__ import annotations
 
 import os
-import tempfile
 
-from twisted.internet import defer, protocol, task
-from twisted.web import error as web_error
+from twisted.internet import defer, task
+from twisted.internet.testing import StringTransport
 
-from labkit.bridge import LabTimeout, react
-from labkit.checks import Check
+from labkit.checks import Check, Outcome, http_error, limits, short
 from labkit.progress import describe
-from labkit.serving import serve
+
+import servers.web
+from servers.origins import cut_short
 
 __all__ = ["check_download_to_file", "check_fetch_page", "check_fetch_private", "check_page_watcher",
            "check_progress_writer", "check_upload"]
 
 SLOW = "slow/sized?duration=0.8"
-
-
-def _site(name: str, **options):
-    import servers.web
-
-    site = servers.web.site(**options)
-    return site, serve(site, name=name, show=False)
-
-
-class _Outcome:
-    """How a call into the learner's code ended, in words that compare well."""
-
-    def __init__(self, fn, *args, timeout: float = 5):
-        self.value = None
-        self.error = None
-        try:
-            self.value = react(fn, *args, timeout=timeout)
-            self.ok = True
-        except NotImplementedError:
-            raise
-        except LabTimeout:
-            self.ok, self.error = False, "it did not finish within the time limit"
-        except Exception as failed:  # noqa: BLE001 - any failure of the learner's code is an outcome
-            self.ok, self.error = False, failed
-
-    def described(self) -> str:
-        if self.ok:
-            return f"it fired with {_short(self.value)}"
-        if isinstance(self.error, web_error.Error):
-            return f"web.error.Error, status {self.error.status.decode('ascii', 'replace')}"
-        if isinstance(self.error, str):
-            return self.error
-        return f"it raised {describe(self.error)}"
-
-
-def _expect(check: Check, what: str, expected, got, *, hint: str = "", **options) -> bool:
-    """``check.expect``, but only the first failed expectation's hint is kept: it is the one to fix first."""
-    return check.expect(what, expected, got, hint=hint if check.passed else "", **options)
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _http_error(status: int) -> str:
-    return f"web.error.Error, status {status}"
 
 
 # --- 3.1 --------------------------------------------------------------------------------------------------------
@@ -82,25 +35,23 @@ def check_fetch_page(fetch_page) -> None:
                hint="after `response = await treq.get(url)`, read the body with `await response.content()`; "
                     "if response.code >= 400, raise error.Error(response.code, response.phrase, body), "
                     "else return the body") as check:
-        site, server = _site("check-fetch")
-        try:
-            got = _Outcome(fetch_page, server.url + "hello")
-            _expect(check, "fetch_page(.../hello) fires with the page's bytes", _short(HELLO_HTML),
-                           _short(got.value) if got.ok else got.described(),
-                           ok=got.ok and got.value == HELLO_HTML,
-                           hint="return the body as bytes (treq's response.content() or readBody), not the response "
-                                "object and not decoded text")
-            for path, status in (("nowhere", 404), ("error", 500)):
-                got = _Outcome(fetch_page, server.url + path)
-                _expect(check, f"fetch_page(.../{path}) fails with {_http_error(status)}", _http_error(status),
-                               got.described(),
-                               hint="treq, like Agent, fires with 4xx and 5xx responses as with any other: look at "
-                                    "response.code and raise error.Error(response.code, response.phrase, body) "
-                                    "when it is 400 or more")
-            _expect(check, "requests the site received", ["GET /hello", "GET /nowhere", "GET /error"],
-                           [f"{r.method} {r.path}" for r in site.requests])
-        finally:
-            server.stop()
+        site = servers.web.site()
+        server = check.serve(site, "check-fetch")
+        got = Outcome(fetch_page, server.url + "hello")
+        check.expect("fetch_page(.../hello) fires with the page's bytes", short(HELLO_HTML),
+                     got.shown(),
+                     ok=got.ok and got.value == HELLO_HTML,
+                     hint="return the body as bytes (treq's response.content() or readBody), not the response "
+                          "object and not decoded text")
+        for path, status in (("nowhere", 404), ("error", 500)):
+            got = Outcome(fetch_page, server.url + path)
+            check.expect(f"fetch_page(.../{path}) fails with {http_error(status)}", http_error(status),
+                         got.described(),
+                         hint="treq, like Agent, fires with 4xx and 5xx responses as with any other: look at "
+                              "response.code and raise error.Error(response.code, response.phrase, body) "
+                              "when it is 400 or more")
+        check.expect("requests the site received", ["GET /hello", "GET /nowhere", "GET /error"],
+                     [f"{r.method} {r.path}" for r in site.requests])
 
 
 def check_download_to_file(download_to_file) -> None:
@@ -112,52 +63,48 @@ def check_download_to_file(download_to_file) -> None:
                hint="open the file with open(path, 'wb'), then `response = await treq.get(url, unbuffered=True)` "
                     "and `await treq.collect(response, file.write)`: collect calls file.write with every piece "
                     "as it arrives, so the page is never held in memory whole") as check:
-        site, server = _site("check-download")
-        folder = tempfile.mkdtemp(prefix="check-download-")
+        site = servers.web.site()
+        server = check.serve(site, "check-download")
+        folder = check.temporary_folder("check-download-")
         path = os.path.join(folder, "download.txt")
         samples: list[tuple[int, bool]] = []
-        try:
-            def main(reactor):
-                def sample():
-                    size = os.path.getsize(path) if os.path.exists(path) else 0
-                    records = site.requests_to("/slow/sized")
-                    samples.append((size, bool(records) and records[-1].finished))
 
-                watching = task.LoopingCall(sample)
-                watching.clock = reactor
-                watching.start(0.05)
-                d = defer.maybeDeferred(download_to_file, reactor, server.url + SLOW, path)
+        def main(reactor):
+            def sample():
+                size = os.path.getsize(path) if os.path.exists(path) else 0
+                records = site.requests_to("/slow/sized")
+                samples.append((size, bool(records) and records[-1].finished))
 
-                def stop(result):
-                    if watching.running:
-                        watching.stop()
-                    return result
+            watching = task.LoopingCall(sample)
+            watching.clock = reactor
+            watching.start(0.05)
+            d = defer.maybeDeferred(download_to_file, reactor, server.url + SLOW, path)
 
-                return d.addBoth(stop)
+            def stop(result):
+                if watching.running:
+                    watching.stop()
+                return result
 
-            got = _Outcome(main, timeout=8)
-            written = open(path, "rb").read() if os.path.exists(path) else None
-            _expect(check, "the file holds the whole body", f"{SLOW_SIZE:,} bytes of /slow/sized",
-                           "no file" if written is None else f"{len(written):,} bytes"
-                           + ("" if written == text_body(SLOW_SIZE) else " (not the page's bytes)"),
-                           ok=written == text_body(SLOW_SIZE))
-            _expect(check, "download_to_file fired with the number of bytes written", SLOW_SIZE,
-                           got.value if got.ok else got.described())
-            during = [size for size, finished in samples if not finished and 0 < size < SLOW_SIZE]
-            _expect(check, "the file grew while the server was still sending", "yes",
-                           "yes" if during else "no: the file was written only after the whole body had arrived",
-                           hint="treq.content(response) (or readBody) waits for the whole body and holds it in "
-                                "memory; treq.collect(response, file.write) writes each piece as it arrives")
-            got = _Outcome(download_to_file, server.url + "nowhere", os.path.join(folder, "missing.txt"))
-            _expect(check, f"download_to_file(.../nowhere) fails with {_http_error(404)}", _http_error(404),
-                           got.described(),
-                           hint="check response.code before writing: for 400 or more raise "
-                                "error.Error(response.code, response.phrase)")
-        finally:
-            server.stop()
-            for name in os.listdir(folder):
-                os.remove(os.path.join(folder, name))
-            os.rmdir(folder)
+            return d.addBoth(stop)
+
+        got = Outcome(main, timeout=limits.STREAMED)
+        written = open(path, "rb").read() if os.path.exists(path) else None
+        check.expect("the file holds the whole body", f"{SLOW_SIZE:,} bytes of /slow/sized",
+                     "no file" if written is None else f"{len(written):,} bytes"
+                     + ("" if written == text_body(SLOW_SIZE) else " (not the page's bytes)"),
+                     ok=written == text_body(SLOW_SIZE))
+        check.expect("download_to_file fired with the number of bytes written", SLOW_SIZE,
+                     got.value if got.ok else got.described())
+        during = [size for size, finished in samples if not finished and 0 < size < SLOW_SIZE]
+        check.expect("the file grew while the server was still sending", "yes",
+                     "yes" if during else "no: the file was written only after the whole body had arrived",
+                     hint="treq.content(response) (or readBody) waits for the whole body and holds it in "
+                          "memory; treq.collect(response, file.write) writes each piece as it arrives")
+        got = Outcome(download_to_file, server.url + "nowhere", os.path.join(folder, "missing.txt"))
+        check.expect(f"download_to_file(.../nowhere) fails with {http_error(404)}", http_error(404),
+                     got.described(),
+                     hint="check response.code before writing: for 400 or more raise "
+                          "error.Error(response.code, response.phrase)")
 
 
 # --- 3.2 --------------------------------------------------------------------------------------------------------
@@ -172,33 +119,31 @@ def check_fetch_private(fetch_private) -> None:
                     "failure.value.status == b'401', return get_page(url, headers={'Authorization': 'Basic ' + "
                     "base64.b64encode(f'{username}:{password}'.encode()).decode()}); else return the "
                     "failure") as check:
-        site, server = _site("check-private")
-        try:
-            got = _Outcome(fetch_private, server.url + "private", USERNAME, PASSWORD)
-            _expect(check, "with the right password it fires with the private page", _short(PRIVATE_HTML),
-                           _short(got.value) if got.ok else got.described(),
-                           ok=got.ok and got.value == PRIVATE_HTML)
-            sent = [r.basic_credentials or r.authorization for r in site.requests_to("/private")]
-            _expect(check, "credentials sent in each request to /private (first none, then Basic)",
-                           [None, (USERNAME, PASSWORD)], sent,
-                           hint="the first request goes without credentials; only the 401 says they are needed. "
-                                "The second carries 'Authorization: Basic ' + base64 of 'user:password'")
-            site.clear_requests()
-            got = _Outcome(fetch_private, server.url + "private", USERNAME, "wrong")
-            _expect(check, f"with a wrong password it fails with {_http_error(401)}", _http_error(401),
-                           got.described(),
-                           hint="ask again once only: if the second answer is 401 too, let that error through")
-            _expect(check, "requests made with a wrong password", 2, len(site.requests_to("/private")),
-                           hint="ask again once only: if the second answer is 401 too, let that error through")
-            site.clear_requests()
-            got = _Outcome(fetch_private, server.url + "hello", USERNAME, PASSWORD)
-            _expect(check, "a page that needs no password is fetched once, without credentials",
-                           [(None, 200)], [(r.authorization, r.code) for r in site.requests_to("/hello")],
-                           ok=got.ok and got.value == HELLO_HTML
-                           and [(r.authorization, r.code) for r in site.requests_to("/hello")] == [(None, 200)],
-                           hint="send the credentials only after a 401, never before")
-        finally:
-            server.stop()
+        site = servers.web.site()
+        server = check.serve(site, "check-private")
+        got = Outcome(fetch_private, server.url + "private", USERNAME, PASSWORD)
+        check.expect("with the right password it fires with the private page", short(PRIVATE_HTML),
+                     got.shown(),
+                     ok=got.ok and got.value == PRIVATE_HTML)
+        sent = [r.basic_credentials or r.authorization for r in site.requests_to("/private")]
+        check.expect("credentials sent in each request to /private (first none, then Basic)",
+                     [None, (USERNAME, PASSWORD)], sent,
+                     hint="the first request goes without credentials; only the 401 says they are needed. "
+                          "The second carries 'Authorization: Basic ' + base64 of 'user:password'")
+        site.clear_requests()
+        got = Outcome(fetch_private, server.url + "private", USERNAME, "wrong")
+        check.expect(f"with a wrong password it fails with {http_error(401)}", http_error(401),
+                     got.described(),
+                     hint="ask again once only: if the second answer is 401 too, let that error through")
+        check.expect("requests made with a wrong password", 2, len(site.requests_to("/private")),
+                     hint="ask again once only: if the second answer is 401 too, let that error through")
+        site.clear_requests()
+        got = Outcome(fetch_private, server.url + "hello", USERNAME, PASSWORD)
+        check.expect("a page that needs no password is fetched once, without credentials",
+                     [(None, 200)], [(r.authorization, r.code) for r in site.requests_to("/hello")],
+                     ok=got.ok and got.value == HELLO_HTML
+                     and [(r.authorization, r.code) for r in site.requests_to("/hello")] == [(None, 200)],
+                     hint="send the credentials only after a 401, never before")
 
 
 # --- 3.3 --------------------------------------------------------------------------------------------------------
@@ -213,32 +158,30 @@ def check_upload(upload_file) -> None:
     with Check("upload_file sends a well-formed multipart/form-data upload",
                hint="treq builds the body for you: treq.post(url, files={'uploaded_file': (filename, "
                     "'text/html', io.BytesIO(data))}), then return await response.content()") as check:
-        site, server = _site("check-upload")
-        try:
-            got = _Outcome(upload_file, server.url + "check", "page.html", UPLOAD)
-            posts = [r for r in site.requests_to("/check") if r.method == "POST"]
-            _expect(check, "POST requests to /check", 1, len(posts),
-                           hint="send one POST request to the URL given (treq.post)")
-            if not site.uploads:
-                return
-            report = site.uploads[-1]
-            _expect(check, "problems the site found in the body's encoding", [], report.problems,
-                           hint="the Content-Type must be 'multipart/form-data; boundary=B', every part must start "
-                                "with a line '--B' and the body must end with '--B--'; treq.post(url, files=...) "
-                                "does all of that")
-            fields = {f.name: f for f in report.fields}
-            upload = fields.get("uploaded_file")
-            _expect(check, "the field uploaded_file holds the file (name, size)", ("page.html", len(UPLOAD)),
-                           (upload.filename, upload.size) if upload else f"no such field; fields: {sorted(fields)}",
-                           hint="name the form field 'uploaded_file', as the site's form does, and give the file "
-                                "name: files={'uploaded_file': (filename, content_type, io.BytesIO(data))}")
-            _expect(check, "upload_file fired with the site's report", "a page titled 'Upload report'",
-                           "a page titled 'Upload report'" if got.ok and isinstance(got.value, bytes)
-                           and b"<title>Upload report</title>" in got.value
-                           else (_short(got.value) if got.ok else got.described()),
-                           hint="return the response's body: return await response.content()")
-        finally:
-            server.stop()
+        site = servers.web.site()
+        server = check.serve(site, "check-upload")
+        got = Outcome(upload_file, server.url + "check", "page.html", UPLOAD)
+        posts = [r for r in site.requests_to("/check") if r.method == "POST"]
+        check.expect("POST requests to /check", 1, len(posts),
+                     hint="send one POST request to the URL given (treq.post)")
+        if not site.uploads:
+            return
+        report = site.uploads[-1]
+        check.expect("problems the site found in the body's encoding", [], report.problems,
+                     hint="the Content-Type must be 'multipart/form-data; boundary=B', every part must start "
+                          "with a line '--B' and the body must end with '--B--'; treq.post(url, files=...) "
+                          "does all of that")
+        fields = {f.name: f for f in report.fields}
+        upload = fields.get("uploaded_file")
+        check.expect("the field uploaded_file holds the file (name, size)", ("page.html", len(UPLOAD)),
+                     (upload.filename, upload.size) if upload else f"no such field; fields: {sorted(fields)}",
+                     hint="name the form field 'uploaded_file', as the site's form does, and give the file "
+                          "name: files={'uploaded_file': (filename, content_type, io.BytesIO(data))}")
+        check.expect("upload_file fired with the site's report", "a page titled 'Upload report'",
+                     "a page titled 'Upload report'" if got.ok and isinstance(got.value, bytes)
+                     and b"<title>Upload report</title>" in got.value
+                     else got.shown(),
+                     hint="return the response's body: return await response.content()")
 
 
 # --- 3.4 --------------------------------------------------------------------------------------------------------
@@ -249,41 +192,37 @@ def check_page_watcher(watcher_class) -> None:
     with Check("PageWatcher sends If-None-Match and If-Modified-Since and understands 304",
                hint="after a 200 keep response.headers.getRawHeaders('etag') and ('last-modified'); on the next "
                     "poll send them as If-None-Match and If-Modified-Since; a 304 means unchanged (False)") as check:
-        site, server = _site("check-watch")
-        try:
-            watcher = watcher_class(server.url + "news")
-            answers = [_poll(watcher)]
-            answers.append(_poll(watcher))
-            first = site.news
-            second = site.bump_news("Something happened.")
-            answers += [_poll(watcher), _poll(watcher)]
-            _expect(check, "poll() answers: first, again, after the news changed, again",
-                           [True, False, True, False], answers)
-            records = site.requests_to("/news")
-            _expect(check, "If-None-Match sent", [None, first.etag, first.etag, second.etag],
-                           [r.if_none_match for r in records],
-                           hint="send back the ETag of the last 200 response, exactly as received (with its quotes)")
-            _expect(check, "If-Modified-Since sent",
-                           [None, first.last_modified, first.last_modified, second.last_modified],
-                           [r.if_modified_since for r in records],
-                           hint="send back the Last-Modified of the last 200 response as If-Modified-Since")
-            _expect(check, "status codes the site answered", [200, 304, 200, 304], [r.code for r in records])
-            plain = watcher_class(server.url + "plain")
-            answers = [_poll(plain), _poll(plain)]
-            _expect(check, "on /plain (no validators) every poll says changed", [True, True], answers)
-            _expect(check, "conditional headers sent to /plain", [(None, None), (None, None)],
-                           [(r.if_none_match, r.if_modified_since) for r in site.requests_to("/plain")],
-                           hint="send If-None-Match / If-Modified-Since only when the last response had an "
-                                "ETag / a Last-Modified")
-        finally:
-            server.stop()
+        site = servers.web.site()
+        server = check.serve(site, "check-watch")
+        watcher = watcher_class(server.url + "news")
+        answers = [_poll(watcher)]
+        answers.append(_poll(watcher))
+        first = site.news
+        second = site.bump_news("Something happened.")
+        answers += [_poll(watcher), _poll(watcher)]
+        check.expect("poll() answers: first, again, after the news changed, again",
+                     [True, False, True, False], answers)
+        records = site.requests_to("/news")
+        check.expect("If-None-Match sent", [None, first.etag, first.etag, second.etag],
+                     [r.if_none_match for r in records],
+                     hint="send back the ETag of the last 200 response, exactly as received (with its quotes)")
+        check.expect("If-Modified-Since sent",
+                     [None, first.last_modified, first.last_modified, second.last_modified],
+                     [r.if_modified_since for r in records],
+                     hint="send back the Last-Modified of the last 200 response as If-Modified-Since")
+        check.expect("status codes the site answered", [200, 304, 200, 304], [r.code for r in records])
+        plain = watcher_class(server.url + "plain")
+        answers = [_poll(plain), _poll(plain)]
+        check.expect("on /plain (no validators) every poll says changed", [True, True], answers)
+        check.expect("conditional headers sent to /plain", [(None, None), (None, None)],
+                     [(r.if_none_match, r.if_modified_since) for r in site.requests_to("/plain")],
+                     hint="send If-None-Match / If-Modified-Since only when the last response had an "
+                          "ETag / a Last-Modified")
 
 
 def _poll(watcher):
-    got = _Outcome(lambda reactor: watcher.poll())
-    if not got.ok:
-        return got.described()
-    return got.value
+    got = Outcome(lambda reactor: watcher.poll())
+    return got.value if got.ok else got.described()
 
 
 # --- 3.5 --------------------------------------------------------------------------------------------------------
@@ -317,16 +256,6 @@ class _Recorder:
         return sum(call[1] for call in self.calls if call[0] == "update")
 
 
-class _CutShort(protocol.Protocol):
-    """An HTTP server that promises 1,000 bytes, sends 400 and hangs up."""
-
-    def dataReceived(self, data):
-        if b"\r\n\r\n" in data:
-            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n"
-                                 + b"x" * 400)
-            self.transport.loseConnection()
-
-
 def _probe(writer_class, path: str) -> None:
     """Call the consumer's methods once directly, so an unwritten one says so at once (inside a download, its
     NotImplementedError would only be logged, and the check would wait for nothing)."""
@@ -337,20 +266,9 @@ def _probe(writer_class, path: str) -> None:
     finished.addErrback(lambda _: None)
     with open(path, "wb") as file:
         writer = writer_class(file, _Recorder(None, None), finished)
-        writer.makeConnection(_NoTransport())
+        writer.makeConnection(StringTransport())
         writer.dataReceived(b"probe")
         writer.connectionLost(Failure(ResponseDone()))
-
-
-class _NoTransport:
-    def stopProducing(self):
-        pass
-
-    def pauseProducing(self):
-        pass
-
-    def resumeProducing(self):
-        pass
 
 
 def check_progress_writer(writer_class) -> None:
@@ -367,61 +285,55 @@ def check_progress_writer(writer_class) -> None:
                     "connectionLost(reason): if reason.check(ResponseDone): self.progress.done() and "
                     "self.finished.callback(count), else self.progress.fail(reason) and "
                     "self.finished.errback(reason)") as check:
-        site, server = _site("check-progress")
-        short = serve(protocol.ServerFactory.forProtocol(_CutShort), name="check-cut-short", show=False)
-        folder = tempfile.mkdtemp(prefix="check-progress-")
-        try:
-            _probe(writer_class, os.path.join(folder, "probe.txt"))
-            for kind in ("sized", "chunked"):
-                path = os.path.join(folder, f"{kind}.txt")
-                recorder = _Recorder(site, f"/slow/{kind}")
+        site = servers.web.site()
+        server = check.serve(site, "check-progress")
+        cut_server = check.serve(cut_short(), "check-cut-short")
+        folder = check.temporary_folder("check-progress-")
+        _probe(writer_class, os.path.join(folder, "probe.txt"))
+        for kind in ("sized", "chunked"):
+            path = os.path.join(folder, f"{kind}.txt")
+            recorder = _Recorder(site, f"/slow/{kind}")
 
-                async def main(reactor, url, path=path, recorder=recorder):
-                    response = await Agent(reactor).request(b"GET", url.encode("ascii"))
-                    finished = defer.Deferred()
-                    with open(path, "wb") as file:
-                        response.deliverBody(writer_class(file, recorder, finished))
-                        return await finished
-
-                got = _Outcome(main, server.url + f"slow/{kind}?duration=0.6", timeout=6)
-                written = open(path, "rb").read() if os.path.exists(path) else b""
-                _expect(check, f"/slow/{kind}: the file holds the whole body", f"{SLOW_SIZE:,} bytes",
-                               f"{len(written):,} bytes", ok=written == text_body(SLOW_SIZE),
-                               hint="write every piece that dataReceived gets to self.file")
-                updates = [call for call in recorder.calls if call[0] == "update"]
-                early = [call for call in updates if not call[2]]
-                _expect(check, f"/slow/{kind}: bytes counted with progress.update",
-                               f"{SLOW_SIZE:,} in several updates, some before the server had sent everything",
-                               f"{recorder.received():,} in {len(updates)} updates, {len(early)} before the "
-                               "server had sent everything",
-                               ok=recorder.received() == SLOW_SIZE and len(early) >= 2,
-                               hint="call self.progress.update(len(data)) in dataReceived, for every piece")
-                _expect(check, f"/slow/{kind}: how it ended (progress calls after the updates; finished)",
-                               (["done"], SLOW_SIZE),
-                               (recorder.ends(), got.value if got.ok else got.described()),
-                               hint="in connectionLost, when reason.check(ResponseDone): call "
-                                    "self.progress.done() once and self.finished.callback(number of bytes)")
-            recorder = _Recorder(None, None)
-            path = os.path.join(folder, "short.txt")
-
-            async def cut(reactor):
-                response = await Agent(reactor).request(b"GET", f"http://127.0.0.1:{short.port}/".encode())
+            async def main(reactor, url, path=path, recorder=recorder):
+                response = await Agent(reactor).request(b"GET", url.encode("ascii"))
                 finished = defer.Deferred()
                 with open(path, "wb") as file:
                     response.deliverBody(writer_class(file, recorder, finished))
                     return await finished
 
-            got = _Outcome(cut, timeout=5)
-            _expect(check, "a body cut short: progress calls at the end, and finished",
-                           (["fail"], "it failed (ResponseFailed)"),
-                           (recorder.ends(), "it failed (ResponseFailed)"
-                            if not got.ok and type(got.error).__name__ == "ResponseFailed"
-                            else got.described()),
-                           hint="connectionLost gets a reason that is not ResponseDone when the body was cut short: "
-                                "call self.progress.fail(reason) and self.finished.errback(reason)")
-        finally:
-            server.stop()
-            short.stop()
-            for name in os.listdir(folder):
-                os.remove(os.path.join(folder, name))
-            os.rmdir(folder)
+            got = Outcome(main, server.url + f"slow/{kind}?duration=0.6", timeout=limits.CONSUMED)
+            written = open(path, "rb").read() if os.path.exists(path) else b""
+            check.expect(f"/slow/{kind}: the file holds the whole body", f"{SLOW_SIZE:,} bytes",
+                         f"{len(written):,} bytes", ok=written == text_body(SLOW_SIZE),
+                         hint="write every piece that dataReceived gets to self.file")
+            updates = [call for call in recorder.calls if call[0] == "update"]
+            early = [call for call in updates if not call[2]]
+            check.expect(f"/slow/{kind}: bytes counted with progress.update",
+                         f"{SLOW_SIZE:,} in several updates, some before the server had sent everything",
+                         f"{recorder.received():,} in {len(updates)} updates, {len(early)} before the "
+                         "server had sent everything",
+                         ok=recorder.received() == SLOW_SIZE and len(early) >= 2,
+                         hint="call self.progress.update(len(data)) in dataReceived, for every piece")
+            check.expect(f"/slow/{kind}: how it ended (progress calls after the updates; finished)",
+                         (["done"], SLOW_SIZE),
+                         (recorder.ends(), got.value if got.ok else got.described()),
+                         hint="in connectionLost, when reason.check(ResponseDone): call "
+                              "self.progress.done() once and self.finished.callback(number of bytes)")
+        recorder = _Recorder(None, None)
+        path = os.path.join(folder, "short.txt")
+
+        async def cut(reactor):
+            response = await Agent(reactor).request(b"GET", f"http://127.0.0.1:{cut_server.port}/".encode())
+            finished = defer.Deferred()
+            with open(path, "wb") as file:
+                response.deliverBody(writer_class(file, recorder, finished))
+                return await finished
+
+        got = Outcome(cut)
+        check.expect("a body cut short: progress calls at the end, and finished",
+                     (["fail"], "it failed (ResponseFailed)"),
+                     (recorder.ends(), "it failed (ResponseFailed)"
+                      if not got.ok and type(got.error).__name__ == "ResponseFailed"
+                      else got.described()),
+                     hint="connectionLost gets a reason that is not ResponseDone when the body was cut short: "
+                          "call self.progress.fail(reason) and self.finished.errback(reason)")

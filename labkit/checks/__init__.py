@@ -1,0 +1,45 @@
+"""The check kit: what every chapter's exercise checks are made of.
+
+A chapter's module (``labkit.chapters.chNN``) holds only its ``check_*`` functions and their expected data;
+everything they share lives here, one idea per module:
+
+========================  =====================================================================================
+``check``                 :class:`Check` (expectations, what it serves and stops), :class:`CheckFailed`
+``report``                the result as one box, text and HTML, shown once
+``values``                values as the learner writes them: :func:`shown`, :func:`short`
+``outcome``               how a call into the learner's code ended: :class:`Outcome`, :func:`http_error`
+``health``                errors raised where no caller sees them: :func:`run_watched`, :func:`unwritten`,
+                          :func:`server_health`, :func:`logged_error`
+``limits``                named time limits for every wait
+``talk``                  socket conversations: :func:`converse`, :func:`closed_port`, :func:`wait_until`
+``web``                   HTTP with ``http.client``: :func:`fetch`, :class:`Reply`, :func:`form`
+``proxy``                 HTTP through a proxy with ``ProxyAgent``: :func:`via_proxy`
+========================  =====================================================================================
+
+The shape of a check::
+
+    def check_echo_server(factory) -> None:
+        with Check("the echo server answers every line", hint="...") as check:
+            server = check.serve(factory, "check-echo")          # stopped when the check ends
+            got = converse(server.port, b"hello\\r\\n")
+            check.show(server.transcript)
+            if unwritten(check, server):
+                return
+            check.expect("the answer", b"hello\\r\\n", got)
+            server_health(check, server)
+
+Clients for later protocols (SMTP, POP3, IMAP, NNTP, SSH) go beside ``talk`` and ``web``, one module each,
+built on the standard library's clients.
+"""
+
+from labkit.checks import limits
+from labkit.checks.check import NOT_WRITTEN, Check, CheckFailed, Expectation
+from labkit.checks.health import logged_error, run_watched, server_health, unwritten
+from labkit.checks.outcome import Outcome, http_error
+from labkit.checks.talk import closed_port, converse, wait_until
+from labkit.checks.values import Shown, short, shown
+from labkit.checks.web import Reply, fetch
+
+__all__ = ["NOT_WRITTEN", "Check", "CheckFailed", "Expectation", "Outcome", "Reply", "Shown", "closed_port",
+           "converse", "fetch", "http_error", "limits", "logged_error", "run_watched", "server_health", "short",
+           "shown", "unwritten", "wait_until"]

@@ -1,0 +1,154 @@
+"""The check object: one exercise's expectations, what it served, and how it ended.
+
+Promises:
+
+* ``with Check(title, hint=...) as check:`` collects expectations (:meth:`Check.expect`); at its end it shows a
+  pass, or a fail with what was sent, what was expected, what came back (the wire transcript when there is
+  one) and one concrete hint (see :mod:`labkit.checks.report`).
+* What a check starts through it (:meth:`Check.serve`, :meth:`Check.temporary_folder`, :meth:`Check.on_exit`)
+  is stopped or removed when the check ends, however it ends: a pass, a fail, an exception from the learner's
+  code, or an interrupt.
+* A failing check raises :class:`CheckFailed` (an ``AssertionError``), so nbgrader and nbval count it. An
+  exception from the learner's code, a time-out or an unwritten stub (``NotImplementedError``) is a fail with
+  its own message, never a crash of the kernel or a hang. In a notebook the failure shows once, as the check's
+  box, followed by one line naming the exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labkit.bridge import LabTimeout
+from labkit.checks import limits, report
+from labkit.checks.quiet import tracebacks_left_out
+
+__all__ = ["Check", "CheckFailed", "Expectation", "NOT_WRITTEN"]
+
+NOT_WRITTEN = ("your code is not written yet: it raised NotImplementedError. Replace the "
+               "`raise NotImplementedError()` in the exercise cell with your solution and run that cell again.")
+
+
+class CheckFailed(AssertionError):
+    """An exercise check did not pass; the message says what to change.
+
+    In IPython it renders as one line (the check's box, shown just before, has the details)."""
+
+    def __init__(self, message: str, title: str = ""):
+        super().__init__(message)
+        self.title = title
+
+    def _render_traceback_(self) -> list[str]:
+        what = f"the check {self.title!r} did not pass" if self.title else "the check did not pass"
+        return [f"\x1b[0;31mCheckFailed\x1b[0m: {what}; the box above says what to change."]
+
+
+@dataclass
+class Expectation:
+    what: str
+    expected: object
+    got: object
+    ok: bool
+    sent: object = None
+
+
+@dataclass
+class Check:
+    """``with Check("the echo server answers every line", hint="...") as check: ...``"""
+
+    title: str
+    hint: str = ""
+    expectations: list[Expectation] = field(default_factory=list)
+    transcript: object = None
+    problem: str = ""
+    _on_exit: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, init=False, repr=False,
+                                           compare=False)
+
+    def __enter__(self) -> Check:
+        return self
+
+    # --- what the check verifies ------------------------------------------------------------------------------
+
+    def expect(self, what: str, expected, got, *, sent=None, ok: bool | None = None, hint: str = "") -> bool:
+        """Record one expectation (equality unless ``ok`` is given). A hint given here replaces the check's when
+        this is the first thing that went wrong (later failures often follow from the first)."""
+        first_failure = self.passed
+        passed = (expected == got) if ok is None else bool(ok)
+        self.expectations.append(Expectation(what, expected, got, passed, sent))
+        if not passed and hint and first_failure:
+            self.hint = hint
+        return passed
+
+    def show(self, transcript) -> None:
+        """Attach a wire transcript, shown with the result."""
+        self.transcript = transcript
+
+    @property
+    def passed(self) -> bool:
+        return not self.problem and all(e.ok for e in self.expectations)
+
+    # --- what the check starts, stopped when it ends ------------------------------------------------------------
+
+    def serve(self, thing, name: str, **options):
+        """Serve ``thing`` as :func:`labkit.serve` does (a factory, a resource or a practice server's name), not
+        shown in the cell; it is stopped when the check ends."""
+        from labkit.serving import serve
+
+        server = serve(thing, name=name, show=False, **options)
+        self.on_exit(server.stop, timeout=limits.CLEANUP)
+        return server
+
+    def temporary_folder(self, prefix: str) -> Path:
+        """A new empty folder, removed with everything in it when the check ends."""
+        folder = Path(tempfile.mkdtemp(prefix=prefix))
+        self.on_exit(shutil.rmtree, folder, ignore_errors=True)
+        return folder
+
+    def on_exit(self, fn, *args, **kwargs) -> None:
+        """Call ``fn(*args, **kwargs)`` when the check ends, however it ends (last registered, first called)."""
+        self._on_exit.callback(fn, *args, **kwargs)
+
+    # --- the end ----------------------------------------------------------------------------------------------
+
+    def __exit__(self, kind, error, tb) -> bool:
+        try:
+            with tracebacks_left_out(lambda: error is not None or not self.passed):
+                self._on_exit.close()
+        except Exception as failed:  # noqa: BLE001 - a check that cannot clean up says so instead of crashing
+            self.problem = self.problem or (f"the check could not clean up after itself: "
+                                            f"{type(failed).__name__}: {failed}")
+        if error is not None and not isinstance(error, CheckFailed):
+            if not isinstance(error, Exception):
+                return False  # KeyboardInterrupt and the like pass through
+            self.problem = _explain(error)
+        if not self.expectations and not self.problem:
+            self.problem = "the check verified nothing (a bug in the check itself)"
+        report.display(self)
+        if not self.passed:
+            raise CheckFailed(self.text(), self.title) from None
+        return False
+
+    # --- showing ----------------------------------------------------------------------------------------------
+
+    def text(self) -> str:
+        return report.text(self)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(self.text())
+
+    def _repr_html_(self) -> str:
+        return report.html_box(self)
+
+
+def _explain(error: BaseException) -> str:
+    if isinstance(error, NotImplementedError):
+        return NOT_WRITTEN
+    if isinstance(error, LabTimeout):
+        return f"it did not finish in time: {error}"
+    return f"your code raised {type(error).__name__}: {error}"

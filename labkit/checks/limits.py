@@ -1,0 +1,38 @@
+"""How long a check waits, in seconds: every wait in a check is bounded by one of these names.
+
+A chapter passes a name, never a bare number, so a reader sees what is waited for and one change here moves
+every check that waits for the same thing.
+"""
+
+LEARNER_CALL = 5.0
+"""One call into the learner's code that talks to a practice server (a ``react`` of their function)."""
+
+QUICK = 3.0
+"""An answer that takes milliseconds on loopback: a refused connection, one short request to a practice server."""
+
+SCAN = 10.0
+"""The learner's port scan of twenty ports."""
+
+STREAMED = 8.0
+"""A download the practice site streams over about a second."""
+
+CONSUMED = 6.0
+"""A slow body read by the learner's body consumer."""
+
+REPLY = 5.0
+"""One exchange with a server the check drives: an HTTP request answered, a socket conversation."""
+
+QUIET = 0.3
+"""A conversation is over when the server has said nothing for this long."""
+
+CATCH_UP = 2.0
+"""The far side of a connection noticing a close, before the check reads its records."""
+
+CONCURRENT_CLIENTS = 10.0
+"""Clients talking to one server at once, from their own threads, until the last one is done."""
+
+DATABASE_LOCK = 0.2
+"""How long the learner's database pool waits for a locked SQLite file before it reports the error."""
+
+CLEANUP = 5.0
+"""Stopping what a check started (its servers, a database pool) when it ends."""

@@ -1,0 +1,57 @@
+"""A conversation over a plain socket, independent of Twisted: the client a check uses for line protocols.
+
+Promises:
+
+* :func:`converse` connects, sends, and reads until the server closes or goes quiet; every wait is bounded. A
+  server that hangs up early (a crash, a stub) ends the conversation with what had arrived, never an exception.
+* :func:`closed_port` names a port where nothing listens; :func:`wait_until` lets the far side catch up.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from labkit.checks import limits
+
+__all__ = ["closed_port", "converse", "wait_until"]
+
+
+def converse(port: int, *chunks: bytes, host: str = "127.0.0.1", timeout: float = limits.REPLY,
+             settle: float = limits.QUIET) -> bytes:
+    """A scripted client: connect, send each chunk, and read until the server closes or stays quiet for
+    ``settle`` seconds (all bounded by ``timeout``). Returns everything received."""
+    deadline = time.monotonic() + timeout
+    received = b""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        try:
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):  # the server hung up: what it said is the answer
+            pass
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, min(settle, deadline - time.monotonic())))
+            try:
+                data = sock.recv(65536)
+            except (socket.timeout, TimeoutError, ConnectionResetError):
+                break
+            if not data:
+                break
+            received += data
+    return received
+
+
+def closed_port(host: str = "127.0.0.1") -> int:
+    """A port on ``host`` where nothing listens right now (the system picked it, then it was let go)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition, timeout: float = limits.CATCH_UP, step: float = 0.02) -> bool:
+    """Poll ``condition()`` until it is true or ``timeout`` passes; returns its last value. For letting the
+    far side of a connection catch up (a server noticing a close) before a check reads its records."""
+    deadline = time.monotonic() + timeout
+    while not (met := bool(condition())) and time.monotonic() < deadline:
+        time.sleep(step)
+    return met
