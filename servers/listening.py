@@ -16,7 +16,11 @@ from twisted.web.resource import IResource
 
 from servers.limits import Limits, guard, loopback
 
-__all__ = ["listen"]
+__all__ = ["BACKLOG", "listen"]
+
+# Connections the kernel completes before the server accepts them; past it, new clients wait a second (a
+# dropped SYN is sent again). Twisted's default, 50, is met by anyone opening connections in a loop.
+BACKLOG = 1024
 
 
 def listen(reactor, thing, *, host: str = "127.0.0.1", port: int = 0, tls=None,
@@ -47,5 +51,5 @@ def listen(reactor, thing, *, host: str = "127.0.0.1", port: int = 0, tls=None,
 
 def _listen_one(reactor, port: int, factory, host: str, tls):
     if tls is not None:
-        return reactor.listenSSL(port, factory, tls, interface=host)
-    return reactor.listenTCP(port, factory, interface=host)
+        return reactor.listenSSL(port, factory, tls, backlog=BACKLOG, interface=host)
+    return reactor.listenTCP(port, factory, backlog=BACKLOG, interface=host)

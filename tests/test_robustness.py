@@ -1,0 +1,203 @@
+"""Every practice server in the catalogue, attacked, while a well-behaved client (its probe) keeps being answered.
+
+Each server runs as its own process (``python -m servers NAME --port 0``) with short limits, so timeouts and
+evictions happen within seconds. Every attack is bounded in bytes, connections and time, and talks to loopback
+only. After each one the server's probe must pass and its resident memory must stay within :data:`RSS_GROWTH` of
+what it was before the first attack. A server registered tomorrow is covered by the same tests.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+
+import pytest
+
+import servers
+
+HOST = "127.0.0.1"
+LIMITS = {"max_connections": 100, "idle_timeout": 3, "request_timeout": 2, "max_buffered": 64 * 1024}
+RSS_GROWTH = 64 * 1024 * 1024
+WAIT = 15.0  # the longest any single socket operation of an attack may block
+
+
+@dataclass
+class Running:
+    name: str
+    process: subprocess.Popen
+    ports: list[int]
+    probe: object
+    baseline: int = 0
+
+    @property
+    def port(self) -> int:
+        return self.ports[0]
+
+    def rss(self) -> int:
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError(f"no VmRSS for {self.name} (pid {self.process.pid}): did it exit?")
+
+    def open_files(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+
+    def still_healthy(self, attack: str) -> None:
+        assert self.process.poll() is None, f"{self.name} exited with {self.process.returncode} after {attack}"
+        self.probe(HOST, self.port)
+        grown = self.rss() - self.baseline
+        assert grown < RSS_GROWTH, f"{self.name} grew by {grown / 2**20:.1f} MB after {attack}"
+
+
+@pytest.fixture(scope="module", params=sorted(servers.REGISTRY))
+def server(request):
+    name = request.param
+    command = [sys.executable, "-m", "servers", name, "--port", "0"]
+    for field, value in LIMITS.items():
+        command += ["--limit", f"{field}={value}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        found = re.search(r" port ([\d, ]+);", line)
+        assert found, f"python -m servers {name} printed {line!r}"
+        ports = [int(number) for number in found.group(1).split(",")]
+        running = Running(name, process, ports, servers.REGISTRY[name].load_probe())
+        running.probe(HOST, running.port)
+        running.baseline = running.rss()
+        yield running
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _connection(port: int) -> socket.socket:
+    return socket.create_connection((HOST, port), timeout=WAIT)
+
+
+def _send_then_drain(port: int, data: bytes) -> bytes:
+    """Send ``data``, half-close, and read until the server closes: what it answered (reset counts as closed)."""
+    answer = b""
+    with _connection(port) as sock:
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            raise AssertionError(f"the server neither answered nor closed within {WAIT} s") from None
+        except OSError:
+            pass  # the server closed first (reset, broken pipe, not connected)
+    return answer
+
+
+def _random_line(chance: random.Random) -> bytes:
+    kind = chance.randrange(5)
+    if kind == 0:
+        return bytes(chance.randrange(256) for _ in range(chance.randrange(1, 200))).replace(b"\n", b"")
+    if kind == 1:
+        return b"GET " + b"/" * chance.randrange(0, 3000) + b" HTTP/9.9"
+    if kind == 2:
+        return b":" * chance.randrange(1, 50) + b"\x00\xff" + b"Host: " * chance.randrange(0, 20)
+    if kind == 3:
+        return "".join(chance.choice("aé字 \t\r%$") for _ in range(chance.randrange(0, 80))).encode()
+    return b""
+
+
+def test_ten_thousand_malformed_and_random_lines(server):
+    chance = random.Random(8)
+    for _ in range(100):
+        lines = b"\n".join(_random_line(chance) for _ in range(100)) + b"\n"
+        _send_then_drain(server.port, lines)
+    server.still_healthy("10,000 malformed lines")
+
+
+def test_a_one_megabyte_line(server):
+    _send_then_drain(server.port, b"x" * 1_000_000 + b"\r\n")
+    server.still_healthy("a 1 MB line")
+
+
+def test_binary_garbage(server):
+    chance = random.Random(9)
+    for _ in range(10):
+        _send_then_drain(server.port, chance.randbytes(100_000))
+    server.still_healthy("binary garbage")
+
+
+# What a client that half-closes sends, and how the answer must begin, for servers that answer.
+HALF_CLOSE = {"http": (b"GET / HTTP/1.0\r\n\r\n", b"HTTP/1."), "echo": (b"one\ntwo", b"You said: one\r\nYou said: two\r\n")}
+
+
+def test_half_closing_clients_get_their_answers_and_a_close(server):
+    entry = servers.REGISTRY[server.name]
+    request, expected = HALF_CLOSE.get(server.name, HALF_CLOSE.get(entry.scheme, (b"hello\r\n", b"")))
+    answers = [_send_then_drain(server.port, request) for _ in range(20)]
+    assert all(answer.startswith(expected) for answer in answers), \
+        f"{sum(a.startswith(expected) for a in answers)} of 20 half-closing clients got {expected!r}; first: {answers[0][:80]!r}"
+    server.still_healthy("half-closing clients")
+
+
+def test_a_client_that_never_reads(server):
+    entry = servers.REGISTRY[server.name]
+    request = b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n" if entry.scheme == "http" else b"x" * 1000 + b"\n"
+    chunk = request * (65536 // len(request) + 1)
+    with _connection(server.port) as sock:
+        sock.settimeout(2)
+        sent = 0
+        try:
+            while sent < 100_000_000:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass  # the server stopped reading (send timed out) or closed on us: both are fine
+        server.still_healthy(f"a client that sent {sent // 1000} kB and never read")
+
+
+def test_eleven_hundred_idle_connections_lock_nobody_out(server):
+    idle = []
+    try:
+        for _ in range(1100):
+            idle.append(_connection(server.port))
+        server.still_healthy("1,100 idle connections")
+        held = server.open_files()
+        assert held < LIMITS["max_connections"] + 50, f"{server.name} holds {held} files with 1,100 clients"
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_slowloris_clients_are_cut_off(server):
+    trickle_every = 0.25
+    most = int(LIMITS["request_timeout"] * 5 / trickle_every)  # bytes in five times the request time limit
+    stop = threading.Event()
+    sent_before_cut = []
+
+    def trickle():
+        with _connection(server.port) as sock:
+            for sent in range(most):
+                try:
+                    sock.sendall(b"G")
+                except OSError:
+                    sent_before_cut.append(sent)
+                    return
+                if stop.wait(trickle_every):
+                    return
+
+    slow = [threading.Thread(target=trickle) for _ in range(10)]
+    for thread in slow:
+        thread.start()
+    try:
+        server.still_healthy("slowloris clients")
+    finally:
+        for thread in slow:
+            thread.join(WAIT + most * trickle_every)
+        stop.set()
+    assert len(sent_before_cut) == len(slow), \
+        f"{len(slow) - len(sent_before_cut)} of {len(slow)} clients sending a byte every {trickle_every} s " \
+        f"were still connected after {most} bytes"
