@@ -2,7 +2,8 @@
 
 Promises:
 
-* The cell magic ``%%program NAME.py`` saves the cell as ``programs/NAME.py`` (beside the notebook) and runs it
+* The cell magic ``%%program NAME.py`` saves the cell as ``programs/NAME.py`` (beside the notebook; a name that
+  leads anywhere else, absolute or with ``..``, is refused before anything is written) and runs it
   in the notebook with ``__name__`` not ``"__main__"``, so its definitions (a ``main(reactor)``, protocols) are
   ready to use in the next cells, while ``python programs/NAME.py`` runs it as a program. As for the program,
   modules saved beside it can be imported.
@@ -25,14 +26,29 @@ import tempfile
 import threading
 import time
 
-__all__ = ["PROGRAMS", "Program", "run_program", "save_program", "start_program"]
+__all__ = ["PROGRAMS", "OutsidePrograms", "Program", "program_path", "run_program", "save_program",
+           "start_program"]
 
 PROGRAMS = pathlib.Path("programs")
 
 
+class OutsidePrograms(ValueError):
+    """A program's name would put its file outside ``programs/``."""
+
+
+def program_path(name: str) -> pathlib.Path:
+    """``programs/NAME``; :class:`OutsidePrograms` if the name leads out of ``programs/`` (an absolute path,
+    ``..``, a link that points elsewhere)."""
+    path = PROGRAMS / name
+    if pathlib.PurePath(name).is_absolute() or not path.resolve().is_relative_to(PROGRAMS.resolve()):
+        raise OutsidePrograms(f"{name!r} would be a file outside programs/; programs live in programs/ beside the "
+                              "notebook: give a relative name such as ch02/echo.py")
+    return path
+
+
 def save_program(name: str, source: str) -> pathlib.Path:
     """Write ``source`` to ``programs/NAME`` atomically (two kernels may write the same file at once)."""
-    path = PROGRAMS / name
+    path = program_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
         handle.write(source)
@@ -44,7 +60,7 @@ def _program_magic(line: str, cell: str) -> None:
     from IPython import get_ipython
 
     name = line.strip()
-    if not re.fullmatch(r"[\w./-]+\.py", name) or ".." in name:
+    if not re.fullmatch(r"[\w./-]+\.py", name):
         raise ValueError("usage: %%program NAME.py (a relative file name ending in .py)")
     path = save_program(name, cell)
     shell = get_ipython()
@@ -78,7 +94,7 @@ class Program:
     def __init__(self, name: str, args: list[str], input: str | None = None, hold_input_open: bool = False):
         self.name = name
         self.args = [str(a) for a in args]
-        self.path = PROGRAMS / name
+        self.path = program_path(name)
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path} does not exist: run its %%program cell first")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -68,3 +68,18 @@ def test_timeline_measures_overlap():
     assert timeline.most_at_once == 2
     assert [span.ok for span in timeline.spans] == [True, False]
     assert "<svg" in timeline._repr_html_()
+
+
+@pytest.mark.parametrize("name", ["ABSOLUTE", "../outside.py", "ch02/../../outside.py", "link/escaped.py"])
+def test_a_program_is_never_written_outside_programs(in_tmp, name):
+    outside = in_tmp.parent / f"{in_tmp.name}-elsewhere"
+    outside.mkdir()
+    (in_tmp / "programs").mkdir()
+    (in_tmp / "programs" / "link").symlink_to(outside)
+    name = str(outside / "absolute.py") if name == "ABSOLUTE" else name
+    with pytest.raises(programs.OutsidePrograms, match="outside programs/"):
+        programs.save_program(name, "print('escaped')\n")
+    with pytest.raises(programs.OutsidePrograms):
+        labkit.start_program(name)
+    assert not list(outside.iterdir()) and not (in_tmp / "outside.py").exists()
+    assert programs.save_program("ch02/inside.py", "x = 1\n") == programs.PROGRAMS / "ch02" / "inside.py"
