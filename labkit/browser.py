@@ -10,6 +10,10 @@ Promises:
 * :func:`show_page` fetches the page from the kernel, over real HTTP, and shows it inside the notebook in a
   sandboxed frame, with the status line; it works everywhere, even where the browser cannot reach the port.
 * A port with nothing listening, or a stopped server, is reported with what to do: run the server's cell first.
+* A server is opened with the scheme it was served with (``Server.scheme``); one that speaks another protocol
+  (``smtp://``, ...) is refused with what to do instead.
+* A page shown (or returned by :func:`fetch_page`) never carries Jupyter's cookies or tokens: a server that
+  echoes its request through Jupyter's proxy would otherwise show them (:mod:`labkit.redaction`).
 
 Through the proxy the learner's server sees the path without the proxy's prefix (``/``, ``/styles.css``), and
 relative links (``href="styles.css"``) resolve through the proxy. Links that start with ``/``
@@ -30,6 +34,7 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 from labkit import bridge, serving
+from labkit.redaction import redact_bytes, redact_text
 
 __all__ = ["Hop", "NotServing", "Page", "VIA_ENV", "browser_url", "fetch_page", "jupyter_base_url",
            "jupyter_server_info", "link_bundle", "open_link", "show_page"]
@@ -58,9 +63,18 @@ class _Target:
     known: bool  # a running labkit server: no need to probe the port
 
 
-def _http_scheme(scheme: str) -> str:
-    # A Site passed as a protocol factory, or a hand-written HTTP protocol (chapter 4-1), is served as "tcp".
-    return "https" if scheme in ("https", "tls") else "http"
+# A server's own scheme, as serving set it, to the one a browser uses. A plain TCP server may speak HTTP by hand
+# (chapter 4's first lab), so it is tried as HTTP; any other protocol has no pages.
+_WEB_SCHEMES = {"http": "http", "https": "https", "tcp": "http", "tls": "https"}
+
+
+def _web_scheme(server: serving.Server) -> str:
+    scheme = _WEB_SCHEMES.get(server.scheme)
+    if scheme is None:
+        raise ValueError(f"{server.name!r} is a {server.scheme}:// server, not a web server, so it has no pages "
+                         f"to open: talk to it with a {server.scheme} client, and see the conversation in "
+                         f"its transcript ({server.name}.transcript).")
+    return scheme
 
 
 def _running_port(port: int) -> bool:
@@ -73,7 +87,7 @@ def _target(server_or_port) -> _Target:
         if server.stopped:
             raise NotServing(f"The practice server {server.name!r} has been stopped. Run the cell that starts it "
                              "(labkit.serve(...)) again, then this one.")
-        return _Target(server.host, server.port, _http_scheme(server.scheme), server.name, True)
+        return _Target(server.host, server.port, _web_scheme(server), server.name, True)
     if isinstance(server_or_port, bool) or not isinstance(server_or_port, int):
         get_host = getattr(server_or_port, "getHost", None)  # a listening port from reactor.listenTCP
         if get_host is None:
@@ -420,7 +434,7 @@ def _hops(response) -> list[Hop]:
     def hop(r) -> Hop:
         uri = r.request.absoluteURI.decode("ascii", "replace") if r.request is not None else "/"
         parts = urlsplit(uri)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        path = redact_text((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         return Hop(path, r.code, r.phrase.decode("latin-1", "replace") if isinstance(r.phrase, bytes) else r.phrase)
 
     return [hop(r) for r in response.history()] + [hop(response)]
@@ -428,8 +442,9 @@ def _hops(response) -> list[Hop]:
 
 async def _fetch(reactor, url: str, height: int) -> Page:
     response, body = await _get(reactor, url)
-    headers = {name.decode("latin-1").lower(): [v.decode("latin-1") for v in values]
+    headers = {name.decode("latin-1").lower(): [redact_text(v.decode("latin-1")) for v in values]
                for name, values in response.headers.getAllRawHeaders()}
+    body = redact_bytes(body)
     hops = _hops(response)
     page = Page(hops[0].path, hops, headers, body, height=height)
     if page.is_html and body:

@@ -27,7 +27,8 @@ from twisted.web import pages
 from twisted.web.resource import Resource
 
 import labkit
-from labkit import browser
+from labkit import bridge, browser, output, serving
+from labkit.wire import Transcript
 from labkit.browser import NotServing, browser_url, fetch_page, link_bundle, open_link, show_page
 from tests.chromium import dump_dom, find_chromium
 
@@ -244,14 +245,14 @@ def test_stopped_server_and_https(page):
     server.stop()
     with pytest.raises(NotServing, match="has been stopped.*labkit.serve"):
         browser_url(server)
-    fake_tls = labkit.Server("tls-page", "127.0.0.1", [8443], "https", labkit.Log("x"), labkit.Transcript("x"))
+    fake_tls = serving.Server("tls-page", "127.0.0.1", [8443], "https", output.Log("x"), Transcript("x"))
     assert browser_url(fake_tls) == "https://127.0.0.1:8443/"
     with pytest.raises(ValueError, match="plain HTTP"):
         browser_url(fake_tls, via="proxy")
 
 
 def test_ipv6_server_handle():
-    v6 = labkit.Server("v6", "::1", [8000], "http", labkit.Log("v6"), labkit.Transcript("v6"))
+    v6 = serving.Server("v6", "::1", [8000], "http", output.Log("v6"), Transcript("v6"))
     assert browser_url(v6) == "http://[::1]:8000/"
     assert browser_url(v6, via="proxy") == "/proxy/8000/"
 
@@ -373,7 +374,7 @@ def test_show_page_of_a_server_that_does_not_speak_http(served):
 
 def test_show_page_on_the_reactor_thread_is_refused(page):
     server, _ = page
-    with pytest.raises(labkit.ReactorThreadError):
+    with pytest.raises(bridge.ReactorThreadError):
         labkit.react(lambda reactor: fetch_page(server))
 
 
@@ -505,3 +506,42 @@ def test_page_opens_directly_in_chromium(chromium, page, tmp_path):
     assert f'<h1 id="marker">{MARKER}</h1>' in dom and f"h1 color: {CSS_COLOR}" in dom
     assert [path for path, _ in resource.seen] == ["/", "/styles.css"]
     assert not any("x-forwarded-context" in headers for _, headers in resource.seen)
+
+
+# --- the server's own scheme, and Jupyter's secrets ---------------------------------------------------------
+
+@pytest.mark.parametrize(("scheme", "opened"), [("http", "http"), ("https", "https"), ("tcp", "http"),
+                                                ("tls", "https")])
+def test_a_server_is_opened_with_the_scheme_it_was_served_with(scheme, opened):
+    server = serving.Server("own", "127.0.0.1", [8000], scheme, output.Log("own"), Transcript("own"))
+    assert browser_url(server, via="direct") == f"{opened}://127.0.0.1:8000/"
+
+
+def test_a_server_of_another_protocol_has_no_pages_and_says_so():
+    mail = serving.Server("mail", "127.0.0.1", [2525], "smtp", output.Log("mail"), Transcript("mail"))
+    with pytest.raises(ValueError, match="smtp:// server, not a web server"):
+        browser_url(mail)
+    with pytest.raises(ValueError, match="smtp client"):
+        open_link(mail)
+
+
+def test_a_page_that_echoes_jupyters_credentials_shows_them_masked():
+    from twisted.web import resource
+
+    class Echoes(resource.Resource):
+        isLeaf = True
+
+        def render_GET(self, request):
+            request.setHeader(b"x-seen", b"token=abc123")
+            return (b"<p>Cookie: _xsrf=2|aa|bb; username-127-0-0-1-8888=&quot;2|1:0|zz&quot;; theme=dark</p>"
+                    b"<p>Authorization: token t0k3n</p>")
+
+    server = labkit.serve(Echoes(), name="echoes", show=False)
+    try:
+        fetched = fetch_page(server, "/?token=q9q9")
+    finally:
+        server.stop()
+    everything = repr(fetched) + fetched._repr_html_() + repr(fetched.headers) + fetched.body.decode()
+    for secret in ("abc123", "2|aa|bb", "2|1:0|zz", "t0k3n", "q9q9"):
+        assert secret not in everything
+    assert "theme=dark" in everything and "[redacted]" in everything
