@@ -1,37 +1,50 @@
 """labkit: Twisted in a notebook.
 
 The reactor runs in a background thread of the kernel; cells call into it and wait, bounded and interruptible.
+This top level holds what a learner's cells use:
 
 * ``labkit.react(main, *args)``: run ``main(reactor, *args)`` and return its result, the notebook twin of
-  ``twisted.internet.task.react(main)``: the same ``main`` runs unchanged as a program.
-* ``@labkit.blocking``: make a reactor-side helper callable from a cell.
+  ``twisted.internet.task.react(main)``: the same ``main`` runs unchanged as a program. ``labkit.wait(d)``:
+  wait for one Deferred or coroutine. ``labkit.set_timeout(seconds)``: the time limit of every wait (a cell's
+  top-level ``await`` included); ``labkit.LabTimeout`` is what a wait past it raises.
+* ``@labkit.blocking``: make a reactor-side helper callable from a cell; ``labkit.get_reactor()`` (or
+  ``labkit.reactor``): the shared, running reactor.
 * ``labkit.serve(factory_or_resource_or_name)``: a practice server on 127.0.0.1, port 0; ``labkit.servers()``,
-  ``labkit.stop_all()``.
-* ``labkit.wire``: record connections and show them as conversations; ``labkit.pictures``: callback chains
-  and timelines.
+  ``labkit.stop_all()``; ``labkit.show_page``, ``labkit.open_link``, ``labkit.browser_url`` to look at a web
+  server's pages.
 * ``%%program NAME.py``, ``labkit.run_program``, ``labkit.start_program``: cells that are also real programs.
-* ``labkit.checks`` and ``labkit.chapters``: exercise checks against practice servers.
+* ``labkit.trace_chain``, ``labkit.Timeline``, ``labkit.Progress``: pictures of callback chains, timelines and
+  downloads.
+
+Everything else lives in its module: ``labkit.bridge`` (waits), ``labkit.serving`` (servers),
+``labkit.wire`` (transcripts), ``labkit.output`` (logs), ``labkit.checks`` and ``labkit.chapters`` (exercise
+checks), ``labkit.envcheck`` (the environment check).
+
+Importing labkit in IPython also registers ``%%program``, makes top-level ``await`` run on the reactor, and puts
+the kernel's own tools (``trial``, ``ckeygen``, ...) first on ``PATH``.
 """
 
-from labkit.bridge import (LabTimeout, ReactorThreadError, blocking, get_reactor, get_timeout, in_reactor_thread,
-                           react, run_in_reactor, set_timeout, shutdown)
+from labkit.bridge import LabTimeout, blocking, get_reactor, react, set_timeout, wait
 from labkit.browser import browser_url, open_link, show_page
-from labkit.checks import Check, CheckFailed
-from labkit.output import Log, background
 from labkit.pictures import Timeline, trace_chain
 from labkit.programs import run_program, start_program
 from labkit.progress import Progress
-from labkit.serving import Server, serve, servers, stop_all
-from labkit.wire import RecordingFactory, Transcript
+from labkit.serving import serve, servers, stop_all
 
-__all__ = ["Check", "CheckFailed", "LabTimeout", "Log", "Progress", "ReactorThreadError", "RecordingFactory",
-           "Server", "Timeline", "Transcript", "background", "blocking", "browser_url", "get_reactor", "get_timeout",
-           "in_reactor_thread", "open_link", "react", "run_in_reactor", "run_program", "serve", "servers",
-           "set_timeout", "show_page", "shutdown", "start_program", "stop_all", "trace_chain"]
+__all__ = ["LabTimeout", "Progress", "Timeline", "blocking", "browser_url", "get_reactor", "open_link", "react",
+           "run_program", "serve", "servers", "set_timeout", "show_page", "start_program", "stop_all",
+           "trace_chain", "wait"]
 
-from labkit.programs import register_magic as _register_magic  # noqa: E402
 
-_register_magic()
+def _set_up() -> None:
+    from labkit import bridge, envcheck, programs
+
+    envcheck.use_kernel_tools()
+    programs.register_magic()
+    bridge.install_in_ipython()
+
+
+_set_up()
 
 
 def __getattr__(name):

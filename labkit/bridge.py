@@ -3,12 +3,17 @@
 Promises:
 
 * The reactor starts on first use, in one daemon thread per process, without signal handlers, and stops when
-  the process exits (kernel shutdown or restart), practice servers included.
+  the process exits (kernel shutdown or restart) through its real ``stop``, so "before shutdown" triggers
+  (practice servers register theirs) run and are waited for.
 * :func:`react` runs ``main(reactor, *args)`` on the reactor thread, like ``twisted.internet.task.react``, and
   blocks the calling cell until the result is there: a plain value, a Deferred's result or a coroutine's.
   Errors come back as the original exception, with the reactor-side frames attached as a note.
-* Every wait ends: on time-out the work is cancelled and :class:`LabTimeout` says what was waited for; on the
-  kernel's interrupt button the work is cancelled and ``KeyboardInterrupt`` is raised at once.
+* Every wait ends: on time-out the work is cancelled and :class:`LabTimeout` says what was waited for and how
+  to allow more time; on the kernel's interrupt button the work is cancelled and ``KeyboardInterrupt`` is
+  raised at once. A reactor thread that stopped answering (code on it blocks) is named as the cause,
+  :class:`ReactorBlocked`, with what runs there, rather than blamed on a server.
+* A cell with top-level ``await`` runs on the reactor thread, bounded the same way; on time-out the awaited
+  line raises :class:`LabTimeout` in the cell.
 * Book-style mistakes do not kill the shared reactor: see :mod:`labkit.guards`.
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import queue
+import sys
 import threading
 import time
 from types import CoroutineType, GeneratorType
@@ -26,8 +32,8 @@ from twisted.python.failure import Failure
 
 from labkit import output
 
-__all__ = ["LabTimeout", "ReactorThreadError", "blocking", "get_reactor", "in_reactor_thread", "react",
-           "run_in_reactor", "set_timeout", "shutdown"]
+__all__ = ["LabTimeout", "ReactorBlocked", "ReactorThreadError", "blocking", "get_reactor", "get_timeout",
+           "in_reactor_thread", "install_in_ipython", "react", "run_in_reactor", "set_timeout", "shutdown", "wait"]
 
 _settings = {"timeout": 10.0}
 _start_lock = threading.Lock()
@@ -40,6 +46,10 @@ _RESULT, _FAILURE, _CANCELLED = object(), object(), object()
 
 class LabTimeout(TimeoutError):
     """A wait ran past its time limit; the work it waited for has been cancelled."""
+
+
+class ReactorBlocked(LabTimeout):
+    """A wait ran past its time limit because the reactor thread was busy running something that blocks it."""
 
 
 class ReactorThreadError(RuntimeError):
@@ -72,7 +82,7 @@ def get_reactor():
         if _state["reactor"] is None:
             _start()
         elif not _state["thread"].is_alive():
-            raise RuntimeError("The shared reactor has stopped (labkit.shutdown() ran, or the process is exiting). "
+            raise RuntimeError("The shared reactor has stopped (labkit.bridge.shutdown() ran, or the process is exiting). "
                                "Restart the kernel to get a fresh one.")
     return _state["reactor"]
 
@@ -95,7 +105,6 @@ def _start() -> None:
     output.install(in_reactor_thread)
     guards.install(reactor, in_reactor_thread, run_in_reactor)
     _register_exit_hook()
-    _install_await_runner()
 
 
 def _run_reactor(reactor) -> None:
@@ -118,23 +127,22 @@ def _register_exit_hook() -> None:
 
 
 def shutdown(timeout: float = 1.5) -> bool:
-    """Stop every practice server and the reactor; return True if the thread ended within ``timeout``."""
+    """Stop the reactor the way a program's reactor stops: its "before shutdown" triggers run first (that is
+    where practice servers stop) and are waited for, then the thread ends. Return True if it ended within
+    ``timeout`` seconds."""
     reactor, thread = _state["reactor"], _state["thread"]
     if reactor is None or not thread.is_alive():
         return True
-    from labkit.serving import stop_all_in_reactor
 
-    def stop_everything():
+    def stop():
+        from twisted.internet.error import ReactorNotRunning
+
         try:
-            stopping = stop_all_in_reactor()
-        except Exception:
-            stopping = None
-        if stopping is None:
             _state["real_stop"]()
-        else:
-            stopping.addBoth(lambda _: _state["real_stop"]())
+        except ReactorNotRunning:  # stopping already
+            pass
 
-    reactor.callFromThread(stop_everything)
+    reactor.callFromThread(stop)
     thread.join(timeout)
     return not thread.is_alive()
 
@@ -143,18 +151,24 @@ def _describe(fn: Callable) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
-def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | None, follow: bool = True):
+MORE_TIME = "to allow more time, pass timeout=SECONDS (or set it for every wait with labkit.set_timeout(SECONDS))"
+AWAIT_MORE_TIME = ("to allow more time, run labkit.set_timeout(SECONDS) in a cell before this one, or wait without "
+                   "await: result = labkit.wait(the_deferred, timeout=SECONDS)")
+BUSY_PROBE = 0.5  # seconds the reactor gets to answer, once a wait has timed out, before it is called blocked
+
+
+def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | None, follow: bool = True,
+          more_time: str = MORE_TIME, stopping: Callable[[BaseException], None] | None = None):
     """Run ``fn(*args, **kwargs)`` on the reactor thread and block until its result (see the module docstring).
 
     With ``follow`` the result is followed through Deferreds and coroutines; without, it is returned as is.
-    ``what`` names the wait in errors; ``{fn}`` in it is filled in only then (this path is hot).
+    ``what`` names the wait in errors; ``{fn}`` in it is filled in only then (this path is hot). ``more_time``
+    says how to allow more time; ``stopping`` is told the exception (time-out or interrupt) before the work is
+    cancelled.
     """
     __tracebackhide__ = True
     if threading.get_ident() == _state["ident"]:
-        raise ReactorThreadError(
-            f"{what.format(fn=_describe(fn))} was called on the reactor thread, where it would wait for itself forever. "
-            "Inside reactor code (a callback, a protocol, an async def run by react), return the Deferred "
-            "or `await` it instead.")
+        raise ReactorThreadError(_on_reactor_thread(what.format(fn=_describe(fn))))
     reactor = _state["reactor"] if _state["running"] else get_reactor()
     limit = _settings["timeout"] if timeout is None else timeout
     inbox = queue.SimpleQueue()
@@ -182,11 +196,11 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
         remaining = limit
         while True:
             if remaining <= 0:
+                problem = _timed_out(reactor, what.format(fn=_describe(fn)), limit, more_time)
+                if stopping is not None:
+                    stopping(problem)
                 _cancel(reactor, pending, inbox)
-                raise LabTimeout(
-                    f"{what.format(fn=_describe(fn))} did not finish within {limit:g} s, so it was cancelled. If it waits on a server, "
-                    "check that the server runs (labkit.servers()) and that host and port are right; "
-                    "to allow more time, pass timeout=SECONDS.") from None
+                raise problem
             try:
                 kind, value = inbox.get(timeout=remaining)
             except queue.Empty:
@@ -198,11 +212,83 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
                 raise _readable(value)
             output.deliver(kind, value)  # something the reactor printed: show it here, keep waiting
             remaining = deadline - time.monotonic()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        if stopping is not None:
+            stopping(interrupt)
         _cancel(reactor, pending, inbox)
         raise
     finally:
         output.end_wait(previous)
+
+
+def _on_reactor_thread(what: str) -> str:
+    if _state.get("cell_code_runs"):
+        return (f"{what} was called in a cell that uses top-level `await`: all of such a cell runs on the reactor "
+                "thread, where this would wait for itself forever. Call it in a cell of its own, without await "
+                "(before this one), or await a Deferred here instead.")
+    return (f"{what} was called on the reactor thread, where it would wait for itself forever. Inside reactor "
+            "code (a callback, a protocol, an async def run by react), return the Deferred or `await` it instead.")
+
+
+def _timed_out(reactor, what: str, limit: float, more_time: str) -> LabTimeout:
+    """The error for a wait that ran out of time: the reactor named as the cause if it does not answer."""
+    if not _state["thread"].is_alive():
+        return LabTimeout(f"{what} did not finish: the shared reactor has stopped (labkit.bridge.shutdown() ran, or the "
+                          "process is exiting). Restart the kernel to get a fresh one.")
+    answered = threading.Event()
+    reactor.callFromThread(answered.set)
+    if answered.wait(BUSY_PROBE):
+        return LabTimeout(f"{what} did not finish within {limit:g} s, so it was cancelled. If it waits on a server, "
+                          f"check that the server runs (labkit.servers()) and that host and port are right; "
+                          f"{more_time}.")
+    return ReactorBlocked(
+        f"{what} did not finish within {limit:g} s because the reactor thread is busy: code running on it has "
+        "not returned, so no server, client or timer in this kernel can run until it does."
+        f"{_running_on_reactor()}\nCode on the reactor thread must never block: use task.deferLater instead "
+        "of time.sleep, and Twisted's clients instead of blocking ones. If it never returns, restart the kernel.")
+
+
+def _plumbing(filename: str) -> bool:
+    path = filename.replace("\\", "/")
+    return "/twisted/" in path or path.endswith(("/labkit/bridge.py", "/labkit/guards.py", "/labkit/output.py",
+                                                 "/threading.py"))
+
+
+def _running_on_reactor() -> str:
+    """What the reactor thread runs now: its own code's innermost frames, and the call Twisted made into it."""
+    import traceback
+
+    frame = sys._current_frames().get(_state["ident"])
+    if frame is None:
+        return ""
+    lines = []
+    for entry in [f for f in traceback.extract_stack(frame) if not _plumbing(f.filename)][-3:]:
+        lines.append(f'  File "{entry.filename}", line {entry.lineno}, in {entry.name}')
+        if entry.line:
+            lines.append(f"    {entry.line}")
+    called = _call_twisted_makes(frame)
+    if called:
+        lines.append(f"  Twisted is running the call {called}")
+    return "\nRunning there now:\n" + "\n".join(lines) if lines else ""
+
+
+def _call_twisted_makes(frame) -> str:
+    """The call the reactor's loop is making, if the innermost frame is that loop (a timed or carried-over call
+    of a function without Python frames of its own, such as time.sleep)."""
+    if not frame.f_code.co_filename.replace("\\", "/").endswith("/twisted/internet/base.py"):
+        return ""
+    import linecache
+
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+    names = frame.f_locals
+    if "call.func(" in line and "call" in names:
+        fn, args = names["call"].func, names["call"].args
+    elif "f(*a" in line and "f" in names:
+        fn, args = names["f"], names.get("a", ())
+    else:
+        return ""
+    shown = ", ".join(repr(arg) for arg in args)
+    return f"{_describe(fn)}({shown if len(shown) <= 80 else shown[:80] + '...'})"
 
 
 def _cancel(reactor, pending: list[Deferred], inbox: queue.SimpleQueue) -> None:
@@ -307,8 +393,22 @@ def blocking(fn: Callable | None = None, *, timeout: float | None = None):
     return wrapper
 
 
-def _install_await_runner() -> None:
-    """Make top-level ``await`` in IPython cells run the cell on the reactor thread (Deferreds and coroutines)."""
+def wait(deferred_or_coroutine, *, timeout: float | None = None):
+    """Block this cell until a Deferred fires (or a coroutine ends) and return its result, at most ``timeout``
+    seconds (default: :func:`set_timeout`): ``labkit.wait(d, timeout=30)`` is ``await d`` with a time limit of
+    its own. Like every wait here it is interruptible, and on time-out the work is cancelled."""
+    __tracebackhide__ = True
+    thing = deferred_or_coroutine
+    if not isinstance(thing, (Deferred, CoroutineType, GeneratorType)):
+        raise TypeError(f"labkit.wait() waits for a Deferred or a coroutine, not {thing!r}. To run a function "
+                        "on the reactor and wait for what it returns, use labkit.react(main).")
+    what = f"labkit.wait({_describe(thing)})".replace("{", "{{").replace("}", "}}")
+    return _wait(what, lambda: thing, (), {}, timeout)
+
+
+def install_in_ipython() -> None:
+    """Make top-level ``await`` in IPython cells run the cell on the reactor thread (Deferreds and coroutines).
+    Done when labkit is imported in IPython; the reactor itself starts on the first wait."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython comes with ipykernel
@@ -321,25 +421,28 @@ def _install_await_runner() -> None:
 
 def run_cell_coroutine(coro):
     """IPython loop runner: run a cell that uses top-level ``await`` on the reactor thread, bounded and
-    interruptible like :func:`react`. On interrupt the awaited Deferred is cancelled and ``KeyboardInterrupt``
-    is raised inside the cell, so the cell ends with exactly that error."""
+    interruptible like :func:`react`. On interrupt or time-out the awaited Deferred is cancelled and the cell's
+    code gets ``KeyboardInterrupt`` or :class:`LabTimeout` at the line that awaited it, as a plain cell would,
+    so the cell shows that one error, its traceback pointing at that line."""
     __tracebackhide__ = True
     driver = _CellDriver(coro)
     try:
-        return _wait("this cell's await", driver.start, (), {}, None)
-    except KeyboardInterrupt:
-        # The cell's own code got the KeyboardInterrupt and IPython has shown it; end the cell quietly.
-        done = driver.finished.wait(0.3)
-        if done and driver.outcome is not None:
+        return _wait("this cell's await", driver.start, (), {}, None, more_time=AWAIT_MORE_TIME,
+                     stopping=driver.stop_with)
+    except (KeyboardInterrupt, LabTimeout) as stopped:
+        # IPython hands over the whole cell, its error display included: when the cell's code got the error at
+        # its await and IPython showed it there, the cell is over; end it quietly.
+        if driver.finished.wait(0.3) and driver.failure is None:
             return driver.outcome
-        raise
+        raise stopped.with_traceback(None) from None
 
 
 class _CellDriver:
     """Drives a cell's coroutine on the reactor thread: each awaited Deferred resumes it with its result.
 
     Twisted's own driver (``Deferred.fromCoroutine``) would turn an interrupt into ``CancelledError`` inside the
-    cell; this one throws ``KeyboardInterrupt`` there instead, as a plain Python cell would get.
+    cell; this one throws the reason the wait stopped (``KeyboardInterrupt`` or :class:`LabTimeout`) there
+    instead, as a plain Python cell would get it.
     """
 
     def __init__(self, coro):
@@ -347,12 +450,18 @@ class _CellDriver:
         self.result = Deferred(self._interrupt)
         self.waiting_on: Deferred | None = None
         self.interrupted = False
+        self.stopped_by: BaseException | None = None
         self.finished = threading.Event()
         self.outcome = None
+        self.failure: Failure | None = None
 
     def start(self) -> Deferred:
         self._step(None, None)
         return self.result
+
+    def stop_with(self, reason: BaseException) -> None:
+        """Called on the cell's thread before the wait is cancelled: what to throw into the cell's code."""
+        self.stopped_by = reason if isinstance(reason, LabTimeout) else KeyboardInterrupt()
 
     def _interrupt(self, _result: Deferred) -> None:
         self.interrupted = True
@@ -360,9 +469,10 @@ class _CellDriver:
             self.waiting_on.cancel()
 
     def _step(self, value, failure: Failure | None) -> None:
+        _state["cell_code_runs"] = True
         try:
             if self.interrupted:
-                awaited = self.coro.throw(KeyboardInterrupt())
+                awaited = self.coro.throw(self.stopped_by or KeyboardInterrupt())
             elif failure is not None:
                 awaited = failure.throwExceptionIntoGenerator(self.coro)
             else:
@@ -373,6 +483,8 @@ class _CellDriver:
         except BaseException:
             self._finish(None, Failure())
             return
+        finally:
+            _state["cell_code_runs"] = False
         if not isinstance(awaited, Deferred):
             self._step(None, Failure(TypeError(
                 f"a cell awaited {awaited!r}, which is not a Twisted Deferred. Cells here run on the Twisted "
@@ -390,7 +502,7 @@ class _CellDriver:
         self._step(None, failure)
 
     def _finish(self, value, failure: Failure | None) -> None:
-        self.outcome = value
+        self.outcome, self.failure = value, failure
         self.finished.set()
         if self.result.called:  # cancelled: the waiting cell has gone already
             return

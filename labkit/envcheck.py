@@ -1,12 +1,20 @@
-"""The environment check a learner runs first: each line a pass, or a fail with the fix.
+"""The environment check a learner runs first: each line a pass, or a fail with the fix; and the kernel's own
+tools put within reach.
 
-Promises: every check runs (one failing does not stop the others) and its line is the same on every machine
-where it passes, so the notebook's stored output can be compared.
+Promises:
+
+* Every check runs (one failing does not stop the others) and its line is the same on every machine where it
+  passes, so the notebook's stored output can be compared.
+* :func:`use_kernel_tools` (run when labkit is imported) puts the directory of the kernel's own Python first on
+  this process's ``PATH``, so ``trial``, ``twistd``, ``ckeygen`` and ``conch`` run from the environment the
+  kernel runs in, whatever ``PATH`` the kernel was started with (a hub that registers several kernels, say):
+  ``subprocess.run(["ckeygen", ...])`` and ``!trial`` find them.
 """
 
 from __future__ import annotations
 
 import html
+import os
 import pathlib
 import shutil
 import sys
@@ -58,9 +66,22 @@ class Report:
                 f"</table><p><b>{verdict}</b></p>")
 
 
+def kernel_tools() -> pathlib.Path:
+    """Where the kernel's own environment keeps its command-line tools: the directory of its Python."""
+    return pathlib.Path(sys.executable).parent
+
+
+def use_kernel_tools() -> None:
+    """Put :func:`kernel_tools` first on this process's PATH (once; child processes inherit it)."""
+    folder = str(kernel_tools())
+    entries = os.environ.get("PATH", "").split(os.pathsep)
+    if entries[:1] != [folder]:
+        os.environ["PATH"] = os.pathsep.join([folder, *(entry for entry in entries if entry and entry != folder)])
+
+
 def find_tool(name: str) -> str | None:
-    """The path of a command-line tool on PATH, or None."""
-    return shutil.which(name)
+    """The path of a command-line tool: the kernel environment's own, else the first on PATH, else None."""
+    return shutil.which(name, path=str(kernel_tools())) or shutil.which(name)
 
 
 def _python() -> Line:
@@ -100,9 +121,7 @@ def _ssh() -> Line:
 def _tool(name: str) -> Callable[[], Line]:
     def check() -> Line:
         found = find_tool(name)
-        beside = pathlib.Path(sys.executable).parent / name
-        fix = (f"add {beside.parent} to PATH (in a terminal: source .venv/bin/activate)" if beside.exists()
-               else "run `make lab`, which installs Twisted's tools into .venv/bin")
+        fix = "run `make lab`, which installs Twisted's tools beside the kernel's Python (.venv/bin)"
         return Line(f"`{name}` on PATH", found is not None, "found" if found else "not found", fix)
 
     check.__name__ = f"_tool_{name}"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
 import jupyter_client
+
+ANSI_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -13,13 +16,16 @@ class CellRun:
     stdout: str = ""
     stderr: str = ""
     results: list = field(default_factory=list)
-    error: tuple | None = None
+    error: tuple | None = None  # the last error shown: name, message, traceback (without colours)
+    errors: list = field(default_factory=list)  # every error shown, in order
     others: list = field(default_factory=list)  # messages that belonged to other cells
 
 
 class Kernel:
-    def __init__(self):
-        self.manager, self.client = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    def __init__(self, env: dict | None = None):
+        """A fresh kernel; ``env`` replaces the environment it starts with (the test's own by default)."""
+        extra = {} if env is None else {"env": env}
+        self.manager, self.client = jupyter_client.manager.start_new_kernel(kernel_name="python3", **extra)
 
     def start(self, code: str) -> str:
         return self.client.execute(code)
@@ -38,7 +44,9 @@ class Kernel:
             elif kind in ("execute_result", "display_data"):
                 run.results.append(content["data"].get("text/plain"))
             elif kind == "error":
-                run.error = (content["ename"], content["evalue"], "\n".join(content["traceback"]))
+                traceback = ANSI_COLOURS.sub("", "\n".join(content["traceback"]))
+                run.error = (content["ename"], content["evalue"], traceback)
+                run.errors.append(run.error)
             elif kind == "status" and content["execution_state"] == "idle":
                 return run
 

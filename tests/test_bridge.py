@@ -24,9 +24,9 @@ def test_react_returns_plain_values_deferreds_and_coroutines():
 
 
 def test_main_runs_on_the_reactor_thread():
-    seen = labkit.react(lambda reactor: (threading.current_thread().name, labkit.in_reactor_thread()))
+    seen = labkit.react(lambda reactor: (threading.current_thread().name, bridge.in_reactor_thread()))
     assert seen == ("labkit-reactor", True)
-    assert not labkit.in_reactor_thread()
+    assert not bridge.in_reactor_thread()
 
 
 def test_the_same_main_runs_under_task_react_in_a_program(tmp_path):
@@ -70,12 +70,12 @@ def test_timeout_cancels_and_says_what_was_waited_for():
 
 
 def test_a_cancelled_wait_leaves_no_unhandled_error_behind():
-    before = labkit.background.text
+    before = output.background.text
     with pytest.raises(labkit.LabTimeout):
         labkit.react(lambda reactor: defer.Deferred(), timeout=0.1)
     gc.collect()
     labkit.react(lambda reactor: task.deferLater(reactor, 0.05, lambda: None))
-    assert "Unhandled error" not in labkit.background.text[len(before):]
+    assert "Unhandled error" not in output.background.text[len(before):]
 
 
 def test_default_timeout_is_configurable():
@@ -110,7 +110,7 @@ def test_waiting_on_the_reactor_thread_fails_at_once_with_the_fix():
     def main(reactor):
         return labkit.react(lambda r: 1)
 
-    with pytest.raises(labkit.ReactorThreadError, match="return the Deferred or `await` it"):
+    with pytest.raises(bridge.ReactorThreadError, match="return the Deferred or `await` it"):
         labkit.react(main)
 
 
@@ -137,7 +137,7 @@ def test_output_after_the_wait_goes_to_the_background_log_not_the_next_cell():
     import time
 
     time.sleep(0.1)
-    assert "nobody waits" in labkit.background.text
+    assert "nobody waits" in output.background.text
 
 
 def test_reactor_run_and_stop_from_notebook_code_are_refused_and_explained():
@@ -156,7 +156,7 @@ def test_reactor_methods_called_from_the_main_thread_are_carried_over():
     reactor = labkit.get_reactor()
     fired = threading.Event()
     where = []
-    call = reactor.callLater(0.01, lambda: (where.append(labkit.in_reactor_thread()), fired.set()))
+    call = reactor.callLater(0.01, lambda: (where.append(bridge.in_reactor_thread()), fired.set()))
     assert fired.wait(5)
     assert where == [True] and not call.active()
 
@@ -196,7 +196,7 @@ def test_a_loopback_interface_is_normalised_and_kept():
 def test_deferred_callback_from_outside_runs_its_callbacks_on_the_reactor_thread():
     d = defer.Deferred()
     threads = []
-    d.addCallback(lambda r: threads.append(labkit.in_reactor_thread()) or r)
+    d.addCallback(lambda r: threads.append(bridge.in_reactor_thread()) or r)
     labkit.get_reactor()
     d.callback("fired from the main thread")
     assert threads == [True]

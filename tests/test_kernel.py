@@ -31,7 +31,7 @@ def test_interrupt_during_an_awaited_cell(kernel):
 
 
 def test_top_level_await_runs_on_the_reactor_thread(kernel):
-    run = kernel.run("print(labkit.in_reactor_thread())\nawait task.deferLater(reactor, 0.05, lambda: 'done')")
+    run = kernel.run("print(labkit.bridge.in_reactor_thread())\nawait task.deferLater(reactor, 0.05, lambda: 'done')")
     assert run.error is None, run.error
     assert run.stdout == "True\n" and run.results == ["'done'"]
 
@@ -77,5 +77,110 @@ def test_kernel_shuts_down_cleanly_with_servers_running():
         while k.manager.is_alive() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not k.manager.is_alive(), "the kernel did not exit after a shutdown request"
+    finally:
+        k.close()
+
+
+# --- honest diagnoses --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def short_waits(kernel):
+    assert kernel.run("old_timeout = labkit.set_timeout(1)").error is None
+    yield kernel
+    kernel.run("labkit.set_timeout(old_timeout)")
+
+
+def test_a_timed_out_await_ends_the_cell_at_its_own_line_with_advice_a_bare_await_can_use(short_waits):
+    run = short_waits.run("x = 1\nawait defer.Deferred()")
+    assert run.error is not None and run.error[0] == "LabTimeout", run.error
+    name, message, traceback = run.error
+    assert "labkit.set_timeout(" in message and "labkit.wait(" in message and "pass timeout=" not in message
+    assert len(run.errors) == 1 and "KeyboardInterrupt" not in traceback + run.stderr
+    assert "await defer.Deferred()" in traceback and "bridge.py" not in traceback
+    assert short_waits.run("labkit.wait(task.deferLater(reactor, 0.01, lambda: 'waited'), timeout=5)").results \
+        == ["'waited'"]
+
+
+def test_a_blocked_reactor_is_named_with_what_blocks_it_not_blamed_on_a_server(short_waits):
+    run = short_waits.run("import time\nreactor.callLater(0, time.sleep, 4)\nlabkit.react(lambda r: 'never')",
+                          timeout=30)
+    assert run.error is not None and run.error[0] == "ReactorBlocked", run.error
+    message = run.error[1]
+    assert "reactor thread is busy" in message and "sleep(4)" in message
+    assert "host and port" not in message and "labkit.servers()" not in message
+    time.sleep(3.5)  # the sleep ends; the reactor serves again
+    assert short_waits.run("labkit.react(lambda r: 'back')").results == ["'back'"]
+
+
+def test_a_wait_inside_an_await_cell_explains_that_the_whole_cell_runs_on_the_reactor(kernel):
+    run = kernel.run("await task.deferLater(reactor, 0, lambda: None)\nlabkit.react(lambda r: 1)")
+    assert run.error is not None and run.error[0] == "ReactorThreadError"
+    assert "top-level `await`" in run.error[1] and "cell of its own" in run.error[1]
+
+
+# --- errors on the reactor thread reach a cell ----------------------------------------------------------
+
+def test_an_error_in_a_timed_call_reaches_the_cell_that_is_running(kernel):
+    run = kernel.run("import time\nreactor.callLater(0.1, lambda: 1 / 0)\ntime.sleep(0.6)\nprint('cell done')")
+    assert run.error is None, run.error
+    assert "ZeroDivisionError" in run.stderr and "while the cell ran" in run.stderr
+    assert run.stdout == "cell done\n"
+
+
+def test_sys_exit_on_the_reactor_thread_is_reported_and_the_kernel_lives_on(kernel):
+    run = kernel.run("import sys, time\nreactor.callLater(0.1, sys.exit, 2)\ntime.sleep(0.6)")
+    assert "SystemExit: 2" in run.stderr and "sys.exit() was called on the reactor thread" in run.stderr
+    assert kernel.run("labkit.react(lambda r: r.running)").results == ["True"]
+
+
+def test_an_error_after_a_cell_ended_is_shown_in_the_next_one_under_a_heading(kernel):
+    assert kernel.run("reactor.callLater(0.2, lambda: {}['missing'])").error is None
+    time.sleep(0.8)
+    run = kernel.run("print('next cell')")
+    assert "after the previous cell had finished" in run.stderr and "KeyError: 'missing'" in run.stderr
+
+
+def test_an_error_in_a_servers_timed_call_reaches_its_log(kernel):
+    run = kernel.run(
+        "from twisted.internet import protocol\n"
+        "class Later(protocol.Protocol):\n"
+        "    def connectionMade(self):\n"
+        "        reactor.callLater(0.05, self.fail)\n"
+        "    def fail(self):\n"
+        "        raise RuntimeError('late failure')\n"
+        "later = labkit.serve(protocol.ServerFactory.forProtocol(Later), name='later', show=False)\n"
+        "import socket, time\n"
+        "s = socket.create_connection(('127.0.0.1', later.port)); time.sleep(0.5); s.close()\n"
+        "print('late failure' in later.log.text)")
+    assert run.error is None, run.error
+    assert run.stdout == "True\n" and "late failure" in run.stderr
+
+
+# --- programs and tools -----------------------------------------------------------------------------------
+
+def test_a_program_cell_cannot_write_outside_programs(kernel, tmp_path):
+    target = tmp_path / "escaped.py"
+    run = kernel.run(f"%%program {target}\nprint('escaped')\n")
+    assert run.error is not None and run.error[0] == "OutsidePrograms"
+    assert not target.exists()
+
+
+def test_twisteds_tools_run_in_a_kernel_whose_path_lacks_the_environment():
+    import os
+    import sys
+
+    tools = os.path.dirname(sys.executable)
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != tools)
+    k = Kernel(env={**os.environ, "PATH": path or "/usr/bin:/bin"})
+    try:
+        before = k.run("import shutil\nprint(shutil.which('ckeygen'))")
+        assert not before.stdout.startswith(tools), "the kernel should start without the environment's tools"
+        run = k.run("import labkit, subprocess\n"
+                    "done = subprocess.run(['ckeygen', '--help'], capture_output=True, text=True, timeout=60)\n"
+                    "trial = subprocess.run(['trial', '--help'], capture_output=True, text=True, timeout=60)\n"
+                    "print(done.returncode, trial.returncode, 'Usage' in done.stdout)\n"
+                    "print(shutil.which('ckeygen'))")
+        assert run.error is None, run.error
+        assert run.stdout == f"0 0 True\n{os.path.join(tools, 'ckeygen')}\n"
     finally:
         k.close()
