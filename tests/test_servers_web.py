@@ -7,6 +7,7 @@ import base64
 import http.client
 import io
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,8 @@ from twisted.web.test.requesthelper import DummyRequest
 import labkit
 import servers
 from servers import web
+from servers.web.upload import KEPT_REPORTS
+from tests.standalone import standalone
 
 SLOW_SIZE = 64 * 1024
 SLOW_CHUNKS = 8
@@ -582,14 +585,127 @@ def test_request_log_records_what_the_client_sent(site, url, address):
     assert list(site.requests) == [] and site.requests_to("/hello") == []
 
 
-def test_request_log_keeps_a_bounded_number():
+def logged(site, path: bytes, **headers: bytes) -> None:
+    """Make ``site`` log one GET of ``path`` (with ``headers``), as the resource tree does."""
+    request = DummyRequest([path.lstrip(b"/")])
+    request.path = path
+    request.content = io.BytesIO(b"")
+    for name, value in headers.items():
+        request.requestHeaders.addRawHeader(name.encode(), value)
+    site.getChildWithDefault(path.lstrip(b"/"), request)
+
+
+def test_request_log_keeps_the_newest_within_a_count():
     site = web.site(max_requests=10)
     for number in range(25):
-        request = DummyRequest([b"hello"])
-        request.path = b"/hello"
-        request.content = io.BytesIO(b"")
-        site.getChildWithDefault(b"hello", request)
-    assert 1 <= len(site.requests) <= 10
+        logged(site, b"/hello%d" % number)
+    assert [record.path for record in site.requests] == [f"/hello{number}" for number in range(15, 25)]
+    assert site.requests.dropped == 15
+    assert site.requests.note.startswith("15 older request(s) were dropped") and "15 older" in repr(site.requests)
+    site.clear_requests()
+    assert len(site.requests) == 0 and site.requests.note == ""
+
+
+def test_request_log_keeps_the_newest_within_a_byte_budget():
+    site = web.site(max_log_bytes=20_000)
+    for number in range(40):
+        logged(site, b"/page%d" % number, X_Padding=b"p" * 1000)
+    kept = list(site.requests)
+    assert sum(record.weight for record in kept) <= 20_000 < sum(record.weight for record in kept) + kept[0].weight
+    assert kept[-1].path == "/page39" and site.requests.dropped == 40 - len(kept)
+    assert [record.path for record in kept] == [f"/page{number}" for number in range(40 - len(kept), 40)]
+
+
+def test_only_the_latest_upload_reports_are_kept(site, checker_url):
+    content_type, body = multipart([("uploaded_file", "a.html", "text/html", GOOD_DOC)])
+    for _ in range(KEPT_REPORTS + 3):
+        response, _ = fetch("POST", checker_url + "check", data=body, headers={"Content-Type": content_type})
+        assert response.code == 200
+    assert len(site.uploads) == KEPT_REPORTS
+
+
+# --- bodies over the ceiling, and clients that never read (measured on the server process) -----------------------
+
+def raw_exchange(address, data: bytes) -> bytes:
+    """Send ``data`` on a plain socket and read until the server closes."""
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_body_over_the_ceiling_gets_413_by_its_length(address):
+    answer = raw_exchange(address, b"POST /check HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+                                   b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (web.MAX_BODY + 1))
+    head, _, page = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 Content Too Large\r\n") and b"100 Continue" not in answer
+    assert b"<title>413 Content Too Large</title>" in page and b"Send a smaller body" in page
+    assert web.check_html(page).valid
+
+
+def test_a_chunked_body_over_the_ceiling_gets_413_as_it_arrives(address):
+    chunk = b"x" * 100_000
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(11))
+    answer = raw_exchange(address, b"POST /check HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+                                   b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+    assert answer.startswith(b"HTTP/1.1 413 Content Too Large\r\n")
+    assert b"more than 1000000 bytes arrived" in answer
+
+
+def test_a_body_just_within_the_ceiling_is_checked(address):
+    padding = b"<!-- " + b"x" * 900_000 + b" -->"
+    content_type, body = multipart([("uploaded_file", "big.html", "text/html", GOOD_DOC + padding)])
+    assert len(body) <= web.MAX_BODY
+    response, page = stdlib(address, "POST", "/check", body=body, headers={"Content-Type": content_type})
+    assert response.status == 200 and b"This document passed the practice checks." in page
+
+
+MB = 1024 * 1024
+
+
+def upload(port: int, size: int, chunked: bool) -> int | None:
+    """POST a proper multipart upload of a ``size``-byte file to /check (by Content-Length or chunked); the status,
+    or None if the server hung up before the client could read one."""
+    head, tail = multipart([("uploaded_file", "big.html", "text/html", b"\0")], boundary="b")[1].split(b"\0")
+    parts = [head] + [b"x" * MB] * (size // MB) + [tail]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("POST", "/check", body=iter(parts) if chunked else b"".join(parts), encode_chunked=chunked,
+                           headers={"Content-Type": "multipart/form-data; boundary=b"})
+        return connection.getresponse().status
+    except (BrokenPipeError, ConnectionResetError):
+        return None
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_48_mb_upload_leaves_the_servers_memory_where_it_was(chunked):
+    with standalone("web") as server:
+        stdlib(("127.0.0.1", server.port), "GET", "/hello")
+        before = server.peak_rss()
+        assert upload(server.port, 48 * MB, chunked) in (413, None)
+        grown = server.peak_rss() - before
+        assert grown < 16 * MB, f"the server's peak memory grew by {grown / MB:.1f} MB"
+        response, body = stdlib(("127.0.0.1", server.port), "GET", "/hello")
+        assert (response.status, body) == (200, web.HELLO_HTML)
+
+
+def test_a_client_that_never_reads_big_holds_the_server_to_a_buffer():
+    with standalone("web") as server:
+        stdlib(("127.0.0.1", server.port), "GET", "/big")
+        before = server.rss()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as greedy:
+            greedy.sendall(b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n" * 100)
+            time.sleep(2)  # time for the server to do all it would do for them (the assertion is about memory)
+            grown = server.rss() - before
+            assert grown < 16 * MB, f"the server grew by {grown / MB:.1f} MB for a client that does not read"
+            response, body = stdlib(("127.0.0.1", server.port), "GET", "/big")
+            assert (response.status, len(body)) == (200, web.BIG_SIZE)
+            first = greedy.recv(65536)
+            assert first.startswith(b"HTTP/1.1 200 OK\r\n")
 
 
 def test_methods_a_page_does_not_take_get_html_405(address):

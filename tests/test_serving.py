@@ -6,6 +6,7 @@ from contextlib import redirect_stderr
 
 import pytest
 from twisted.internet import defer, protocol
+from twisted.internet.error import CannotListenError
 from twisted.protocols import basic
 from twisted.web.resource import Resource
 
@@ -174,3 +175,106 @@ def test_an_http_factory_is_listed_with_an_http_url():
 
     server = labkit.serve(Site(Resource()), name="site")
     assert server.url == f"http://127.0.0.1:{server.port}/"
+
+
+def answers(server) -> bool:
+    return talk(server.port, b"ok?\n", b"quit\n") == b"You said: ok?\r\nGoodbye.\r\n"
+
+
+def test_a_re_serve_that_cannot_listen_leaves_the_old_server_running():
+    old = labkit.serve("echo", name="keeper", show=False)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(CannotListenError):
+            labkit.serve("echo", name="keeper", port=taken.getsockname()[1], show=False)
+    assert not old.stopped and labkit.servers()["keeper"] is old and answers(old)
+
+
+def test_a_re_serve_on_the_same_port_that_fails_brings_the_old_server_back():
+    old = labkit.serve("echo", name="same-port", show=False)
+    port = old.port
+    with pytest.raises(TypeError, match="cannot serve"):
+        labkit.serve(object(), name="same-port", port=port, show=False)
+    assert not old.stopped and old.port == port and labkit.servers()["same-port"] is old and answers(old)
+    assert "listening on" in old.log.text.splitlines()[-1] and old.log.text.rstrip().endswith("again")
+
+
+def test_a_factory_whose_build_protocol_raises_is_reported_and_the_server_lives_on():
+    class Refusing(protocol.ServerFactory):
+        def buildProtocol(self, addr):
+            raise RuntimeError("no protocol today")
+
+    refusing = labkit.serve(Refusing(), name="refusing", show=False)
+    other = labkit.serve("echo", name="other-one", show=False)
+    for _ in range(2):
+        assert talk(refusing.port, b"hello\r\n") == b""
+    labkit.react(lambda reactor: None)  # let the reports land
+    assert refusing.log.text.count("Refusing.buildProtocol raised RuntimeError: no protocol today") == 2
+    assert "the server keeps running. Fix the factory's buildProtocol" in refusing.log.text
+    assert not refusing.stopped and answers(other)
+
+
+@pytest.mark.parametrize("host", ["0", "0x0", "::0", "0.0.0.0", "10.1.2.3", "example.org"])
+def test_hosts_beyond_loopback_are_refused_however_spelled(host):
+    with pytest.raises(ValueError, match="this machine only"):
+        labkit.serve("echo", name="beyond", host=host, show=False)
+    assert "beyond" not in [s.name for s in labkit.servers()]
+
+
+@pytest.mark.parametrize("host, normalised", [("localhost", "127.0.0.1"), ("127.1", "127.0.0.1"), ("[::1]", "::1")])
+def test_loopback_hosts_are_normalised(host, normalised):
+    server = labkit.serve("echo", name="normalised", host=host, show=False)
+    assert server.host == normalised
+    assert talk(server.port, b"x\n", b"quit\n", host=normalised) == b"You said: x\r\nGoodbye.\r\n"
+
+
+def evicts_the_first_of_two(server) -> bool:
+    """Two clients in turn: True if the first was closed to make room for the second."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as first:
+        first.sendall(b"one\n")
+        assert first.recv(100) == b"You said: one\r\n"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as second:
+            second.sendall(b"two\n")
+            assert second.recv(100) == b"You said: two\r\n"
+            try:
+                first.sendall(b"three\n")
+                return first.recv(100) == b""
+            except (ConnectionResetError, BrokenPipeError):
+                return True
+
+
+def test_the_entrys_limits_apply_and_serve_may_override_them(monkeypatch):
+    from servers import catalogue
+    from servers.limits import Limits
+    from servers.tcp import echo
+
+    monkeypatch.setitem(catalogue.CATALOGUE, "echo", catalogue.Entry("echo", "echo", "servers.tcp:echo",
+                                                                     limits=(("max_connections", 1),)))
+    assert evicts_the_first_of_two(labkit.serve("echo", name="one-at-a-time", show=False))
+    assert not evicts_the_first_of_two(labkit.serve("echo", name="overridden", limits=Limits(), show=False))
+    assert evicts_the_first_of_two(labkit.serve(echo(), name="own", limits=Limits(max_connections=1), show=False))
+
+
+STOPPED_AT_SHUTDOWN = """
+import socket
+import labkit
+from labkit import bridge
+server = labkit.serve("echo", show=False)
+client = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+assert bridge.shutdown(timeout=10), "the reactor thread did not end"
+assert server.stopped and len(labkit.servers()) == 0
+try:
+    assert client.recv(100) == b""
+except ConnectionResetError:
+    pass  # the server aborted the connection
+print("stopped")
+"""
+
+
+def test_shutting_the_reactor_down_stops_every_server_first():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", STOPPED_AT_SHUTDOWN], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "stopped\n", done.stderr

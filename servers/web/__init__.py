@@ -1,7 +1,8 @@
 """Chapter 3's practice web site: one twisted.web resource tree with fixed fixtures, for web clients to fetch.
 
 ``site(**options)`` builds it (a :class:`PracticeSite`, the catalogue's ``web``); ``labkit.serve("web")`` or
-``python -m servers web [--tls]`` puts it on a port. Pages are HTML (``text/html; charset=utf-8``) unless said otherwise.
+``python -m servers web [--tls]`` puts it on a port. Pages are HTML (``text/html; charset=utf-8``) unless said
+otherwise.
 
 Fixtures (fixed, so checks can rely on them):
 
@@ -44,9 +45,9 @@ a method a page does not take (``POST /hello``)
     ``--BOUNDARY`` delimiter lines, no closing ``--BOUNDARY--`` line, a part without a form-data name) gets
     400 and an HTML page titled ``400 Bad Request`` listing what is wrong, one ``<li>`` per problem, for
     example ``Content-Type has no boundary parameter``. :func:`inspect_upload` is the same check as a function.
-    The latest POSTs' :class:`UploadReport` objects are kept in ``site.uploads``. The 400 report needs the tree served by
-    ``site.make_site()``: a default ``Site(site)`` parses multipart bodies before any resource sees them and
-    answers one it cannot parse with a bare 400 and a hang-up.
+    The latest POSTs' :class:`UploadReport` objects are kept in ``site.uploads``. The 400 report needs the tree
+    served by ``site.make_site()``: a default ``Site(site)`` parses multipart bodies before any resource sees
+    them and answers one it cannot parse with a bare 400 and a hang-up.
 ``/slow/sized`` and ``/slow/chunked``
     200 ``text/plain``: the first ``slow_size`` (default 256 KiB) bytes of :func:`text_body`, written in
     ``slow_chunks`` (default 16) pieces spread evenly over ``slow_duration`` seconds (default 2): the first piece
@@ -77,8 +78,8 @@ Where each part lives: :mod:`~servers.web.pages` (the page kit), :mod:`~servers.
 from servers.web.auth import PASSWORD, PRIVATE_HTML, REALM, USERNAME
 from servers.web.bodies import MAX_BODY
 from servers.web.news import NEWS_START, NEWS_TEXT, NewsItem
-from servers.web.pages import text_body
-from servers.web.practice_site import BIG_SIZE, HELLO_HTML, PracticeSite, site
+from servers.web.pages import BIG_SIZE, text_body
+from servers.web.practice_site import HELLO_HTML, PracticeSite, site
 from servers.web.records import RequestRecord
 from servers.web.slow import SLOW_CHUNKS, SLOW_DURATION, SLOW_SIZE, SlowPage
 from servers.web.upload import FormField, HtmlCheck, UploadReport, check_html, inspect_upload

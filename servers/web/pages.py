@@ -21,9 +21,10 @@ from twisted.web.error import UnsupportedMethod
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-__all__ = ["ErrorPage", "FixedPage", "Folder", "HTML_TYPE", "NotFoundPage", "PracticePage", "StreamedPage",
+__all__ = ["BIG_SIZE", "ErrorPage", "FixedPage", "Folder", "HTML_TYPE", "NotFoundPage", "PracticePage", "StreamedPage",
            "TEXT_TYPE", "html_document", "text_body"]
 
+BIG_SIZE = 1_000_000
 HTML_TYPE = b"text/html; charset=utf-8"
 TEXT_TYPE = b"text/plain; charset=utf-8"
 
@@ -35,7 +36,7 @@ def html_document(title: str, body: str) -> bytes:
 
 
 @functools.lru_cache(maxsize=8)
-def text_body(size: int = 1_000_000) -> bytes:
+def text_body(size: int = BIG_SIZE) -> bytes:
     """The deterministic text that ``/big`` and ``/slow/*`` send: numbered lines of exactly 100 bytes
     (``line 00001 of 10000: `` then letters, then a newline), cut at ``size`` bytes."""
     count = -(-size // 100)

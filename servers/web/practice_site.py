@@ -16,15 +16,13 @@ from twisted.web.resource import Resource
 from servers.web.auth import PASSWORD, USERNAME, private_area
 from servers.web.bodies import BoundedRequest
 from servers.web.news import NEWS_TEXT, PLAIN_HTML, NewsItem, NewsPage
-from servers.web.pages import (HTML_TYPE, TEXT_TYPE, ErrorPage, FixedPage, Folder, NotFoundPage, PracticePage,
-                               StreamedPage, html_document, text_body)
+from servers.web.pages import (BIG_SIZE, HTML_TYPE, TEXT_TYPE, ErrorPage, FixedPage, Folder, NotFoundPage,
+                               PracticePage, StreamedPage, html_document, text_body)
 from servers.web.records import MAX_LOG_BYTES, MAX_LOG_RECORDS, RequestLog, RequestRecord, record_of
 from servers.web.slow import SLOW_CHUNKS, SLOW_DURATION, SLOW_SIZE, NeverPage, SlowPage
 from servers.web.upload import CheckPage, UploadReport
 
-__all__ = ["BIG_SIZE", "HELLO_HTML", "IndexPage", "PracticeSite", "site"]
-
-BIG_SIZE = 1_000_000
+__all__ = ["HELLO_HTML", "IndexPage", "PracticeSite", "site"]
 
 HELLO_HTML = html_document("Hello", "<h1>Hello</h1>\n<p>Hello from the practice web site.</p>")
 

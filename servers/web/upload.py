@@ -221,7 +221,7 @@ def inspect_upload(content_type: bytes | str | None, body: bytes) -> UploadRepor
     return report
 
 
-def _reporthtml_document(report: UploadReport) -> bytes:
+def _report_page(report: UploadReport) -> bytes:
     def cell(value) -> str:
         return "<td>(none)</td>" if value is None else f"<td>{html.escape(str(value))}</td>"
 
@@ -253,10 +253,10 @@ def _reporthtml_document(report: UploadReport) -> bytes:
     return html_document("Upload report", "\n".join(parts))
 
 
-def _problemhtml_document(report: UploadReport) -> bytes:
+def _problem_page(report: UploadReport) -> bytes:
     items = "\n".join(f"<li>{html.escape(problem)}</li>" for problem in report.problems)
-    return html_document("400 Bad Request", "<h1>400 Bad Request</h1>\n<p>The upload is not a proper multipart/form-data "
-                 f"body:</p>\n<ul>\n{items}\n</ul>")
+    return html_document("400 Bad Request", "<h1>400 Bad Request</h1>\n<p>The upload is not a proper "
+                         f"multipart/form-data body:</p>\n<ul>\n{items}\n</ul>")
 
 
 class CheckPage(PracticePage):
@@ -281,5 +281,5 @@ class CheckPage(PracticePage):
         request.setHeader(b"content-type", HTML_TYPE)
         if not report.ok:
             request.setResponseCode(400)
-            return _problemhtml_document(report)
-        return _reporthtml_document(report)
+            return _problem_page(report)
+        return _report_page(report)
