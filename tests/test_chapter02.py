@@ -71,6 +71,29 @@ def test_hello_client_passes_and_fails_without_the_crlf():
     assert "what the server received" in str(failed.value) and "on the wire" in str(failed.value)
 
 
+class UnwrittenHello(protocol.Protocol):
+    def connectionMade(self):
+        raise NotImplementedError()
+
+
+class UnwrittenHelloFactory(protocol.ClientFactory):
+    """The learner's copy of exercise 2.2: both methods still stubs."""
+
+    protocol = UnwrittenHello
+
+    def __init__(self):
+        self.done = defer.Deferred()
+
+    def clientConnectionLost(self, connector, reason):
+        raise NotImplementedError()
+
+
+def test_hello_client_stub_says_the_code_is_not_written_instead_of_timing_out():
+    with pytest.raises(CheckFailed) as failed:
+        ch02.check_hello_client(UnwrittenHelloFactory)
+    assert "your code is not written yet" in str(failed.value) and "did not finish" not in str(failed.value)
+
+
 class Connected(protocol.Protocol):
     def connectionMade(self):
         self.factory.deferred.callback("Connected!")
@@ -156,6 +179,25 @@ def test_forwarder_passes_and_fails_when_it_does_not_normalise():
         ch02.check_forwarder(Plain)
 
 
+def test_forwarder_stub_says_the_code_is_not_written_instead_of_got_nothing():
+    class Unwritten(Forwarder):
+        def dataReceived(self, data):
+            raise NotImplementedError()
+
+    with pytest.raises(CheckFailed) as failed:
+        ch02.check_forwarder(Unwritten)
+    assert "your code is not written yet" in str(failed.value) and "got:      b''" not in str(failed.value)
+
+
+def test_echo_server_stub_says_the_code_is_not_written():
+    class Unwritten(basic.LineReceiver):
+        def lineReceived(self, line):
+            raise NotImplementedError()
+
+    with pytest.raises(CheckFailed, match="your code is not written yet"):
+        ch02.check_echo_server(protocol.ServerFactory.forProtocol(Unwritten))
+
+
 def test_echo_server_passes_and_the_books_str_version_fails():
     class Echo(basic.LineReceiver):
         def lineReceived(self, line):
@@ -174,5 +216,5 @@ def test_echo_server_passes_and_the_books_str_version_fails():
                 self.sendLine("You said: " + line)
 
     ch02.check_echo_server(protocol.ServerFactory.forProtocol(Echo))
-    with pytest.raises(CheckFailed, match=r"first client got[\s\S]*hint: lines arrive as bytes"):
+    with pytest.raises(CheckFailed, match=r"first client got[\s\S]*TypeError[\s\S]*hint: lines arrive as bytes"):
         ch02.check_echo_server(protocol.ServerFactory.forProtocol(Book))
