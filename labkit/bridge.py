@@ -82,8 +82,8 @@ def get_reactor():
         if _state["reactor"] is None:
             _start()
         elif not _state["thread"].is_alive():
-            raise RuntimeError("The shared reactor has stopped (labkit.bridge.shutdown() ran, or the process is exiting). "
-                               "Restart the kernel to get a fresh one.")
+            raise RuntimeError("The shared reactor has stopped (labkit.bridge.shutdown() ran, or the process is "
+                               "exiting). Restart the kernel to get a fresh one.")
     return _state["reactor"]
 
 
@@ -233,8 +233,8 @@ def _on_reactor_thread(what: str) -> str:
 def _timed_out(reactor, what: str, limit: float, more_time: str) -> LabTimeout:
     """The error for a wait that ran out of time: the reactor named as the cause if it does not answer."""
     if not _state["thread"].is_alive():
-        return LabTimeout(f"{what} did not finish: the shared reactor has stopped (labkit.bridge.shutdown() ran, or the "
-                          "process is exiting). Restart the kernel to get a fresh one.")
+        return LabTimeout(f"{what} did not finish: the shared reactor has stopped (labkit.bridge.shutdown() ran, "
+                          "or the process is exiting). Restart the kernel to get a fresh one.")
     answered = threading.Event()
     reactor.callFromThread(answered.set)
     if answered.wait(BUSY_PROBE):

@@ -270,3 +270,32 @@ def test_bad_input_unknown_host_gives_a_clear_error_in_time():
 
     with pytest.raises(DNSLookupError, match="no-such-host.invalid"):
         labkit.react(main, timeout=10)
+
+
+def test_shutdown_runs_the_before_shutdown_triggers_and_waits_for_them(tmp_path):
+    import subprocess
+    import sys
+
+    program = tmp_path / "stop.py"
+    program.write_text(
+        "from twisted.internet import task\n"
+        "import labkit\n"
+        "from labkit import bridge\n"
+        "ran = []\n"
+        "def before_shutdown():\n"
+        "    return task.deferLater(bridge.get_reactor(), 0.2, ran.append, 'servers stopped')\n"
+        "labkit.react(lambda r: r.addSystemEventTrigger('before', 'shutdown', before_shutdown))\n"
+        "print(bridge.shutdown(timeout=10), ran)\n")
+    done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True ['servers stopped']"
+
+
+def test_the_bridge_knows_nothing_of_practice_servers():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(bridge))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                for alias in node.names} | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "serving" not in imported and "labkit.serving" not in imported
