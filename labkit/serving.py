@@ -233,7 +233,8 @@ def serve(thing, name: str | None = None, *, port: int = 0, host: str = "127.0.0
         old = _running.get(name)
         if old is not None and port != 0 and port in old.ports:
             # The new server needs the old one's port: stop the old one first, and revive it if the new one fails.
-            return old._stop_in_reactor().addCallback(lambda _: replace(reactor, None)).addErrback(revive, reactor, old)
+            stopped = old._stop_in_reactor()
+            return stopped.addCallback(lambda _: replace(reactor, None)).addErrback(revive, reactor, old)
         return replace(reactor, old)
 
     def replace(reactor, old: Server | None):
@@ -246,7 +247,10 @@ def serve(thing, name: str | None = None, *, port: int = 0, host: str = "127.0.0
         return stopped.addCallback(lambda _: server)
 
     def revive(failure, reactor, old: Server):
-        old._revive_in_reactor(reactor)
+        try:
+            old._revive_in_reactor(reactor)
+        except Exception as exc:  # the port was taken in between: say so where the old server's output goes
+            old.log.write(f"{old.summary()}: it could not listen again ({exc}); run its serve cell again\n")
         return failure
 
     server = bridge.react(start, timeout=timeout)

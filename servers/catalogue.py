@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
 
 from servers import accounts as practice_accounts
 
@@ -61,7 +61,7 @@ class Entry:
     accounts: str | None = None
     tls: bool = False
     probe: str | None = None
-    limits: tuple[tuple[str, object], ...] = ()
+    limits: Mapping[str, float] = field(default_factory=dict)
 
     def build(self, **options):
         """Import the family's module (on first use) and build this server."""
@@ -80,7 +80,7 @@ class Entry:
         """This server's ``servers.limits.Limits``: the defaults, its own settings, then ``overrides``."""
         from servers.limits import Limits
 
-        return Limits(**{**dict(self.limits), **overrides})
+        return Limits(**{**self.limits, **overrides})
 
     def tls_options(self):
         """The server side of TLS for this server (ALPN ``http/1.1`` for HTTP, none otherwise)."""

@@ -118,7 +118,7 @@ def test_a_servers_url_scheme_comes_from_its_entry():
 
 def test_an_entrys_limits_apply_and_may_be_overridden(monkeypatch):
     monkeypatch.setitem(catalogue.CATALOGUE, "echo",
-                        catalogue.Entry("echo", "echo", "servers.tcp:echo", limits=(("idle_timeout", 7.0),)))
+                        catalogue.Entry("echo", "echo", "servers.tcp:echo", limits={"idle_timeout": 7.0}))
     made = catalogue.entry("echo").make_limits(max_connections=3)
     assert (made.idle_timeout, made.max_connections) == (7.0, 3)
     assert made.request_timeout == Limits().request_timeout

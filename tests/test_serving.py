@@ -250,7 +250,7 @@ def test_the_entrys_limits_apply_and_serve_may_override_them(monkeypatch):
     from servers.tcp import echo
 
     monkeypatch.setitem(catalogue.CATALOGUE, "echo", catalogue.Entry("echo", "echo", "servers.tcp:echo",
-                                                                     limits=(("max_connections", 1),)))
+                                                                     limits={"max_connections": 1}))
     assert evicts_the_first_of_two(labkit.serve("echo", name="one-at-a-time", show=False))
     assert not evicts_the_first_of_two(labkit.serve("echo", name="overridden", limits=Limits(), show=False))
     assert evicts_the_first_of_two(labkit.serve(echo(), name="own", limits=Limits(max_connections=1), show=False))
