@@ -4,7 +4,7 @@ Promises:
 
 * :data:`CATALOGUE` (also ``REGISTRY``) maps each name to an :class:`Entry`; iterating it, listing names and
   summaries, imports no server family. A family's module is imported the first time one of its servers is built
-  (``serve("echo")`` never imports the web site, twisted.web or twisted.mail).
+  (``serve("echo")`` never imports the web site, twisted.web's server and HTTP, twisted.cred or twisted.mail).
 * A family that cannot be imported, or whose builder is missing, breaks only its own names: building one raises
   :class:`ServerUnavailable` naming the module and the error; every other server still builds.
 * Each entry declares its URL scheme, its practice accounts (:mod:`servers.accounts`), whether it speaks TLS, the
