@@ -1,10 +1,9 @@
-"""Run one practice server on its own: ``python -m servers NAME [--port N] [--host 127.0.0.1] [--tls]
-[--limit KEY=VALUE ...]``.
+"""Run one practice server on its own, for real clients (nc, telnet, curl, a browser, a mail client).
 
-Real clients (nc, telnet, curl, a browser, a mail client) can then talk to it. Ctrl-C stops it. It prints, one
-per line: ``NAME listening on HOST port PORT; Ctrl-C stops it``, then ``account: USER PASSWORD`` for each
-practice account the server knows, then, with ``--tls``, ``ca: PATH``: the practice authority's certificate, for
-the client to verify the server with (``curl --cacert PATH``).
+``python -m servers NAME [--port N] [--host 127.0.0.1] [--tls] [--limit KEY=VALUE ...]``; without NAME it lists
+the servers. Ctrl-C stops it. It prints, one per line: ``NAME listening on HOST port PORT; Ctrl-C stops it``,
+then ``account: USER PASSWORD`` for each practice account the server knows, then, with ``--tls``, ``ca: PATH``:
+the practice authority's certificate, for the client to verify the server with (``curl --cacert PATH``).
 """
 
 from __future__ import annotations
