@@ -10,7 +10,7 @@ Promises:
 
   - at most ``max_connections`` at once; a new client past the cap is let in by closing the connection that
     has been idle longest, so idle connections can never lock a well-behaved client out;
-  - a connection with no bytes either way for ``idle_timeout`` seconds is closed;
+  - a connection with no bytes either way for ``idle_timeout`` seconds is closed (after sending what it can);
   - client bytes left unanswered for ``request_timeout`` seconds (a request trickled a byte at a time) close
     the connection;
   - once ``max_buffered`` bytes wait to be sent to a client that does not read, the server stops reading from
@@ -146,6 +146,7 @@ class _Backpressure:
         self.transport = transport
         self.inner = None
         self.paused = False
+        self.registered = False
 
     def pauseProducing(self):
         self.paused = True
@@ -215,33 +216,40 @@ class GuardedConnection(Protocol):
             answered()
             write_sequence(data)
 
+        def take_over(producer, streaming):
+            if backpressure.registered:
+                unregister()
+            backpressure.inner = producer
+            register(backpressure, streaming)
+            backpressure.registered = True
+
         def register_producer(producer, streaming):
             if backpressure.inner is not None:
                 raise RuntimeError(f"cannot register producer {producer!r}: {backpressure.inner!r} is registered "
                                    "and was never unregistered")
-            unregister()
-            backpressure.inner = producer
-            register(backpressure, streaming)
+            take_over(producer, streaming)
 
         def unregister_producer():
             if backpressure.inner is None:
                 return
-            unregister()
-            backpressure.inner = None
-            if not getattr(transport, "disconnecting", False):
-                register(backpressure, True)
-                if backpressure.paused:
-                    transport.pauseProducing()
+            if getattr(transport, "disconnecting", False):
+                unregister()
+                backpressure.inner, backpressure.registered = None, False
+                return
+            take_over(None, True)
+            if backpressure.paused:
+                transport.pauseProducing()
 
         def lose_connection(*args, **kwargs):
-            if backpressure.inner is None and self.connected:
+            if backpressure.registered and backpressure.inner is None:
                 unregister()  # a transport with a producer waits for it before closing
+                backpressure.registered = False
             return lose(*args, **kwargs)
 
         transport.write, transport.writeSequence = guarded_write, guarded_write_sequence
         transport.registerProducer, transport.unregisterProducer = register_producer, unregister_producer
         transport.loseConnection = lose_connection
-        register(backpressure, True)
+        take_over(None, True)
 
     def dataReceived(self, data):
         now = self.factory.clock.seconds()
@@ -263,9 +271,16 @@ class GuardedConnection(Protocol):
             self.close(f"the client's bytes went unanswered for {limits.request_timeout:g} s "
                        "(Limits.request_timeout)")
         elif now >= idle_due:
-            self.close(f"no bytes either way for {limits.idle_timeout:g} s (Limits.idle_timeout)")
+            self.close_gently(f"no bytes either way for {limits.idle_timeout:g} s (Limits.idle_timeout)")
         else:
             self._timer = self.factory.clock.callLater(min(request_due, idle_due) - now, self._check)
+
+    def close_gently(self, why: str) -> None:
+        """Close after sending what waits to be sent; drop the connection if that has not happened in a while."""
+        _log.info("closing {peer}: {why}", peer=self.transport.getPeer(), why=why)
+        self.transport.loseConnection()
+        grace = min(self.factory.limits.idle_timeout, 5.0)
+        self._timer = self.factory.clock.callLater(grace, self.close, f"{why}, and it did not close in {grace:g} s")
 
     def close(self, why: str) -> None:
         """Drop the connection at once (what waits to be sent is discarded), and say why in the log."""

@@ -73,7 +73,7 @@ def test_past_the_cap_the_longest_idle_connection_makes_room():
     first_connection.dataReceived(b"hi\n")  # the first talks again, so the second is now idle longest
     clock.advance(1)
     _, third = _connect(factory)
-    assert (first.disconnecting, second.disconnecting, third.disconnecting) == (False, True, False)
+    assert (first.disconnecting, second.disconnected, third.disconnecting) == (False, True, False)
     assert len(factory.protocols) == 2 and factory.evicted == 1
 
 
@@ -89,7 +89,17 @@ def test_an_idle_connection_is_closed_and_talk_keeps_it_open():
     clock.advance(9.5)
     assert not transport.disconnecting
     clock.advance(1)
-    assert transport.disconnecting
+    assert transport.disconnecting and not transport.disconnected  # closed in order, answers sent first
+
+
+def test_an_idle_connection_that_cannot_send_what_waits_is_dropped_after_a_grace():
+    clock = Clock()
+    factory = _guarded(EchoProtocol, clock, idle_timeout=10)
+    _, transport = _connect(factory)
+    clock.advance(10)
+    assert transport.disconnecting and not transport.disconnected
+    clock.advance(5)  # a StringTransport never finishes closing, like a socket whose client does not read
+    assert transport.disconnected
 
 
 def test_a_trickled_request_is_closed_at_the_request_timeout():
@@ -101,7 +111,7 @@ def test_a_trickled_request_is_closed_at_the_request_timeout():
         clock.advance(0.5)
         if transport.disconnecting:
             break
-    assert transport.disconnecting
+    assert transport.disconnected  # dropped at once, not closed in order
     assert clock.seconds() == pytest.approx(3.0)
 
 
