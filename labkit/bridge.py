@@ -37,7 +37,8 @@ __all__ = ["LabTimeout", "ReactorBlocked", "ReactorThreadError", "blocking", "ge
 
 _settings = {"timeout": 10.0}
 _start_lock = threading.Lock()
-_state: dict[str, Any] = {"reactor": None, "thread": None, "ident": None, "real_stop": None, "running": False}
+_state: dict[str, Any] = {"reactor": None, "thread": None, "ident": None, "real_stop": None, "running": False,
+                         "cell_code_runs": False}  # the last: a cell with top-level await runs its code now
 
 # What the reactor thread posts to a waiting cell: (_RESULT, value), (_FAILURE, failure), (_CANCELLED, None) once
 # a cancel is carried out, or output items from labkit.output, ("write", (stream, text)) and ("flush", event).
@@ -222,7 +223,7 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
 
 
 def _on_reactor_thread(what: str) -> str:
-    if _state.get("cell_code_runs"):
+    if _state["cell_code_runs"]:
         return (f"{what} was called in a cell that uses top-level `await`: all of such a cell runs on the reactor "
                 "thread, where this would wait for itself forever. Call it in a cell of its own, without await "
                 "(before this one), or await a Deferred here instead.")
