@@ -29,6 +29,7 @@ from labkit.redaction import redact_text
 __all__ = ["Log", "background", "owned", "owner"]
 
 MAX_LOG_CHARS = 200_000  # per log (and per live view of it); past it the oldest lines are dropped
+MAX_LIVE_VIEWS = 4  # live views of one log that keep growing (a log displayed again and again)
 
 
 class Log:
@@ -133,7 +134,7 @@ class Log:
             text = "".join(line + "\n" for line in self._kept_lines())
             if text:
                 view.append_stdout(text)
-            self._views.append(view)
+            self._views = [*self._views[-(MAX_LIVE_VIEWS - 1):], view]  # older views keep what they show
         return view
 
     def _repr_html_(self) -> str:

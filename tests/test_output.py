@@ -94,3 +94,11 @@ def test_an_error_inside_a_wait_reaches_both_the_cell_and_the_servers_log():
     with redirect_stderr(err):
         labkit.react(main)
     assert "seen twice" in err.getvalue() and "seen twice" in log.text
+
+
+def test_a_log_displayed_again_and_again_keeps_only_its_newest_views_live():
+    log = output.Log("redisplayed")
+    views = [log.live_view() for _ in range(output.MAX_LIVE_VIEWS + 3)]
+    log.write("news\n")
+    live = [view for view in views if any("news" in item["text"] for item in view.outputs)]
+    assert live == views[-output.MAX_LIVE_VIEWS:]
