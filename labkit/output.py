@@ -263,6 +263,7 @@ class _CellWatch:
         shell.events.register("pre_run_cell", self._cell_starts)
         shell.events.register("post_run_cell", self._cell_ends)
         self.watching = True
+        self.running = True  # the reactor starts on a cell's first wait: that cell runs now
 
     def hold(self, text: str, unseen: bool) -> None:
         if not self.watching or not (self.running or unseen):

@@ -184,3 +184,20 @@ def test_twisteds_tools_run_in_a_kernel_whose_path_lacks_the_environment():
         assert run.stdout == f"0 0 True\n{os.path.join(tools, 'ckeygen')}\n"
     finally:
         k.close()
+
+
+def test_a_servers_crash_in_the_cell_that_started_the_reactor_reaches_that_cell():
+    k = Kernel()
+    try:
+        run = k.run(
+            "import labkit, socket, time\n"
+            "from twisted.internet import protocol\n"
+            "class Crashes(protocol.Protocol):\n"
+            "    def dataReceived(self, data):\n"
+            "        raise ValueError('first cell crash')\n"
+            "crashes = labkit.serve(protocol.ServerFactory.forProtocol(Crashes), name='crashes', show=False)\n"
+            "s = socket.create_connection(('127.0.0.1', crashes.port)); s.sendall(b'x'); s.recv(10); s.close()")
+        assert run.error is None, run.error
+        assert "first cell crash" in run.stderr and "while the cell ran" in run.stderr
+    finally:
+        k.close()
