@@ -29,20 +29,25 @@ def test_main_runs_on_the_reactor_thread():
     assert not bridge.in_reactor_thread()
 
 
-def test_the_same_main_runs_under_task_react_in_a_program(tmp_path):
+def run_program(folder, source: str) -> str:
+    """Run ``source`` as a program of its own; return what it printed (it must succeed)."""
     import subprocess
     import sys
 
-    program = tmp_path / "prog.py"
-    program.write_text(
-        "from twisted.internet import task\n"
-        "async def main(reactor, n):\n"
-        "    await task.deferLater(reactor, 0.01, lambda: None)\n"
-        "    print('result', int(n) * 2)\n"
-        "task.react(main, ['21'])\n")
+    program = folder / "prog.py"
+    program.write_text(source)
     done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "result 42"
+    return done.stdout.strip()
+
+
+def test_the_same_main_runs_under_task_react_in_a_program(tmp_path):
+    assert run_program(tmp_path,
+                       "from twisted.internet import task\n"
+                       "async def main(reactor, n):\n"
+                       "    await task.deferLater(reactor, 0.01, lambda: None)\n"
+                       "    print('result', int(n) * 2)\n"
+                       "task.react(main, ['21'])\n") == "result 42"
 
 
 def test_errors_come_back_as_the_original_exception_with_the_users_frames():
@@ -273,22 +278,15 @@ def test_bad_input_unknown_host_gives_a_clear_error_in_time():
 
 
 def test_shutdown_runs_the_before_shutdown_triggers_and_waits_for_them(tmp_path):
-    import subprocess
-    import sys
-
-    program = tmp_path / "stop.py"
-    program.write_text(
-        "from twisted.internet import task\n"
-        "import labkit\n"
-        "from labkit import bridge\n"
-        "ran = []\n"
-        "def before_shutdown():\n"
-        "    return task.deferLater(bridge.get_reactor(), 0.2, ran.append, 'servers stopped')\n"
-        "labkit.react(lambda r: r.addSystemEventTrigger('before', 'shutdown', before_shutdown))\n"
-        "print(bridge.shutdown(timeout=10), ran)\n")
-    done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "True ['servers stopped']"
+    assert run_program(tmp_path,
+                       "from twisted.internet import task\n"
+                       "import labkit\n"
+                       "from labkit import bridge\n"
+                       "ran = []\n"
+                       "def before_shutdown():\n"
+                       "    return task.deferLater(bridge.get_reactor(), 0.2, ran.append, 'servers stopped')\n"
+                       "labkit.react(lambda r: r.addSystemEventTrigger('before', 'shutdown', before_shutdown))\n"
+                       "print(bridge.shutdown(timeout=10), ran)\n") == "True ['servers stopped']"
 
 
 def test_the_bridge_knows_nothing_of_practice_servers():
