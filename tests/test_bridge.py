@@ -297,3 +297,19 @@ def test_the_bridge_knows_nothing_of_practice_servers():
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                 for alias in node.names} | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "serving" not in imported and "labkit.serving" not in imported
+
+
+def test_wait_gives_one_deferred_or_coroutine_its_own_time_limit():
+    reactor = labkit.get_reactor()
+    assert labkit.wait(task.deferLater(reactor, 0.01, lambda: "fired"), timeout=5) == "fired"
+
+    async def later():
+        return await task.deferLater(reactor, 0.01, lambda: "ended")
+
+    assert labkit.wait(later(), timeout=5) == "ended"
+    cancelled = threading.Event()
+    with pytest.raises(labkit.LabTimeout, match="labkit.wait.*0.1 s"):
+        labkit.wait(defer.Deferred(lambda d: cancelled.set()), timeout=0.1)
+    assert cancelled.wait(2)
+    with pytest.raises(TypeError, match="labkit.react"):
+        labkit.wait(lambda: None)
