@@ -11,7 +11,8 @@ Promises:
   exceptions in timed calls, ``sys.exit`` there, a protocol's crash report) goes to the server's log and to the
   cell that waits, else is shown at the end of the cell that runs, else, when no server's log took it, at the
   start of the next cell under a heading that says when it happened.
-* Logs are bounded in size (oldest lines dropped first, with a note) and never show Jupyter's credentials.
+* Logs are bounded in size (oldest lines dropped first, with a note). Neither logs nor cells are shown
+  Jupyter's credentials (cookies, XSRF values, tokens) in what the reactor thread prints.
 * Output from any other thread is left alone.
 """
 
@@ -220,7 +221,8 @@ def owned(fn: Callable) -> Callable:
 
 
 def route(stream: str, text: str) -> None:
-    """Send reactor-thread output where it belongs (see the module docstring)."""
+    """Send reactor-thread output where it belongs (see the module docstring), Jupyter's credentials masked."""
+    text = redact_text(text)
     sink, log = _route["wait"], _route["owner"]
     if stream == "stderr":  # errors and warnings: the server's log, and a cell someone looks at
         if log is not None:
@@ -333,7 +335,7 @@ def _log_observer(event: dict) -> None:
     serious = event.get("log_level", LogLevel.info) >= LogLevel.warn or "log_failure" in event
     if not _installed["in_reactor"]():
         if serious:
-            sys.stderr.write(text)
+            sys.stderr.write(redact_text(text))
         return
     failure = event.get("log_failure")
     if failure is not None and failure.check(SystemExit):

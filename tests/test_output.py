@@ -102,3 +102,16 @@ def test_a_log_displayed_again_and_again_keeps_only_its_newest_views_live():
     log.write("news\n")
     live = [view for view in views if any("news" in item["text"] for item in view.outputs)]
     assert live == views[-output.MAX_LIVE_VIEWS:]
+
+
+def test_what_a_server_prints_while_a_cell_waits_reaches_the_cell_without_jupyters_credentials():
+    out = io.StringIO()
+
+    def main(reactor):
+        print("Cookie: _xsrf=2|secret|value; theme=dark")
+
+    from contextlib import redirect_stdout
+
+    with redirect_stdout(out):
+        labkit.react(main)
+    assert "2|secret|value" not in out.getvalue() and "theme=dark" in out.getvalue()
