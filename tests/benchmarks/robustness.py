@@ -1,0 +1,188 @@
+"""Robustness figures for every catalogued practice server: what each attack of the robustness suite costs the
+server in memory, and how long the limits take to act.
+
+Each server runs as its own process (``python -m servers NAME``) with the file limit most desktops give a
+process (1,024 open files), the default limits except shorter time limits (:data:`LIMITS`), and is attacked the
+way ``tests/test_robustness.py`` attacks it. Printed per server: RSS growth after each attack (MB, against the
+RSS after a first probe), half-closing clients answered, how many bytes a client that never reads got in, whether
+the probe was answered with 1,100 idle connections open, the time from one connection past the cap to the
+longest-idle one being closed, and the time until a slowloris client is cut off.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+
+import servers
+from tests.test_robustness import HALF_CLOSE, HOST, _connection, _random_line, _send_then_drain
+
+LIMITS = {"idle_timeout": 10, "request_timeout": 5}
+OPEN_FILES = 1024
+SLOWLORIS_WAIT = 20.0
+
+
+def _start(name: str) -> tuple[subprocess.Popen, int]:
+    command = [sys.executable, "-m", "servers", name, "--port", "0"]
+    for field, value in LIMITS.items():
+        command += ["--limit", f"{field}={value}"]
+
+    def few_files():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
+
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, preexec_fn=few_files)
+    found = re.search(r" port (\d+)", process.stdout.readline())
+    if not found:
+        process.kill()
+        raise RuntimeError(f"python -m servers {name} did not start")
+    return process, int(found.group(1))
+
+
+def _rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+
+
+def _answered(probe, port: int) -> bool:
+    try:
+        probe(HOST, port)
+        return True
+    except (AssertionError, OSError):
+        return False
+
+
+def _closed(sock: socket.socket, within: float) -> float | None:
+    """Seconds until the server closed ``sock`` (None if it did not within ``within`` s)."""
+    start = time.perf_counter()
+    sock.settimeout(within)
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return None
+    except OSError:
+        pass
+    return time.perf_counter() - start
+
+
+def _random_lines(port, chance, entry, probe, peak):
+    for _ in range(100):
+        _send_then_drain(port, b"\n".join(_random_line(chance) for _ in range(100)) + b"\n")
+    return ""
+
+
+def _long_line(port, chance, entry, probe, peak):
+    _send_then_drain(port, b"x" * 1_000_000 + b"\r\n")
+    return ""
+
+
+def _garbage(port, chance, entry, probe, peak):
+    for _ in range(10):
+        _send_then_drain(port, chance.randbytes(100_000))
+    return ""
+
+
+def _half_close(port, chance, entry, probe, peak):
+    request, expected = HALF_CLOSE.get(entry.name, HALF_CLOSE.get(entry.scheme, (b"hello\r\n", b"")))
+    answered = sum(_send_then_drain(port, request).startswith(expected) for _ in range(20))
+    return f"{answered}/20 answered"
+
+
+def _never_reads(port, chance, entry, probe, peak):
+    request = b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n" if entry.scheme == "http" else b"x" * 1000 + b"\n"
+    chunk = request * (65536 // len(request) + 1)
+    with _connection(port) as sock:
+        sock.settimeout(2)
+        sent = 0
+        try:
+            while sent < 100_000_000:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        peak()
+    return f"{sent / 2**20:.1f} MB sent before the server stopped reading"
+
+
+def _idle_crowd(port, chance, entry, probe, peak):
+    cap = entry.make_limits().max_connections
+    idle = []
+    try:
+        for _ in range(cap):
+            idle.append(_connection(port))
+        time.sleep(0.2)  # let the server take them all in, so the first is the longest idle
+        start = time.perf_counter()
+        idle.append(_connection(port))
+        evicted = _closed(idle[0], 5.0)
+        evict = ("longest idle not closed in 5 s" if evicted is None else
+                 f"connection {cap + 1} closed the longest idle in {(time.perf_counter() - start) * 1000:.1f} ms")
+        while len(idle) < 1100:
+            try:
+                idle.append(_connection(port))
+            except OSError:
+                break
+        peak()
+        answered = _answered(probe, port)
+        return f"{len(idle)} open, probe {'answered' if answered else 'LOCKED OUT'}; {evict}"
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def _slowloris(port, chance, entry, probe, peak):
+    with _connection(port) as sock:
+        start = time.perf_counter()
+        while time.perf_counter() - start < SLOWLORIS_WAIT:
+            try:
+                sock.sendall(b"G")
+            except OSError:
+                return f"cut off after {time.perf_counter() - start:.1f} s"
+            time.sleep(0.25)
+    return f"still connected after {SLOWLORIS_WAIT:g} s"
+
+
+ATTACKS = {"10,000 random lines": _random_lines, "1 MB line": _long_line, "binary garbage": _garbage,
+           "half-close": _half_close, "non-reading client": _never_reads, "1,100 idle connections": _idle_crowd,
+           "slowloris": _slowloris}
+
+
+def measure(name: str) -> list[tuple[str, float, str]]:
+    """(attack, most RSS growth in MB, note) for the practice server ``name``."""
+    entry = servers.REGISTRY[name]
+    probe = entry.load_probe()
+    process, port = _start(name)
+    rows = []
+    try:
+        probe(HOST, port)
+        baseline = _rss(process.pid)
+        chance = random.Random(8)
+        for attack, run in ATTACKS.items():
+            samples = []
+            note = run(port, chance, entry, probe, lambda: samples.append(_rss(process.pid)))
+            samples.append(_rss(process.pid))
+            if not _answered(probe, port):
+                note += "; probe NOT answered afterwards"
+            rows.append((attack, (max(samples) - baseline) / 2**20, note))
+    finally:
+        process.terminate()
+        process.wait(10)
+    return rows
+
+
+def report() -> bool:
+    print(f"robustness, each server in its own process with {OPEN_FILES} open files at most and limits {LIMITS}:")
+    healthy = True
+    for name in sorted(servers.REGISTRY):
+        for attack, grown, note in measure(name):
+            print(f"  {name:7} {attack:24} RSS {grown:+7.1f} MB  {note}")
+            healthy = healthy and grown < 64 and "NOT" not in note and "LOCKED" not in note
+    return healthy
+
+
+if __name__ == "__main__":
+    sys.exit(0 if report() else 1)
