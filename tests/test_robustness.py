@@ -8,6 +8,7 @@ what it was before the first attack. A server registered tomorrow is covered by 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -77,14 +78,14 @@ def server(request):
         process.wait(10)
 
 
-def _connection(port: int) -> socket.socket:
+def connect(port: int) -> socket.socket:
     return socket.create_connection((HOST, port), timeout=WAIT)
 
 
-def _send_then_drain(port: int, data: bytes) -> bytes:
+def send_then_drain(port: int, data: bytes) -> bytes:
     """Send ``data``, half-close, and read until the server closes: what it answered (reset counts as closed)."""
     answer = b""
-    with _connection(port) as sock:
+    with connect(port) as sock:
         try:
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)
@@ -97,7 +98,7 @@ def _send_then_drain(port: int, data: bytes) -> bytes:
     return answer
 
 
-def _random_line(chance: random.Random) -> bytes:
+def random_line(chance: random.Random) -> bytes:
     kind = chance.randrange(5)
     if kind == 0:
         return bytes(chance.randrange(256) for _ in range(chance.randrange(1, 200))).replace(b"\n", b"")
@@ -113,41 +114,49 @@ def _random_line(chance: random.Random) -> bytes:
 def test_ten_thousand_malformed_and_random_lines(server):
     chance = random.Random(8)
     for _ in range(100):
-        lines = b"\n".join(_random_line(chance) for _ in range(100)) + b"\n"
-        _send_then_drain(server.port, lines)
+        lines = b"\n".join(random_line(chance) for _ in range(100)) + b"\n"
+        send_then_drain(server.port, lines)
     server.still_healthy("10,000 malformed lines")
 
 
 def test_a_one_megabyte_line(server):
-    _send_then_drain(server.port, b"x" * 1_000_000 + b"\r\n")
+    send_then_drain(server.port, b"x" * 1_000_000 + b"\r\n")
     server.still_healthy("a 1 MB line")
 
 
 def test_binary_garbage(server):
     chance = random.Random(9)
     for _ in range(10):
-        _send_then_drain(server.port, chance.randbytes(100_000))
+        send_then_drain(server.port, chance.randbytes(100_000))
     server.still_healthy("binary garbage")
 
 
-# What a client that half-closes sends, and how the answer must begin, for servers that answer.
-HALF_CLOSE = {"http": (b"GET / HTTP/1.0\r\n\r\n", b"HTTP/1."), "echo": (b"one\ntwo", b"You said: one\r\nYou said: two\r\n")}
+# What a client that half-closes sends, and how the answer must begin, by server name or else by URL scheme.
+HALF_CLOSE = {"http": (b"GET / HTTP/1.0\r\n\r\n", b"HTTP/1."),
+              "echo": (b"one\ntwo", b"You said: one\r\nYou said: two\r\n")}
+
+
+def half_close_exchange(name: str) -> tuple[bytes, bytes]:
+    entry = servers.REGISTRY[name]
+    return HALF_CLOSE.get(name, HALF_CLOSE.get(entry.scheme, (b"hello\r\n", b"")))
 
 
 def test_half_closing_clients_get_their_answers_and_a_close(server):
-    entry = servers.REGISTRY[server.name]
-    request, expected = HALF_CLOSE.get(server.name, HALF_CLOSE.get(entry.scheme, (b"hello\r\n", b"")))
-    answers = [_send_then_drain(server.port, request) for _ in range(20)]
-    assert all(answer.startswith(expected) for answer in answers), \
-        f"{sum(a.startswith(expected) for a in answers)} of 20 half-closing clients got {expected!r}; first: {answers[0][:80]!r}"
+    request, expected = half_close_exchange(server.name)
+    answers = [send_then_drain(server.port, request) for _ in range(20)]
+    right = sum(answer.startswith(expected) for answer in answers)
+    assert right == 20, f"{right} of 20 half-closing clients got {expected!r}; first: {answers[0][:80]!r}"
     server.still_healthy("half-closing clients")
 
 
-def test_a_client_that_never_reads(server):
-    entry = servers.REGISTRY[server.name]
-    request = b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n" if entry.scheme == "http" else b"x" * 1000 + b"\n"
+@contextlib.contextmanager
+def never_reading(port: int, scheme: str):
+    """A client that sends requests (pipelined ``GET /big`` to HTTP) and never reads, until the server stops
+    reading from it (its sends stall for 2 s) or closes, or 100 MB went in. Yields the bytes it sent; it stays
+    connected until the block ends."""
+    request = b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n" if scheme == "http" else b"x" * 1000 + b"\n"
     chunk = request * (65536 // len(request) + 1)
-    with _connection(server.port) as sock:
+    with connect(port) as sock:
         sock.settimeout(2)
         sent = 0
         try:
@@ -156,6 +165,11 @@ def test_a_client_that_never_reads(server):
                 sent += len(chunk)
         except OSError:
             pass  # the server stopped reading (send timed out) or closed on us: both are fine
+        yield sent
+
+
+def test_a_client_that_never_reads(server):
+    with never_reading(server.port, servers.REGISTRY[server.name].scheme) as sent:
         server.still_healthy(f"a client that sent {sent // 1000} kB and never read")
 
 
@@ -163,7 +177,7 @@ def test_eleven_hundred_idle_connections_lock_nobody_out(server):
     idle = []
     try:
         for _ in range(1100):
-            idle.append(_connection(server.port))
+            idle.append(connect(server.port))
         server.still_healthy("1,100 idle connections")
         held = server.open_files()
         assert held < LIMITS["max_connections"] + 50, f"{server.name} holds {held} files with 1,100 clients"
@@ -179,7 +193,7 @@ def test_slowloris_clients_are_cut_off(server):
     sent_before_cut = []
 
     def trickle():
-        with _connection(server.port) as sock:
+        with connect(server.port) as sock:
             for sent in range(most):
                 try:
                     sock.sendall(b"G")

@@ -20,7 +20,8 @@ import sys
 import time
 
 import servers
-from tests.test_robustness import HALF_CLOSE, HOST, _connection, _random_line, _send_then_drain
+from tests.test_robustness import (HOST, connect, random_line, send_then_drain, half_close_exchange,
+                                   never_reading)
 
 LIMITS = {"idle_timeout": 10, "request_timeout": 5}
 OPEN_FILES = 1024
@@ -72,39 +73,29 @@ def _closed(sock: socket.socket, within: float) -> float | None:
 
 def _random_lines(port, chance, entry, probe, peak):
     for _ in range(100):
-        _send_then_drain(port, b"\n".join(_random_line(chance) for _ in range(100)) + b"\n")
+        send_then_drain(port, b"\n".join(random_line(chance) for _ in range(100)) + b"\n")
     return ""
 
 
 def _long_line(port, chance, entry, probe, peak):
-    _send_then_drain(port, b"x" * 1_000_000 + b"\r\n")
+    send_then_drain(port, b"x" * 1_000_000 + b"\r\n")
     return ""
 
 
 def _garbage(port, chance, entry, probe, peak):
     for _ in range(10):
-        _send_then_drain(port, chance.randbytes(100_000))
+        send_then_drain(port, chance.randbytes(100_000))
     return ""
 
 
 def _half_close(port, chance, entry, probe, peak):
-    request, expected = HALF_CLOSE.get(entry.name, HALF_CLOSE.get(entry.scheme, (b"hello\r\n", b"")))
-    answered = sum(_send_then_drain(port, request).startswith(expected) for _ in range(20))
+    request, expected = half_close_exchange(entry.name)
+    answered = sum(send_then_drain(port, request).startswith(expected) for _ in range(20))
     return f"{answered}/20 answered"
 
 
 def _never_reads(port, chance, entry, probe, peak):
-    request = b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n" if entry.scheme == "http" else b"x" * 1000 + b"\n"
-    chunk = request * (65536 // len(request) + 1)
-    with _connection(port) as sock:
-        sock.settimeout(2)
-        sent = 0
-        try:
-            while sent < 100_000_000:
-                sock.sendall(chunk)
-                sent += len(chunk)
-        except OSError:
-            pass
+    with never_reading(port, entry.scheme) as sent:
         peak()
     return f"{sent / 2**20:.1f} MB sent before the server stopped reading"
 
@@ -114,16 +105,16 @@ def _idle_crowd(port, chance, entry, probe, peak):
     idle = []
     try:
         for _ in range(cap):
-            idle.append(_connection(port))
+            idle.append(connect(port))
         time.sleep(0.2)  # let the server take them all in, so the first is the longest idle
         start = time.perf_counter()
-        idle.append(_connection(port))
+        idle.append(connect(port))
         evicted = _closed(idle[0], 5.0)
         evict = ("longest idle not closed in 5 s" if evicted is None else
                  f"connection {cap + 1} closed the longest idle in {(time.perf_counter() - start) * 1000:.1f} ms")
         while len(idle) < 1100:
             try:
-                idle.append(_connection(port))
+                idle.append(connect(port))
             except OSError:
                 break
         peak()
@@ -135,7 +126,7 @@ def _idle_crowd(port, chance, entry, probe, peak):
 
 
 def _slowloris(port, chance, entry, probe, peak):
-    with _connection(port) as sock:
+    with connect(port) as sock:
         start = time.perf_counter()
         while time.perf_counter() - start < SLOWLORIS_WAIT:
             try:
