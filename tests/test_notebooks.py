@@ -1,4 +1,4 @@
-"""The chapter notebooks: learner copies in sync, stubs fail their checks helpfully, notebooks re-runnable.
+"""The chapter notebooks: learner copies in sync and clean, Run All reaches their end, notebooks re-runnable.
 
 nbval (run by `make test` on the complete notebooks) proves that every solution passes its check and that the
 stored outputs are what the code shows today.
@@ -6,7 +6,11 @@ stored outputs are what the code shows today.
 
 from __future__ import annotations
 
+import configparser
+import difflib
+import json
 import pathlib
+import re
 import threading
 
 import nbformat
@@ -18,6 +22,8 @@ from labkit.learner import stale
 NOTEBOOKS = pathlib.Path(__file__).resolve().parents[1] / "notebooks"
 CHAPTERS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 CELL_TIMEOUT = 120
+SANITIZE = configparser.ConfigParser(interpolation=None)
+SANITIZE.read(NOTEBOOKS / "sanitize.cfg")
 
 
 def _grading(cell) -> dict:
@@ -55,23 +61,84 @@ def test_every_exercise_has_a_solution_and_a_locked_check_with_points(chapter):
         assert _grading(cell)["locked"] and _grading(cell)["points"] > 0
     for cell in solutions:
         assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
+        assert "check" + _grading(cell)["grade_id"].removeprefix("ex") in ids, "a check is named after its exercise"
+
+
+def _sanitize(text: str) -> str:
+    for rule in SANITIZE.values():
+        if "regex" in rule:
+            text = re.sub(rule["regex"], rule["replace"], text)
+    return text
+
+
+def _shown(outputs) -> tuple[list[str], dict[str, str]]:
+    """What nbval compares, after notebooks/sanitize.cfg: the plain-text views, and each stream's text."""
+    views, streams = [], {}
+    for output in outputs:
+        if output.output_type == "stream":
+            streams[output.name] = _sanitize(streams.get(output.name, "") + output.text)
+        elif output.output_type in ("display_data", "execute_result"):
+            views.append(_sanitize(output.data.get("text/plain", "")))
+    return views, streams
+
+
+def _stale(stored, fresh) -> str:
+    """How stored outputs differ from a fresh run's, empty if the run shows each of them again, in order (it may
+    show more: live views and links, solved results, checks)."""
+    (stored_views, stored_streams), (fresh_views, fresh_streams) = _shown(stored), _shown(fresh)
+    remaining = iter(fresh_views)
+    streams_hold = all(fresh_streams.get(name) == text for name, text in stored_streams.items())
+    if streams_hold and all(view in remaining for view in stored_views):
+        return ""
+    before, after = stored_views + sorted(stored_streams.items()), fresh_views + sorted(fresh_streams.items())
+    return "\n".join(difflib.unified_diff(str(before).split("\\n"), str(after).split("\\n"), "stored", "fresh",
+                                          lineterm=""))
+
+
+@pytest.fixture(scope="module")
+def learner_runs(tmp_path_factory):
+    """Each learner copy as stored and after Run All in a fresh kernel (which stops at an error no tag allows)."""
+    runs = {}
+
+    def run(chapter: pathlib.Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+        if chapter not in runs:
+            learner = NOTEBOOKS / "learner" / chapter.name
+            runs[chapter] = nbformat.read(learner, as_version=4), _run(learner, tmp_path_factory.mktemp("run"))
+        return runs[chapter]
+    return run
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_untouched_stubs_fail_their_checks_with_a_helpful_message(chapter, tmp_path):
-    learner = NOTEBOOKS / "learner" / chapter.name
-    notebook = _run(learner, tmp_path, allow_errors=True)
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        errors = _errors(cell)
+def test_run_all_reaches_the_last_cell_of_every_learner_copy(chapter, learner_runs):
+    _, notebook = learner_runs(chapter)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count is not None for cell in code), "Run All stopped early"
+    for cell in code:
         if _grading(cell).get("grade"):
-            assert errors, f"a check passed on an untouched stub:\n{cell.source}"
-            (error,) = errors
-            assert error.ename == "CheckFailed", f"{error.ename}: {error.evalue}"
-            assert "FAIL" in error.evalue and ("NotImplementedError" in error.evalue or "hint:" in error.evalue)
-        elif "raises-exception" not in cell.metadata.get("tags", []):
-            assert not errors, f"cell failed in the learner copy:\n{cell.source}\n{errors[0].evalue}"
+            assert _errors(cell), f"a check passed on an untouched stub:\n{cell.source}"
+            assert [e.ename for e in _errors(cell)] == ["CheckFailed"] and "FAIL" in json.dumps(cell.outputs)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_the_outputs_a_learner_copy_keeps_are_what_running_it_shows(chapter, learner_runs):
+    stored, notebook = learner_runs(chapter)
+    for before, cell in zip(stored.cells, notebook.cells):
+        if cell.cell_type == "code" and "nbval-ignore-output" not in cell.metadata.get("tags", []):
+            difference = _stale(before.outputs, cell.outputs)
+            assert not difference, f"stale output under:\n{cell.source}\n{difference}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_learner_copies_start_clean(chapter):
+    learner = nbformat.read(NOTEBOOKS / "learner" / chapter.name, as_version=4)
+    assert "widgets" not in learner.metadata
+    for cell in learner.cells:
+        for output in cell.get("outputs", []):
+            shown = "\n".join(str(value) for value in output.get("data", {}).values())
+            assert "widget-view" not in json.dumps(output) and "Output(layout=" not in shown, cell.source
+            assert not re.search(r'href="[^"]*(127\.0\.0\.1:\d|/proxy/\d)|listening on', shown), cell.source
+        if _grading(cell):
+            assert not cell.outputs and cell.execution_count is None, cell.source
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)

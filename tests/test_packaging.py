@@ -1,4 +1,7 @@
-"""Packaging: Binder's pins match pyproject.toml, and the workbook imports on every supported Python."""
+"""Packaging: Binder's pins match pyproject.toml, and the workbook imports on every supported Python.
+
+tests/test_binder.py builds Binder's environment and runs a chapter in it.
+"""
 
 import pathlib
 import re
@@ -18,9 +21,10 @@ def _pins() -> dict[str, Requirement]:
     return {req.name.lower().replace("_", "-"): req for req in reqs}
 
 
-def test_binder_pins_every_dependency_exactly_and_within_pyproject_ranges():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {Requirement(dep).name.lower(): Requirement(dep) for dep in project["dependencies"]}
+def test_binder_pins_every_dependency_and_the_build_backend_exactly_and_within_pyproject_ranges():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    needed = pyproject["project"]["dependencies"] + pyproject["build-system"]["requires"]
+    wanted = {Requirement(dep).name.lower(): Requirement(dep) for dep in needed}
     pins = _pins()
     assert set(pins) == set(wanted)
     for name, pin in pins.items():
@@ -33,7 +37,7 @@ def test_binder_pins_every_dependency_exactly_and_within_pyproject_ranges():
 def test_binder_runtime_and_post_build():
     assert re.fullmatch(r"python-3\.1[1-3]\n", (ROOT / "binder" / "runtime.txt").read_text())
     post_build = (ROOT / "binder" / "postBuild").read_text()
-    assert "--no-deps" in post_build
+    assert "--no-deps" in post_build and "--no-build-isolation" in post_build  # tests/test_binder.py builds it
 
 
 def test_readme_links_binder_to_the_first_chapter():

@@ -1,0 +1,155 @@
+"""nbgrader's round trip for every chapter, with the real nbgrader and the course configuration instructors copy.
+
+Each chapter gets a course directory of its own (``course/nbgrader_config.py``, the complete notebook under
+``source/``): ``nbgrader generate_assignment``, then one ``nbgrader autograde`` of several submissions: the complete
+notebook (full marks), the untouched release (zero) and the release with one exercise solved by its cell from the
+complete notebook (exactly that exercise's points). Scores are read from nbgrader's gradebook. The chapters are
+graded at the same time, one process each. The release's cells are the learner copy's cells.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from labkit.learner import LEARNER_VERSION, learner_copy
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+# One exercise solved per chapter; the "fix the bug" exercises among them start from code that runs.
+SOLVED = {"01": ["ex1-2-ckeygen"], "02": ["ex2-3-fix-hang", "ex2-6-echo"], "03": ["ex3-2-fetch-private"],
+          "04": ["ex4-2-request-handler"]}
+GRADING_LIMIT = 600  # seconds for one chapter's autograde (a few notebooks, each cell bounded by Execute.timeout)
+
+
+def _nbgrader(course: pathlib.Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _finish(process: subprocess.Popen) -> str:
+    """nbgrader's output, without the kernels' warnings about TCP; empty if it succeeded."""
+    try:
+        output, _ = process.communicate(timeout=GRADING_LIMIT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    told = "\n".join(line for line in output.splitlines() if "Kernel is running over TCP" not in line)
+    return "" if process.returncode == 0 else f"{' '.join(process.args[2:])} failed:\n{told[-6000:]}"
+
+
+def _run_everywhere(courses, *args: str) -> None:
+    """One nbgrader command in every course at once. A kernel that dies before it starts (the machine is shared
+    and busy) gets one more try; any other failure is the test's."""
+    running = {course: _nbgrader(course.root, args[0], course.assignment, *args[1:]) for course in courses}
+    for course, process in running.items():
+        failure = _finish(process)
+        if "Kernel died before replying to kernel_info" in failure:
+            failure = _finish(_nbgrader(course.root, args[0], course.assignment, *args[1:]))
+        assert not failure, failure
+
+
+def _grading(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _check_of(exercise: str) -> str:
+    return "check" + exercise.removeprefix("ex")
+
+
+class Course:
+    """One chapter's course directory, after generate_assignment and autograde."""
+
+    def __init__(self, root: pathlib.Path, chapter: pathlib.Path):
+        self.root, self.chapter = root, chapter
+        self.assignment, self.notebook = f"ch{chapter.name[:2]}", chapter.stem
+        self.solved = {f"solved-{exercise}": exercise for exercise in SOLVED[chapter.name[:2]]}
+        (root / "source" / self.assignment).mkdir(parents=True)
+        shutil.copy(ROOT / "course" / "nbgrader_config.py", root)
+        shutil.copy(chapter, root / "source" / self.assignment)
+
+    @property
+    def release(self) -> pathlib.Path:
+        return self.root / "release" / self.assignment / self.chapter.name
+
+    def submit(self, student: str, notebook: nbformat.NotebookNode) -> None:
+        folder = self.root / "submitted" / student / self.assignment
+        folder.mkdir(parents=True)
+        nbformat.write(notebook, folder / self.chapter.name)
+
+    def submit_all(self) -> None:
+        complete = nbformat.read(self.chapter, as_version=4)
+        self.submit("complete", complete)
+        self.submit("untouched", nbformat.read(self.release, as_version=4))
+        solutions = {_grading(c).get("grade_id"): c.source for c in complete.cells if _grading(c).get("solution")}
+        for student, exercise in self.solved.items():
+            release = nbformat.read(self.release, as_version=4)
+            (cell,) = [c for c in release.cells if _grading(c).get("grade_id") == exercise]
+            cell.source = solutions[exercise]
+            self.submit(student, release)
+
+    def grades(self, student: str) -> dict[str, float]:
+        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gradebook:
+            notebook = gradebook.find_submission_notebook(self.notebook, self.assignment, student)
+            return {grade.name: grade.score for grade in notebook.grades}
+
+
+@pytest.fixture(scope="module")
+def courses(tmp_path_factory) -> dict[str, Course]:
+    courses = {chapter.stem: Course(tmp_path_factory.mktemp(chapter.stem[:2]), chapter) for chapter in CHAPTERS}
+    _run_everywhere(courses.values(), "generate_assignment", "--force")
+    for course in courses.values():
+        course.submit_all()
+    _run_everywhere(courses.values(), "autograde", "--create", "--force")
+    return courses
+
+
+def _points(chapter: pathlib.Path) -> dict[str, float]:
+    cells = nbformat.read(chapter, as_version=4).cells
+    return {_grading(c)["grade_id"]: _grading(c)["points"] for c in cells if _grading(c).get("grade")}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_the_complete_notebook_gets_full_marks(courses, chapter):
+    assert courses[chapter.stem].grades("complete") == _points(chapter)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_the_untouched_release_gets_zero(courses, chapter):
+    assert courses[chapter.stem].grades("untouched") == {check: 0 for check in _points(chapter)}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_one_exercise_solved_gets_exactly_its_points(courses, chapter):
+    course, points = courses[chapter.stem], _points(chapter)
+    for student, exercise in course.solved.items():
+        wanted = {check: (points[check] if check == _check_of(exercise) else 0) for check in points}
+        assert course.grades(student) == wanted, student
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_the_release_has_the_learner_copys_cells(courses, chapter):
+    release = nbformat.read(courses[chapter.stem].release, as_version=4)
+    assert release.cells == learner_copy(nbformat.read(chapter, as_version=4)).cells
+
+
+def test_fix_the_bug_exercises_are_released_with_their_buggy_code(courses):
+    released = []
+    for course in courses.values():
+        complete = {_grading(c).get("grade_id"): c.source for c in nbformat.read(course.chapter, as_version=4).cells}
+        for cell in nbformat.read(course.release, as_version=4).cells:
+            source = complete.get(_grading(cell).get("grade_id"), "")
+            if LEARNER_VERSION in source:
+                buggy = source.split(LEARNER_VERSION)[1].splitlines()[1].replace("# ", "", 1)
+                assert "NotImplementedError" not in cell.source and buggy in cell.source, cell.source
+                compile(cell.source, _grading(cell)["grade_id"], "exec")
+                released.append(_grading(cell)["grade_id"])
+    assert {"ex2-3-fix-hang", "ex2-6-echo", "ex4-2-request-handler"} <= set(released)
