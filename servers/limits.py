@@ -161,6 +161,9 @@ class _Backpressure:
             self.inner.stopProducing()
 
 
+_HOOKED = ("write", "writeSequence", "registerProducer", "unregisterProducer", "loseConnection")
+
+
 @implementer(IHalfCloseableProtocol)
 class GuardedConnection(Protocol):
     """Sits between the transport and the wrapped protocol, which still talks to the transport directly.
@@ -246,9 +249,9 @@ class GuardedConnection(Protocol):
                 backpressure.registered = False
             return lose(*args, **kwargs)
 
-        transport.write, transport.writeSequence = guarded_write, guarded_write_sequence
-        transport.registerProducer, transport.unregisterProducer = register_producer, unregister_producer
-        transport.loseConnection = lose_connection
+        hooks = dict(zip(_HOOKED, (guarded_write, guarded_write_sequence, register_producer, unregister_producer,
+                                   lose_connection)))
+        vars(transport).update(hooks)
         take_over(None, True)
 
     def dataReceived(self, data):
@@ -313,4 +316,8 @@ class GuardedConnection(Protocol):
         self._timer = None
         self.factory.unregisterProtocol(self)
         self.connected = 0
-        self.inner.connectionLost(reason)
+        try:
+            self.inner.connectionLost(reason)
+        finally:
+            for name in _HOOKED:  # the transport's own methods again, and no cycle through the hooks
+                vars(self.transport).pop(name, None)

@@ -195,12 +195,15 @@ def test_after_a_half_close_echo_answers_every_line_even_an_unfinished_one():
     assert transport.disconnecting
 
 
-def test_a_closed_connection_stops_its_timer_and_leaves_the_count():
+def test_a_closed_connection_stops_its_timer_leaves_the_count_and_unhooks_its_transport():
     clock = Clock()
     factory = _guarded(EchoProtocol, clock)
     connection, transport = _connect(factory)
+    assert "write" in vars(transport)
     connection.connectionLost(None)
     assert clock.getDelayedCalls() == [] and len(factory.protocols) == 0
+    hooks = {"write", "writeSequence", "registerProducer", "unregisterProducer", "loseConnection"}
+    assert not hooks & set(vars(transport))
 
 
 @pytest.mark.parametrize("host", ["0", "0x0", "::0", "", "192.168.1.20"])
