@@ -20,8 +20,8 @@ import sys
 import time
 
 import servers
-from tests.test_robustness import (HOST, connect, random_line, send_then_drain, half_close_exchange,
-                                   never_reading)
+from tests.test_robustness import (CROWD, HOST, allow_open_files, connect, half_close_exchange, never_reading,
+                                   random_line, send_then_drain)
 
 LIMITS = {"idle_timeout": 10, "request_timeout": 5}
 OPEN_FILES = 1024
@@ -112,7 +112,7 @@ def _idle_crowd(port, chance, entry, probe, peak):
         evicted = _closed(idle[0], 5.0)
         evict = ("longest idle not closed in 5 s" if evicted is None else
                  f"connection {cap + 1} closed the longest idle in {(time.perf_counter() - start) * 1000:.1f} ms")
-        while len(idle) < 1100:
+        while len(idle) < CROWD:
             try:
                 idle.append(connect(port))
             except OSError:
@@ -166,6 +166,7 @@ def measure(name: str) -> list[tuple[str, float, str]]:
 
 
 def report() -> bool:
+    allow_open_files(CROWD + 100)
     print(f"robustness, each server in its own process with {OPEN_FILES} open files at most and limits {LIMITS}:")
     healthy = True
     for name in sorted(servers.REGISTRY):
