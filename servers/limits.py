@@ -19,7 +19,8 @@ Promises:
   - when a client half-closes (``shutdown(SHUT_WR)``, ``nc -N``), a protocol that handles half-close is told;
     any other protocol gets its answers to what it already received sent, then the connection closes.
 
-  The wrapper stays out of the way: the wrapped protocol sees the real transport (so a recording wrapper inside
+  A connection closed for the cap or the request time limit is dropped at once (what waits to be sent is
+  discarded); the reason goes to the Twisted log. The wrapper stays out of the way: the wrapped protocol sees the real transport (so a recording wrapper inside
   still sees the socket), and it costs a clock read per read and per write.
 """
 
