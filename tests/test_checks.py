@@ -105,6 +105,24 @@ def test_a_failing_check_in_a_kernel_shows_its_box_once_and_one_line_of_error():
     assert "not written yet" not in run.error[2] and "Traceback" not in run.stderr
 
 
+def test_a_served_servers_error_is_reported_in_the_box_and_not_repeated_under_it():
+    kernel = Kernel()
+    try:
+        run = kernel.run("from twisted.internet import protocol\n"
+                         "from twisted.protocols import basic\n"
+                         "from labkit.chapters.ch02 import check_echo_server\n"
+                         "class Echo(basic.LineReceiver):\n"
+                         "    def lineReceived(self, line):\n"
+                         "        self.sendLine('You said: ' + line)  # the book's str + bytes\n"
+                         "check_echo_server(protocol.Factory.forProtocol(Echo))\n")
+    finally:
+        kernel.close()
+    assert run.error is not None and run.error[0] == "CheckFailed"
+    boxes = [text for text in run.results if text and text.startswith("FAIL")]
+    assert len(boxes) == 1 and "TypeError" in boxes[0]
+    assert "TypeError" not in run.stderr, run.stderr  # said once, in the box
+
+
 # --- errors raised inside the reactor --------------------------------------------------------------------------
 
 class Unwritten(protocol.Protocol):
