@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# Learners work here (untracked): `make lab` adds the chapters it lacks and never overwrites a file in it.
+WORKSPACE := workspace
 # Twisted's tools (twistd, trial, ckeygen, conch) are on PATH in the lab, its terminals and the tests.
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -15,7 +17,8 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 lab: $(INSTALLED)
-	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	$(BIN)/python -m labkit workspace notebooks/learner $(WORKSPACE)
+	$(BIN)/jupyter lab $(WORKSPACE)/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest tests

@@ -3,6 +3,9 @@
 ``python -m labkit execute NOTEBOOK...``: run complete notebooks top to bottom in a fresh kernel (in their own
 folder) and save them with their outputs, as they are committed.
 ``python -m labkit learner-copies [FOLDER] [--check]``: write (or, with --check, verify) the learner copies.
+``python -m labkit workspace [COPIES] [WORKSPACE]``: give a learner their own copy of every chapter (``make lab``):
+copies the learner copies that the workspace does not have yet, and never touches a file already there, so an
+update of the repository reaches new chapters without overwriting a learner's work.
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ import argparse
 import pathlib
 import sys
 
-from labkit.learner import stale, write_learner_copies
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labkit")
@@ -20,12 +21,19 @@ def main(argv: list[str] | None = None) -> int:
     copies = commands.add_parser("learner-copies", help="write notebooks/learner/ from the complete notebooks")
     copies.add_argument("folder", nargs="?", default="notebooks", type=pathlib.Path)
     copies.add_argument("--check", action="store_true", help="only report copies that are out of date")
+    workspace = commands.add_parser("workspace", help="add the learner copies a workspace lacks, overwriting none")
+    workspace.add_argument("copies", nargs="?", default="notebooks/learner", type=pathlib.Path)
+    workspace.add_argument("workspace", nargs="?", default="workspace", type=pathlib.Path)
     execute = commands.add_parser("execute", help="run notebooks in a fresh kernel and save their outputs")
     execute.add_argument("notebooks", nargs="+", type=pathlib.Path)
     execute.add_argument("--timeout", type=int, default=120, help="seconds a cell may take")
     args = parser.parse_args(argv)
     if args.command == "execute":
         return _execute(args.notebooks, args.timeout)
+    if args.command == "workspace":
+        return _fill_workspace(args.copies, args.workspace)
+    from labkit.learner import stale, write_learner_copies  # needs nbgrader, which only this command does
+
     if args.check:
         behind = stale(args.folder)
         for path in behind:
@@ -33,6 +41,35 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if behind else 0
     for path in write_learner_copies(args.folder):
         print(f"wrote {path}")
+    return 0
+
+
+def fill_workspace(copies: pathlib.Path, workspace: pathlib.Path) -> list[pathlib.Path]:
+    """Copy each ``NN-*.ipynb`` of ``copies`` that ``workspace`` lacks; returns the files added."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    added = []
+    for chapter in sorted(copies.glob("[0-9][0-9]-*.ipynb")):
+        target = workspace / chapter.name
+        try:
+            with target.open("xb") as mine:  # "x": never open a file that exists
+                mine.write(chapter.read_bytes())
+        except FileExistsError:
+            continue
+        added.append(target)
+    return added
+
+
+def _fill_workspace(copies: pathlib.Path, workspace: pathlib.Path) -> int:
+    if not any(copies.glob("[0-9][0-9]-*.ipynb")):
+        print(f"no learner copies in {copies}: run this from the workbook's folder", file=sys.stderr)
+        return 1
+    added = fill_workspace(copies, workspace)
+    for path in added:
+        print(f"added {path}")
+    kept = sorted(p.name for p in workspace.glob("[0-9][0-9]-*.ipynb") if p not in added)
+    if kept:
+        print(f"kept your {len(kept)} notebook(s) in {workspace}/ as they are (to start a chapter afresh, rename "
+              "your file and run `make lab` again)")
     return 0
 
 

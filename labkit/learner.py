@@ -35,8 +35,8 @@ from nbgrader.preprocessors import (ClearOutput, ClearSolutions, IncludeHeaderFo
                                     NbGraderPreprocessor, SaveCells)
 from nbgrader.utils import is_grade, is_solution
 
-__all__ = ["LEARNER_VERSION", "ClearSolutionsKeepingStartingCode", "RunAllPastUnsolved", "StartClean", "uses_a_solution",
-           "learner_copy", "release_preprocessors", "stale", "write_learner_copies"]
+__all__ = ["LEARNER_VERSION", "ClearSolutionsKeepingStartingCode", "RunAllPastUnsolved", "StartClean",
+           "learner_copy", "release_preprocessors", "stale", "uses_a_solution", "write_learner_copies"]
 
 LEARNER_VERSION = "### LEARNER VERSION"
 _COMMENT = re.compile(r"^(\s*)# ?")

@@ -84,13 +84,19 @@ def _run(binder_env, notebook: str, allow_errors: bool) -> dict:
     return result
 
 
-def test_postbuild_installs_the_workbook_without_anything_missing(binder_env):
+def test_postbuild_installs_the_workbook_and_the_hub_extensions_without_anything_missing(binder_env):
     repo, env, environ = binder_env
     found = subprocess.run([str(env / "bin" / "python"), "-m", "pip", "check"], env=environ, capture_output=True,
                            text=True)
     assert found.returncode == 0, found.stdout
     assert re.search(r"twisted-workbook\s", subprocess.run(
         [str(env / "bin" / "python"), "-m", "pip", "list"], env=environ, capture_output=True, text=True).stdout)
+    extensions = subprocess.run([str(env / "bin" / "jupyter"), "server", "extension", "list"], env=environ,
+                                capture_output=True, text=True)
+    listed = extensions.stdout + extensions.stderr
+    # learners' servers in a browser tab; the learner copies handed out and updated on a hub
+    for extension in ("jupyter_server_proxy", "nbgitpuller"):
+        assert re.search(rf"{extension}\b.*enabled", listed), listed
 
 
 def test_the_complete_chapter_runs_without_an_error(binder_env):

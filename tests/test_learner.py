@@ -1,10 +1,20 @@
-"""labkit.learner: learner copies come out of nbgrader's preprocessors, with the workbook's three steps."""
+"""labkit.learner: learner copies come out of nbgrader's preprocessors, with the workbook's three steps; a learner's
+workspace gets new chapters and keeps their own files (``python -m labkit workspace``, run by ``make lab``)."""
+
+import pathlib
+import re
+import shutil
+import subprocess
 
 import nbformat
+import pytest
 from nbgrader.preprocessors import ClearOutput, ClearSolutions, LockCells, SaveCells
 
 from labkit.learner import (ClearSolutionsKeepingStartingCode, RunAllPastUnsolved, StartClean, learner_copy,
                             release_preprocessors, stale, write_learner_copies)
+from labkit.__main__ import main
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 STUB = ClearSolutions().code_stub["python"]
 
@@ -113,3 +123,30 @@ def test_stale_reports_missing_and_outdated_copies(tmp_path):
     assert stale(tmp_path) == []
     nbformat.write(_notebook(_cell("x = 2")), tmp_path / "01-a.ipynb")
     assert [p.name for p in stale(tmp_path)] == ["01-a.ipynb"]
+
+
+def test_the_workspace_gets_new_chapters_and_never_overwrites_a_learners_file(tmp_path, capsys):
+    copies, workspace = tmp_path / "learner", tmp_path / "workspace"
+    copies.mkdir()
+    (copies / "01-a.ipynb").write_text("chapter 1, first release")
+    assert main(["workspace", str(copies), str(workspace)]) == 0
+    assert (workspace / "01-a.ipynb").read_text() == "chapter 1, first release"
+    (workspace / "01-a.ipynb").write_text("chapter 1, my answers")
+    (copies / "01-a.ipynb").write_text("chapter 1, updated")
+    (copies / "02-b.ipynb").write_text("chapter 2")
+    capsys.readouterr()
+    assert main(["workspace", str(copies), str(workspace)]) == 0
+    assert (workspace / "01-a.ipynb").read_text() == "chapter 1, my answers"
+    assert (workspace / "02-b.ipynb").read_text() == "chapter 2"
+    told = capsys.readouterr().out
+    assert "added" in told and "02-b.ipynb" in told and "kept your 1 notebook" in told
+
+
+def test_make_lab_opens_the_gitignored_workspace_it_fills(tmp_path):
+    if shutil.which("make") is None or shutil.which("git") is None:
+        pytest.skip("make and git are needed")
+    planned = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True).stdout.splitlines()
+    fill = next(n for n, line in enumerate(planned) if "-m labkit workspace notebooks/learner workspace" in line)
+    assert re.search(r"jupyter lab workspace/", planned[fill + 1])
+    ignored = subprocess.run(["git", "check-ignore", "-q", "workspace/01-getting-started.ipynb"], cwd=ROOT)
+    assert ignored.returncode == 0

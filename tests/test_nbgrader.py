@@ -23,7 +23,7 @@ from labkit.learner import LEARNER_VERSION, learner_copy
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
-# One exercise solved per chapter; the "fix the bug" exercises among them start from code that runs.
+# The exercises solved one at a time (a chapter not listed: its first); fix-the-bug ones start from their buggy code.
 SOLVED = {"01": ["ex1-2-ckeygen"], "02": ["ex2-3-fix-hang", "ex2-6-echo"], "03": ["ex3-2-fetch-private"],
           "04": ["ex4-2-request-handler"]}
 GRADING_LIMIT = 600  # seconds for one chapter's autograde (a few notebooks, each cell bounded by Execute.timeout)
@@ -71,7 +71,9 @@ class Course:
     def __init__(self, root: pathlib.Path, chapter: pathlib.Path):
         self.root, self.chapter = root, chapter
         self.assignment, self.notebook = f"ch{chapter.name[:2]}", chapter.stem
-        self.solved = {f"solved-{exercise}": exercise for exercise in SOLVED[chapter.name[:2]]}
+        exercises = [_grading(c)["grade_id"] for c in nbformat.read(chapter, as_version=4).cells
+                     if _grading(c).get("solution")]
+        self.solved = {f"solved-{exercise}": exercise for exercise in SOLVED.get(chapter.name[:2], exercises[:1])}
         (root / "source" / self.assignment).mkdir(parents=True)
         shutil.copy(ROOT / "course" / "nbgrader_config.py", root)
         shutil.copy(chapter, root / "source" / self.assignment)

@@ -34,9 +34,9 @@ def _errors(cell) -> list:
     return [o for o in cell.get("outputs", []) if o.output_type == "error"]
 
 
-def _run(path: pathlib.Path, workdir: pathlib.Path, allow_errors: bool = False) -> nbformat.NotebookNode:
+def _run(path: pathlib.Path, workdir: pathlib.Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=allow_errors,
+    NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
                    resources={"metadata": {"path": str(workdir)}}).execute()
     return notebook
 

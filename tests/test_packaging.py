@@ -21,9 +21,10 @@ def _pins() -> dict[str, Requirement]:
     return {req.name.lower().replace("_", "-"): req for req in reqs}
 
 
-def test_binder_pins_every_dependency_and_the_build_backend_exactly_and_within_pyproject_ranges():
+def test_binder_pins_every_dependency_the_hub_extra_and_the_build_backend_exactly_within_pyproject_ranges():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    needed = pyproject["project"]["dependencies"] + pyproject["build-system"]["requires"]
+    project = pyproject["project"]
+    needed = project["dependencies"] + project["optional-dependencies"]["hub"] + pyproject["build-system"]["requires"]
     wanted = {Requirement(dep).name.lower(): Requirement(dep) for dep in needed}
     pins = _pins()
     assert set(pins) == set(wanted)
