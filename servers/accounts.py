@@ -35,6 +35,8 @@ class Account:
 
 FIXED: dict[str, tuple[Account, ...]] = {
     "web": (Account("learner", "twisted"),),
+    "auth": (Account("admin", "admin-practice"), Account("ada", "analytical-engine"),
+             Account("guest", "guest-practice")),
 }
 """Families whose accounts are fixtures with fixed passwords (they grant nothing but a practice page)."""
 

@@ -104,6 +104,18 @@ _ENTRIES = [
           scheme="http", probe="servers.probes:http"),
     Entry("web", "chapter 3's web site: pages, 404/500, 1 MB, Basic auth, conditional GET, uploads, slow downloads",
           "servers.web.practice_site:site", scheme="http", accounts="web", tls=True, probe="servers.probes:web"),
+    Entry("wiki", "chapter 5's wiki over REST: pages as resources (GET, PUT, DELETE, ETags), HTML and JSON",
+          "servers.rpc.rest:wiki", scheme="http", probe="servers.rpc.probes:wiki"),
+    Entry("xmlrpc", "chapter 5's wiki over XML-RPC at /RPC2: introspection, faults, nil allowed",
+          "servers.rpc.xmlrpc:xmlrpc_wiki", scheme="http", probe="servers.rpc.probes:xmlrpc"),
+    Entry("soap", "chapter 5's wiki as a SOAP 1.1 service at /soap, its WSDL at /soap?wsdl",
+          "servers.rpc.soap:soap_wiki", scheme="http", probe="servers.rpc.probes:soap"),
+    Entry("pb", "chapter 5's wiki over Perspective Broker: a pb.Root with remote_ methods and a Referenceable",
+          "servers.rpc.pb:pb_wiki", scheme="pb", probe="servers.rpc.probes:pb"),
+    Entry("auth", "chapter 6's login server: 'User Name:', 'Password:', then a welcome or a refusal (SQLite, scrypt)",
+          "servers.auth:auth", accounts="auth", probe="servers.auth.probes:login"),
+    Entry("todo", "chapter 6's Perspective Broker to-do list with cred: admin adds and deletes, the others list",
+          "servers.auth:todo", scheme="pb", accounts="auth", probe="servers.auth.probes:todo"),
 ]
 
 CATALOGUE: dict[str, Entry] = {made.name: made for made in _ENTRIES}

@@ -1,0 +1,144 @@
+"""The line-protocol login server (the book's example 6-1, as it works today), on a ``twisted.cred`` portal.
+
+The conversation, one line each way, lines ending in LF or CR LF (``nc`` and ``telnet`` both work)::
+
+    server: User Name:            client: ada
+    server: Password:             client: analytical-engine
+    server: Welcome Ada Lovelace!            (and the server closes)
+
+A user the server knows no full name for is asked ``What's your full name?`` first (example 6-3). A failed
+login gets ``Denied: unknown user name or password.`` whatever was wrong; a line longer than
+:data:`LoginProtocol.MAX_LENGTH` gets the same refusal at once. The avatar's logout is called as soon as the
+greeting is sent (or when the client leaves after logging in). A client that half-closes after its password
+still gets its answer.
+
+Promises: :class:`LoginFactory` takes any portal whose realm gives :class:`servers.auth.avatars.INamedUser` or
+``INewUser`` avatars; :class:`LoginProtocol` never writes after the connection is gone and never leaves an
+avatar logged in.
+"""
+
+from __future__ import annotations
+
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import protocol
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.logger import Logger
+from twisted.protocols import basic
+from zope.interface import implementer
+
+from servers.auth.avatars import INamedUser, INewUser
+from servers.auth.userdb import REFUSAL
+
+__all__ = ["DENIED", "LoginFactory", "LoginProtocol"]
+
+DENIED = f"Denied: {REFUSAL}.".encode("ascii")
+_log = Logger()
+
+
+@implementer(IHalfCloseableProtocol)
+class LoginProtocol(basic.LineReceiver):
+    """Asks for a user name and a password, logs in through ``factory.portal``, greets or refuses, hangs up."""
+
+    delimiter = b"\n"
+    MAX_LENGTH = 1024
+
+    half_closed = False
+
+    def connectionMade(self):
+        self.state = "user"
+        self.username = b""
+        self.avatar = None
+        self.logout = None
+        self.transport.write(b"User Name: ")
+
+    def lineReceived(self, line: bytes):
+        line = line.rstrip(b"\r")
+        if self.state == "user":
+            self.username, self.state = line, "password"
+            self.transport.write(b"Password: ")
+        elif self.state == "password":
+            self.state = "checking"
+            self.pauseProducing()  # lines typed ahead wait here until the login is decided
+            credentials = UsernamePassword(self.username, line)
+            login = self.factory.portal.login(credentials, None, INamedUser, INewUser)
+            login.addCallbacks(self.logged_in, self.refused)
+        elif self.state == "full name":
+            self.state = "checking"
+            self.pauseProducing()
+            self.avatar.set_name(line.decode("utf-8", "replace").strip()).addCallbacks(
+                self.greet, self.bad_name)
+        # lines after that (while checking, or after the answer) are ignored
+
+    def lineLengthExceeded(self, line):
+        self.state = "done"
+        self.answer(DENIED)
+
+    def logged_in(self, triple):
+        interface, self.avatar, self.logout = triple
+        if not self.connected:
+            self.log_out()
+        elif interface is INewUser:
+            self.state = "full name"
+            self.transport.write(b"What's your full name? ")
+            self.resumeProducing()
+            if self.half_closed and self.state == "full name":
+                self.answer(b"")
+        else:
+            self.greet(self.avatar)
+
+    def greet(self, avatar):
+        self.answer(f"Welcome {avatar.full_name}!".encode("utf-8"))
+
+    def bad_name(self, failure):
+        failure.trap(ValueError)
+        self.answer(f"Denied: {failure.getErrorMessage()}.".encode("utf-8"))
+
+    def refused(self, failure):
+        if not failure.check(UnauthorizedLogin):
+            _log.failure("the login could not be checked", failure)
+            return self.answer(b"Denied: the server could not check your login; try again later.")
+        self.answer(DENIED)
+
+    def answer(self, line: bytes):
+        self.state = "done"
+        if self.connected:
+            if line:
+                self.sendLine(line)
+            self.transport.loseConnection()
+        self.log_out()
+
+    def sendLine(self, line: bytes):
+        return self.transport.write(line + b"\r\n")
+
+    def log_out(self):
+        logout, self.logout = self.logout, None
+        if logout is not None:
+            logout()
+
+    def readConnectionLost(self):
+        self.half_closed = True
+        if self.state != "checking":  # nothing more will come, and nothing is waiting for an answer
+            self.answer(b"")
+
+    def writeConnectionLost(self):
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason=protocol.connectionDone):
+        self.state = "done"
+        self.log_out()
+
+
+class LoginFactory(protocol.ServerFactory):
+    """Serves :class:`LoginProtocol` on ``portal``; ``on_stop`` (if given) is called when it stops listening."""
+
+    protocol = LoginProtocol
+    noisy = False
+
+    def __init__(self, portal, on_stop=None):
+        self.portal = portal
+        self.on_stop = on_stop
+
+    def stopFactory(self):
+        if self.on_stop is not None:
+            self.on_stop()
