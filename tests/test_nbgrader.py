@@ -98,6 +98,14 @@ class Course:
             cell.source = solutions[exercise]
             self.submit(student, release)
 
+    def shown(self, student: str, checks) -> str:
+        """What the named check cells showed when autograde ran them (nbgrader scores errors and stderr 0)."""
+        graded = nbformat.read(self.root / "autograded" / student / self.assignment / self.chapter.name, 4)
+        return "\n".join(f"{_grading(cell)['grade_id']}: {output.output_type} {output.get('name', '')} "
+                         f"{output.get('text') or output.get('evalue') or ''}".strip()
+                         for cell in graded.cells if _grading(cell).get("grade_id") in checks
+                         for output in cell.outputs if output.output_type in ("error", "stream"))
+
     def grades(self, student: str) -> dict[str, float]:
         with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gradebook:
             notebook = gradebook.find_submission_notebook(self.notebook, self.assignment, student)
@@ -121,7 +129,8 @@ def _points(chapter: pathlib.Path) -> dict[str, float]:
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_the_complete_notebook_gets_full_marks(courses, chapter):
-    assert courses[chapter.stem].grades("complete") == _points(chapter)
+    grades, points = courses[chapter.stem].grades("complete"), _points(chapter)
+    assert grades == points, courses[chapter.stem].shown("complete", {c for c in points if grades.get(c) != points[c]})
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
@@ -134,7 +143,7 @@ def test_one_exercise_solved_gets_exactly_its_points(courses, chapter):
     course, points = courses[chapter.stem], _points(chapter)
     for student, exercise in course.solved.items():
         wanted = {check: (points[check] if check == _check_of(exercise) else 0) for check in points}
-        assert course.grades(student) == wanted, student
+        assert course.grades(student) == wanted, f"{student}:\n{course.shown(student, {_check_of(exercise)})}"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)

@@ -59,6 +59,8 @@ def test_every_exercise_has_a_solution_and_a_locked_check_with_points(chapter):
     assert solutions and len(checks) >= len(solutions)
     for cell in checks:
         assert _grading(cell)["locked"] and _grading(cell)["points"] > 0
+        stderr = [o for o in cell.outputs if o.get("name") == "stderr"]
+        assert not stderr, f"nbgrader scores a check that writes to stderr 0, even on a pass:\n{cell.source}"
     for cell in solutions:
         assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source
         assert "check" + _grading(cell)["grade_id"].removeprefix("ex") in ids, "a check is named after its exercise"
