@@ -6,8 +6,10 @@ The conversation, one line each way, lines ending in LF or CR LF (``nc`` and ``t
     server: Password:             client: analytical-engine
     server: Welcome Ada Lovelace!            (and the server closes)
 
-A user the server knows no full name for is asked ``What's your full name?`` first (example 6-3). A failed
-login gets ``Denied: unknown user name or password.`` whatever was wrong; a line longer than
+A user the server knows no full name for is asked ``What's your full name?`` first (example 6-3). The user
+name ``anonymous`` logs in with ``twisted.cred``'s anonymous credentials (its password line is ignored); a
+portal without an anonymous checker refuses it like any failure. A failed login gets
+``Denied: unknown user name or password.`` whatever was wrong; a line longer than
 :data:`LoginProtocol.MAX_LENGTH` gets the same refusal at once. The avatar's logout is called as soon as the
 greeting is sent (or when the client leaves after logging in). A client that half-closes after its password
 still gets its answer.
@@ -19,9 +21,9 @@ avatar logged in.
 
 from __future__ import annotations
 
-from twisted.cred.credentials import UsernamePassword
-from twisted.cred.error import UnauthorizedLogin
-from twisted.internet import protocol
+from twisted.cred.credentials import Anonymous, UsernamePassword
+from twisted.cred.error import LoginFailed
+from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.logger import Logger
 from twisted.protocols import basic
@@ -30,8 +32,9 @@ from zope.interface import implementer
 from servers.auth.avatars import INamedUser, INewUser
 from servers.auth.userdb import REFUSAL
 
-__all__ = ["DENIED", "LoginFactory", "LoginProtocol"]
+__all__ = ["ANONYMOUS_NAME", "DENIED", "LoginFactory", "LoginProtocol"]
 
+ANONYMOUS_NAME = b"anonymous"
 DENIED = f"Denied: {REFUSAL}.".encode("ascii")
 _log = Logger()
 
@@ -60,14 +63,14 @@ class LoginProtocol(basic.LineReceiver):
         elif self.state == "password":
             self.state = "checking"
             self.pauseProducing()  # lines typed ahead wait here until the login is decided
-            credentials = UsernamePassword(self.username, line)
+            credentials = Anonymous() if self.username == ANONYMOUS_NAME else UsernamePassword(self.username, line)
             login = self.factory.portal.login(credentials, None, INamedUser, INewUser)
-            login.addCallbacks(self.logged_in, self.refused)
+            login.addCallbacks(self.logged_in, self.refused).addErrback(self.broken)
         elif self.state == "full name":
             self.state = "checking"
             self.pauseProducing()
-            self.avatar.set_name(line.decode("utf-8", "replace").strip()).addCallbacks(
-                self.greet, self.bad_name)
+            named = defer.maybeDeferred(self.avatar.set_name, line.decode("utf-8", "replace").strip())
+            named.addCallbacks(self.greet, self.bad_name).addErrback(self.broken)
         # lines after that (while checking, or after the answer) are ignored
 
     def lineLengthExceeded(self, line):
@@ -95,10 +98,13 @@ class LoginProtocol(basic.LineReceiver):
         self.answer(f"Denied: {failure.getErrorMessage()}.".encode("utf-8"))
 
     def refused(self, failure):
-        if not failure.check(UnauthorizedLogin):
-            _log.failure("the login could not be checked", failure)
-            return self.answer(b"Denied: the server could not check your login; try again later.")
+        failure.trap(LoginFailed)
         self.answer(DENIED)
+
+    def broken(self, failure):
+        """Anything else that went wrong (in a checker, a realm or an avatar): logged, and the client told."""
+        _log.failure("the login could not be completed", failure)
+        self.answer(b"Denied: the server could not complete your login; try again later.")
 
     def answer(self, line: bytes):
         self.state = "done"
