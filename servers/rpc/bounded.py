@@ -1,0 +1,43 @@
+"""The root resource every wiki service of this family is served under: capped request bodies, no tracebacks,
+and a client that pipelines requests without reading the answers held to one send buffer.
+
+Promises: a :class:`BoundedRoot`'s ``make_site()`` (which ``labkit.serve`` and ``python -m servers`` use) is a
+``twisted.web`` ``Site`` whose requests refuse a body over 1 MB with 413 and a hang-up, keeping none of it
+(:class:`servers.web.bodies.BoundedRequest`), whose errors never show a traceback to the client, and whose
+connections stop reading while their answers wait to be sent (:class:`PipelineBoundChannel`).
+"""
+
+from __future__ import annotations
+
+from twisted.web.http import HTTPChannel
+from twisted.web.resource import Resource
+
+from servers.web.bodies import BoundedRequest
+
+__all__ = ["BoundedRoot", "PipelineBoundChannel"]
+
+
+class PipelineBoundChannel(HTTPChannel):
+    """An ``HTTPChannel`` that stops reading once the transport's send buffer is full between requests.
+
+    Twisted 26.10's channel, told by a full transport to pause while it is handling a request, pauses only that
+    request; when the request finishes, it goes on reading. A client that pipelines small requests (``GET`` of a
+    404, thousands per read) and never reads is then answered into an ever-growing send buffer (hundreds of MB
+    a minute). Here the channel stops reading when a request finishes while the transport is still full; the
+    transport's ``resumeProducing`` starts it again.
+    """
+
+    def requestDone(self, request):
+        super().requestDone(request)
+        if self._waitingForTransport and not self._handlingRequest and self.transport is not None:
+            self._networkProducer.pauseProducing()
+
+
+class BoundedRoot(Resource):
+    def make_site(self):
+        from twisted.web.server import Site
+
+        made = Site(self, requestFactory=BoundedRequest)
+        made.protocol = PipelineBoundChannel
+        made.displayTracebacks = False
+        return made

@@ -1,0 +1,116 @@
+"""The wiki over XML-RPC (the catalogue's ``xmlrpc``), with ``twisted.web.xmlrpc``, at ``/RPC2``.
+
+Promises (``xmlrpc_wiki(data=None)`` builds the site; ``/`` says where the service is):
+
+* Methods: ``hasPage(name)``, ``listPages()`` (sorted names), ``getPage(name)``, ``getRenderedPage(name)``,
+  ``setPage(name, text)`` (True when the page is new), ``deletePage(name)`` (True when there was one),
+  ``findPage(name)`` (the text, or nil: ``None`` is allowed both ways), and introspection
+  (``system.listMethods``, ``system.methodHelp``, ``system.methodSignature``).
+* Faults: ``getPage``/``getRenderedPage`` of a missing page :data:`NO_SUCH_PAGE` (404); a bad name or text
+  :data:`REFUSED` (400); a wrong number of arguments :data:`WRONG_ARGUMENTS` (-32602, the common XML-RPC
+  code); an unknown method 8001 and an unparsable body 8002 (Twisted's own codes). A body with a DTD gets
+  fault 8002 without being expanded. Bodies over 1 MB get HTTP 413. None of these are logged as server errors.
+"""
+
+from __future__ import annotations
+
+import inspect
+import xmlrpc.client
+
+from twisted.web import xmlrpc as web_xmlrpc
+
+from servers.rpc.bounded import BoundedRoot
+from servers.rpc.data import WikiData, WikiRefused
+from servers.rpc.xmlsafety import dtd_refusal
+from servers.web.pages import TEXT_TYPE, FixedPage
+
+__all__ = ["NO_SUCH_PAGE", "REFUSED", "WRONG_ARGUMENTS", "WikiXmlRpc", "xmlrpc_wiki"]
+
+NO_SUCH_PAGE = 404
+REFUSED = 400
+WRONG_ARGUMENTS = -32602
+
+
+class WikiXmlRpc(web_xmlrpc.XMLRPC):
+    """The wiki's XML-RPC methods (see the module's promises)."""
+
+    def __init__(self, data: WikiData):
+        super().__init__(allowNone=True)  # without this __init__ every call fails
+        self.data = data
+        web_xmlrpc.addIntrospection(self)
+
+    def render_POST(self, request):
+        request.content.seek(0)
+        refused = dtd_refusal(request.content.read())
+        if refused:
+            request.setHeader(b"content-type", b"text/xml; charset=utf-8")
+            return xmlrpc.client.dumps(web_xmlrpc.Fault(self.FAILURE, f"Can't deserialize input: {refused}"),
+                                       methodresponse=True).encode("utf-8")
+        return super().render_POST(request)
+
+    def lookupProcedure(self, procedurePath):
+        method = super().lookupProcedure(procedurePath)
+        signature = inspect.signature(method)
+
+        def called(*args):
+            try:
+                signature.bind(*args)
+            except TypeError:
+                wanted = ", ".join(signature.parameters) or "no arguments"
+                raise web_xmlrpc.Fault(WRONG_ARGUMENTS, f"{procedurePath} takes ({wanted}), got {len(args)} "
+                                                        "argument(s)") from None
+            return method(*args)
+
+        called.__doc__ = method.__doc__
+        return called
+
+    def _page(self, name, text):
+        if text is None:
+            raise web_xmlrpc.Fault(NO_SUCH_PAGE, f"no page named {name!r}")
+        return text
+
+    def xmlrpc_hasPage(self, name):
+        """True when the page exists."""
+        return self.data.has_page(name)
+
+    def xmlrpc_listPages(self):
+        """The names of every page, sorted."""
+        return self.data.list_pages()
+
+    def xmlrpc_getPage(self, name):
+        """The page's text; fault 404 when there is no such page."""
+        return self._page(name, self.data.get_page(name))
+
+    def xmlrpc_getRenderedPage(self, name):
+        """The page as HTML, WikiWords linked; fault 404 when there is no such page."""
+        return self._page(name, self.data.rendered_page(name))
+
+    def xmlrpc_findPage(self, name):
+        """The page's text, or nil when there is no such page."""
+        return self.data.get_page(name)
+
+    def xmlrpc_setPage(self, name, text):
+        """Store the page; True when it is new. Fault 400 for a bad name or text."""
+        try:
+            return self.data.set_page(name, text)
+        except WikiRefused as refused:
+            raise web_xmlrpc.Fault(REFUSED, str(refused)) from None
+
+    def xmlrpc_deletePage(self, name):
+        """Remove the page; True when there was one."""
+        return self.data.delete_page(name)
+
+
+class XmlRpcSite(BoundedRoot):
+    def __init__(self, data: WikiData | None = None):
+        super().__init__()
+        self.data = data if data is not None else WikiData()
+        self.rpc = WikiXmlRpc(self.data)
+        self.putChild(b"RPC2", self.rpc)
+        self.putChild(b"", FixedPage(b"The wiki's XML-RPC service is at /RPC2 (POST).\n", TEXT_TYPE))
+
+
+
+def xmlrpc_wiki(data: WikiData | None = None) -> XmlRpcSite:
+    """Build the XML-RPC wiki over ``data`` (a new :class:`WikiData` unless given), served at ``/RPC2``."""
+    return XmlRpcSite(data)
