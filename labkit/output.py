@@ -51,8 +51,8 @@ class Log:
         self._lock = threading.Lock()
         self._views: list = []
         self._shown = 0  # characters appended to the live views since they last started over
-        # Set by whoever reports this server's errors itself (an exercise check): errors go to it, not to the cell.
-        self.errors_held_by: Callable[[str], None] | None = None
+        # False when someone else reports this server's errors (an exercise check, in its box): only the log has them.
+        self.errors_shown_in_cell = True
 
     def write(self, text: str) -> int:
         with self._lock:
@@ -229,8 +229,7 @@ def route(stream: str, text: str) -> None:
     if stream == "stderr":  # errors and warnings: the server's log, and a cell someone looks at
         if log is not None:
             log.write(text)
-            if log.errors_held_by is not None:  # a check serves this server and reports its errors itself
-                log.errors_held_by(text)
+            if not log.errors_shown_in_cell:  # a check serves this server and reports its errors itself
                 return
         if sink is not None:
             sink(("write", (stream, text)))

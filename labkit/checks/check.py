@@ -5,8 +5,8 @@ Promises:
 * ``with Check(title, hint=...) as check:`` collects expectations (:meth:`Check.expect`); at its end it shows a
   pass, or a fail with what was sent, what was expected, what came back (the wire transcript when there is
   one) and one concrete hint (see :mod:`labkit.checks.report`).
-* Errors a served server raises go into the box (the check reports them), not again under it; after a pass
-  they are shown, since nothing in the box names them.
+* Errors a served server raises are the check's to report (in its box), never printed under it: a graded cell
+  that prints to stderr scores nothing in nbgrader, even on a pass. They stay in the server's log.
 * What a check starts through it (:meth:`Check.serve`, :meth:`Check.temporary_folder`, :meth:`Check.on_exit`)
   is stopped or removed when the check ends, however it ends: a pass, a fail, an exception from the learner's
   code, or an interrupt.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +68,6 @@ class Check:
     problem: str = ""
     _on_exit: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, init=False, repr=False,
                                            compare=False)
-    _server_errors: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __enter__(self) -> Check:
         return self
@@ -102,7 +100,7 @@ class Check:
         from labkit.serving import serve
 
         server = serve(thing, name=name, show=False, **options)
-        server.log.errors_held_by = self._server_errors.append  # the box reports them (see __exit__)
+        server.log.errors_shown_in_cell = False  # the box reports them (health), the log keeps them
         self.on_exit(server.stop, timeout=limits.CLEANUP)
         return server
 
@@ -131,8 +129,6 @@ class Check:
             self.problem = _explain(error)
         if not self.expectations and not self.problem:
             self.problem = "the check verified nothing (a bug in the check itself)"
-        if self.passed and self._server_errors:  # nothing in the box names them: show them after all
-            sys.stderr.write("".join(self._server_errors))
         report.display(self)
         if not self.passed:
             raise CheckFailed(self.text(), self.title) from None
