@@ -13,21 +13,13 @@ from twisted.web import resource
 from twisted.web.pages import errorPage
 from zope.interface import implementer
 
-from labkit.checks import CheckFailed
 from labkit.chapters import ch06
 from servers.auth.avatars import INamedUser, INewUser, NamedUser
 from servers.auth.passwords import UNKNOWN_USER, verify_password
 from servers.auth.todo import AdminPerspective, UserPerspective
+from tests.test_chapter04 import fails
 
 NOT_WRITTEN = "not written yet"
-
-
-def fails(check, *args) -> str:
-    with pytest.raises(CheckFailed) as failed:
-        check(*args)
-    message = str(failed.value)
-    assert message.startswith("FAIL")
-    return message
 
 
 # --- 6.1 ---------------------------------------------------------------------------------------------------------

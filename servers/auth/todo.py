@@ -28,10 +28,15 @@ MAX_ITEM_CHARS = 200
 
 
 class TodoList:
+    """The book's to-do list (same method names), bounded."""
+
     def __init__(self, items=()):
         self.items: list[str] = list(items)
 
-    def add(self, item) -> int:
+    def listItems(self) -> list[str]:
+        return list(self.items)
+
+    def addItem(self, item) -> int:
         if not isinstance(item, str) or not 0 < len(item) <= MAX_ITEM_CHARS:
             raise pb.Error(f"an item is text of 1 to {MAX_ITEM_CHARS} characters")
         if len(self.items) >= MAX_ITEMS:
@@ -39,7 +44,7 @@ class TodoList:
         self.items.append(item)
         return len(self.items) - 1
 
-    def delete(self, index) -> None:
+    def deleteItem(self, index) -> None:
         if not isinstance(index, int) or not 0 <= index < len(self.items):
             raise pb.Error(f"no item number {index!r}; there are {len(self.items)}")
         del self.items[index]
@@ -50,15 +55,15 @@ class UserPerspective(pb.Avatar):
         self.todo = todo
 
     def perspective_listItems(self):
-        return list(self.todo.items)
+        return self.todo.listItems()
 
 
 class AdminPerspective(UserPerspective):
     def perspective_addItem(self, item):
-        return self.todo.add(item)
+        return self.todo.addItem(item)
 
     def perspective_deleteItem(self, index):
-        return self.todo.delete(index)
+        return self.todo.deleteItem(index)
 
 
 @implementer(IRealm)
