@@ -270,3 +270,23 @@ def test_todo_gives_admin_and_guest_different_perspectives_and_refuses_bad_items
     with pytest.raises(pb.RemoteError) as refused:
         labkit.react(login_and, served.port, b"admin", b"wrong", ("listItems",))
     assert refused.value.remoteType == b"twisted.cred.error.UnauthorizedLogin"
+
+
+def test_anonymous_is_refused_where_the_portal_has_no_anonymous_checker(login_server):
+    assert talk(login_server.port, b"anonymous", b"") == REFUSED
+
+
+@implementer(portal.IRealm)
+class BrokenRealm:
+    def requestAvatar(self, avatar_id, mind, *interfaces):
+        raise RuntimeError("the realm's database is gone")
+
+
+def test_a_broken_realm_is_reported_to_the_client_and_logged_and_the_server_goes_on():
+    checker = checkers.InMemoryUsernamePasswordDatabaseDontUse(ada=b"pw")
+    served = labkit.serve(LoginFactory(portal.Portal(BrokenRealm(), [checker])), name="test-auth-broken",
+                          show=False)
+    answer = talk(served.port, b"ada", b"pw")
+    assert answer == b"User Name: Password: Denied: the server could not complete your login; try again later.\r\n"
+    assert "the realm's database is gone" in served.log.text
+    assert talk(served.port, b"ada", b"wrong") == REFUSED
