@@ -22,12 +22,14 @@ from twisted.internet import defer, error as net_error
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.web.client import UNKNOWN_LENGTH, ResponseNeverReceived
-from twisted.web.server import NOT_DONE_YET
-from twisted.web.test.requesthelper import DummyRequest
+from twisted.web.server import NOT_DONE_YET, Request
+from twisted.web.test.requesthelper import DummyChannel, DummyRequest
 
 import labkit
 import servers
 from servers import web
+from servers.web.bodies import BoundedRequest
+from servers.web.records import RequestLog
 from servers.web.upload import KEPT_REPORTS
 from tests.standalone import standalone
 
@@ -588,7 +590,7 @@ def test_request_log_records_what_the_client_sent(site, url, address):
 def logged(site, path: bytes, **headers: bytes) -> None:
     """Make ``site`` log one GET of ``path`` (with ``headers``), as the resource tree does."""
     request = DummyRequest([path.lstrip(b"/")])
-    request.path = path
+    request.uri = request.path = path
     request.content = io.BytesIO(b"")
     for name, value in headers.items():
         request.requestHeaders.addRawHeader(name.encode(), value)
@@ -614,6 +616,26 @@ def test_request_log_keeps_the_newest_within_a_byte_budget():
     assert sum(record.weight for record in kept) <= 20_000 < sum(record.weight for record in kept) + kept[0].weight
     assert kept[-1].path == "/page39" and site.requests.dropped == 40 - len(kept)
     assert [record.path for record in kept] == [f"/page{number}" for number in range(40 - len(kept), 40)]
+
+
+@pytest.mark.parametrize("kind", [Request, BoundedRequest])
+def test_a_request_log_learns_how_any_twisted_web_request_ended(kind):
+    """The practice site's requests tell their records themselves; any other request is followed too."""
+    log = RequestLog()
+    answered, abandoned = kind(DummyChannel()), kind(DummyChannel())
+    for request in answered, abandoned:  # as they arrive, before any resource renders them
+        request.method, request.uri, request.clientproto = b"GET", b"/caf\xc3\xa9?q=\xff", b"HTTP/1.1"
+        request.gotLength(0)
+    first, second = log.log(answered), log.log(abandoned)
+    assert (first.code, first.finished, first.disconnected) == (None, False, False)
+    answered.setResponseCode(404)
+    answered.write(b"abc")
+    answered.finish()
+    abandoned.connectionLost(Failure(net_error.ConnectionDone()))
+    assert (first.code, first.sent, first.finished, first.disconnected) == (404, 3, True, False)
+    assert (second.code, second.sent, second.finished, second.disconnected) == (None, 0, False, True)
+    assert (first.method, first.path, first.query, first.version) == ("GET", "/café", "q=\ufffd", "HTTP/1.1")
+    assert list(log) == [first, second]
 
 
 def test_only_the_latest_upload_reports_are_kept(site, checker_url):

@@ -64,7 +64,7 @@ a method a page does not take (``POST /hello``)
 Any request body over :data:`MAX_BODY` bytes (1 MB) gets 413 and a hang-up, and is not kept.
 
 The request log: every request that reaches the site is appended to ``site.requests`` as a
-:class:`RequestRecord` (method, path, query, selected request headers, body size, then response code and bytes
+:class:`RequestRecord` (method, path, query, every request header, body size, then response code and bytes
 sent); ``site.requests_to("/news")`` filters by path, ``site.clear_requests()`` empties it. Notebook checks
 read it to see what a client really sent. It keeps the newest 10,000 records within about 4 MB; older ones are
 dropped first, and ``site.requests.note`` says how many were.

@@ -3,7 +3,8 @@
 Promises: a ``Site`` built with ``requestFactory=BoundedRequest`` answers a request whose body is larger than
 ``max_body`` (by its Content-Length, or counted as chunked data arrives) with ``413 Content Too Large``, an HTML
 page that says what to do, and a hang-up, and keeps none of that body. Bodies within the ceiling behave as in
-Twisted's own ``Request``.
+Twisted's own ``Request``. A request given a ``log_record`` (by :meth:`servers.web.records.RequestLog.log`) tells
+it how its response ended, as it finishes or loses its client.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class BoundedRequest(Request):
     """A ``twisted.web`` request that refuses a body over ``max_body`` bytes instead of storing it."""
 
     max_body = MAX_BODY
+    log_record = None
 
     def gotLength(self, length):
         self.body_received = 0
@@ -41,6 +43,16 @@ class BoundedRequest(Request):
             self._refuse(f"more than {self.max_body} bytes arrived")
             return
         super().handleContentChunk(data)
+
+    def finish(self):
+        super().finish()
+        if self.log_record is not None:
+            self.log_record.end(self, disconnected=False)
+
+    def connectionLost(self, reason):
+        super().connectionLost(reason)
+        if self.log_record is not None and not self.finished:
+            self.log_record.end(self, disconnected=True)
 
     def _refuse(self, why: str) -> None:
         self.refused = True

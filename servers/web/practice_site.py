@@ -18,7 +18,7 @@ from servers.web.bodies import BoundedRequest
 from servers.web.news import NEWS_TEXT, PLAIN_HTML, NewsItem, NewsPage
 from servers.web.pages import (BIG_SIZE, HTML_TYPE, TEXT_TYPE, ErrorPage, FixedPage, Folder, NotFoundPage,
                                PracticePage, StreamedPage, html_document, text_body)
-from servers.web.records import MAX_LOG_BYTES, MAX_LOG_RECORDS, RequestLog, RequestRecord, record_of
+from servers.web.records import MAX_LOG_BYTES, MAX_LOG_RECORDS, RequestLog, RequestRecord
 from servers.web.slow import SLOW_CHUNKS, SLOW_DURATION, SLOW_SIZE, NeverPage, SlowPage
 from servers.web.upload import CheckPage, UploadReport
 
@@ -67,7 +67,7 @@ class PracticeSite(Resource):
 
     # The root sees every request first (the first path segment is looked up here), so the log is kept here.
     def getChildWithDefault(self, name, request):
-        self._log(request)
+        self.requests.log(request)
         return super().getChildWithDefault(name, request)
 
     def getChild(self, name, request):
@@ -75,18 +75,6 @@ class PracticeSite(Resource):
 
     def render(self, request):  # reached only by a request without any path segment
         return NotFoundPage().render(request)
-
-    def _log(self, request) -> None:
-        record = record_of(request)
-        self.requests.append(record)
-
-        def done(result, disconnected: bool):
-            record.code = request.code if request.startedWriting or not disconnected else None
-            record.sent = getattr(request, "sentLength", 0)
-            record.finished = not disconnected
-            record.disconnected = disconnected
-
-        request.notifyFinish().addCallbacks(done, done, callbackArgs=(False,), errbackArgs=(True,))
 
     def make_site(self):
         """A ``twisted.web.server.Site`` serving this tree the way ``/check`` needs, with capped bodies.

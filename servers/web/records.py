@@ -2,8 +2,10 @@
 
 Promises:
 
-* :func:`record_of` turns a ``twisted.web`` request into a :class:`RequestRecord` (method, path, query, the
-  headers checks look at, body size); the site fills in the response code and bytes sent when it finishes.
+* :meth:`RequestLog.log` records a ``twisted.web`` request as it arrives (a :class:`RequestRecord`: method, path,
+  query, every header, body size) and fills in the response code, the bytes sent and how the response ended
+  when it does. Logging costs a request little: the record keeps the bytes that arrived and decodes them only
+  when an attribute is read.
 * :class:`RequestLog` keeps at most ``max_records`` records and about ``max_bytes`` bytes of their text; when
   either is exceeded the oldest records are dropped first, ``dropped`` counts them and the log says so.
 """
@@ -13,79 +15,111 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import deque
-from dataclasses import dataclass, field
+from itertools import chain
+
+from servers.web.bodies import BoundedRequest
 
 __all__ = ["MAX_LOG_BYTES", "MAX_LOG_RECORDS", "RequestLog", "RequestRecord", "record_of"]
 
 MAX_LOG_RECORDS = 10_000
 MAX_LOG_BYTES = 4_000_000
 RECORD_OVERHEAD = 200  # bytes of bookkeeping counted for every record besides its text
+# Every request brings its own copy of these; a record keeps one shared copy instead.
+_SHARED = {word: word for word in (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"HTTP/1.0",
+                                   b"HTTP/1.1")}
 
 
-@dataclass
+def _header(name: str) -> property:
+    return property(lambda record: record.headers.get(name), doc=f"The request's {name} header, or None.")
+
+
 class RequestRecord:
-    """One request as the site saw it. ``code`` is None until the response starts; ``finished`` turns True when
-    the response was sent completely; ``disconnected`` when the client went away first."""
+    """One request as the site saw it. ``code`` is None until the response ends (and stays None when the
+    client went away before it started); ``finished`` turns True when the response was sent completely;
+    ``disconnected`` when the client went away first. ``headers`` maps lower-case names to values (repeated
+    headers joined with ``", "``); ``weight`` is about how many bytes the record holds."""
 
-    method: str
-    path: str
-    query: str
-    version: str
-    authorization: str | None
-    if_none_match: str | None
-    if_modified_since: str | None
-    content_type: str | None
-    user_agent: str | None
-    body_size: int
-    code: int | None = None
-    sent: int = 0
-    finished: bool = False
-    disconnected: bool = False
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    __slots__ = ("_method", "_uri", "_version", "_headers", "body_size", "weight", "code", "sent", "finished",
+                 "disconnected")
+
+    def __init__(self, method: bytes, uri: bytes, version: bytes, headers: dict[bytes, list[bytes]],
+                 body_size: int):
+        self._method, self._uri, self._version = _SHARED.get(method, method), uri, _SHARED.get(version, version)
+        self._headers = headers
+        self.body_size = body_size
+        self.weight = (RECORD_OVERHEAD + len(method) + len(uri) + len(version) + sum(map(len, headers))
+                       + sum(map(len, chain.from_iterable(headers.values()))))
+        self.code: int | None = None
+        self.sent = 0
+        self.finished = False
+        self.disconnected = False
+
+    def end(self, request, disconnected: bool) -> None:
+        """Note how the response to ``request`` ended: sent completely, or cut short by the client leaving."""
+        self.code = request.code if not disconnected or getattr(request, "startedWriting", False) else None
+        self.sent = getattr(request, "sentLength", 0)
+        self.finished = not disconnected
+        self.disconnected = disconnected
+
+    @property
+    def method(self) -> str:
+        return self._method.decode("ascii", "replace")
+
+    @property
+    def path(self) -> str:
+        """The path, without the query."""
+        return self._uri.partition(b"?")[0].decode("utf-8", "replace")
+
+    @property
+    def query(self) -> str:
+        """What follows the first ``?`` of the request's URI ("" when nothing does)."""
+        return self._uri.partition(b"?")[2].decode("utf-8", "replace")
+
+    @property
+    def version(self) -> str:
+        return self._version.decode("ascii", "replace")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {name.decode("latin-1").lower(): ", ".join(value.decode("latin-1") for value in values)
+                for name, values in self._headers.items()}
+
+    authorization = _header("authorization")
+    if_none_match = _header("if-none-match")
+    if_modified_since = _header("if-modified-since")
+    content_type = _header("content-type")
+    user_agent = _header("user-agent")
 
     @property
     def basic_credentials(self) -> tuple[str, str] | None:
         """The (user, password) of a ``Basic`` Authorization header, or None."""
-        if not self.authorization or not self.authorization.lower().startswith("basic "):
+        authorization = self.authorization
+        if not authorization or not authorization.lower().startswith("basic "):
             return None
         try:
-            decoded = base64.b64decode(self.authorization[6:].strip(), validate=True).decode("utf-8")
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return None
         user, colon, password = decoded.partition(":")
         return (user, password) if colon else None
 
-    @property
-    def weight(self) -> int:
-        """About how many bytes this record holds (its text plus a fixed overhead)."""
-        text = len(self.method) + len(self.path) + len(self.query) + len(self.version)
-        return RECORD_OVERHEAD + text + sum(len(name) + len(value) for name, value in self.headers.items())
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in (
+            "method", "path", "query", "version", "authorization", "if_none_match", "if_modified_since",
+            "content_type", "user_agent", "body_size", "code", "sent", "finished", "disconnected"))
+        return f"RequestRecord({shown})"
 
 
 def record_of(request) -> RequestRecord:
-    """The record of a ``twisted.web`` request, as it arrived."""
-    headers = {name.decode("latin-1").lower(): ", ".join(v.decode("latin-1") for v in values)
-               for name, values in request.requestHeaders.getAllRawHeaders()}
+    """The record of a ``twisted.web`` request, as it arrived (its bytes kept, not yet decoded)."""
     content = getattr(request, "content", None)
     size = 0
     if content is not None:
         position = content.tell()
         size = content.seek(0, 2)
         content.seek(position)
-    uri = request.uri.decode("utf-8", "replace")
-    return RequestRecord(
-        method=request.method.decode("ascii", "replace"),
-        path=request.path.decode("utf-8", "replace"),
-        query=uri.partition("?")[2],
-        version=request.clientproto.decode("ascii", "replace"),
-        authorization=headers.get("authorization"),
-        if_none_match=headers.get("if-none-match"),
-        if_modified_since=headers.get("if-modified-since"),
-        content_type=headers.get("content-type"),
-        user_agent=headers.get("user-agent"),
-        body_size=size,
-        headers=headers,
-    )
+    return RequestRecord(request.method, request.uri, request.clientproto, dict(request.requestHeaders.getAllRawHeaders()),
+                         size)
 
 
 class RequestLog:
@@ -97,16 +131,29 @@ class RequestLog:
         self.max_records = max_records
         self.max_bytes = max_bytes
         self.dropped = 0
-        self._records: deque[tuple[RequestRecord, int]] = deque()
+        self._records: deque[RequestRecord] = deque()
         self._bytes = 0
 
+    def log(self, request) -> RequestRecord:
+        """Record ``request`` as it arrives; its record learns how the response ended when it does.
+
+        A :class:`~servers.web.bodies.BoundedRequest` tells its record itself as it finishes or loses its
+        client; any other request is followed through ``notifyFinish()``.
+        """
+        record = record_of(request)
+        self.append(record)
+        if isinstance(request, BoundedRequest):
+            request.log_record = record
+        else:
+            request.notifyFinish().addCallbacks(lambda _: record.end(request, False),
+                                                lambda _: record.end(request, True))
+        return record
+
     def append(self, record: RequestRecord) -> None:
-        weight = record.weight
-        self._records.append((record, weight))
-        self._bytes += weight
+        self._records.append(record)
+        self._bytes += record.weight
         while len(self._records) > 1 and (len(self._records) > self.max_records or self._bytes > self.max_bytes):
-            _, oldest = self._records.popleft()
-            self._bytes -= oldest
+            self._bytes -= self._records.popleft().weight
             self.dropped += 1
 
     def clear(self) -> None:
@@ -124,13 +171,13 @@ class RequestLog:
                 f"records and {self.max_bytes} bytes")
 
     def __iter__(self):
-        return (record for record, _ in list(self._records))
+        return iter(list(self._records))
 
     def __len__(self) -> int:
         return len(self._records)
 
     def __getitem__(self, index: int) -> RequestRecord:
-        return self._records[index][0]
+        return self._records[index]
 
     def __repr__(self) -> str:
         return f"<RequestLog of {len(self)} request(s){'; ' + self.note if self.note else ''}>"
