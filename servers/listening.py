@@ -9,10 +9,10 @@ on several ports, one set of limits across them).
 
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 from twisted.internet.interfaces import IProtocolFactory
-from twisted.web.resource import IResource
 
 from servers.limits import Limits, guard, loopback
 
@@ -33,7 +33,7 @@ def listen(reactor, thing, *, host: str = "127.0.0.1", port: int = 0, tls=None,
     """
     host = loopback(host)
     limits = limits or Limits()
-    if IResource.providedBy(thing):
+    if _is_resource(thing):
         from twisted.web.server import Site
 
         # A resource may bring its own Site (the practice web site does, to see malformed uploads itself).
@@ -47,6 +47,13 @@ def listen(reactor, thing, *, host: str = "127.0.0.1", port: int = 0, tls=None,
         return [_listen_one(reactor, number, guarded, host, tls) for number in thing.ports()]
     raise TypeError(f"cannot serve {thing!r}: give a protocol factory, a twisted.web resource, "
                     "or the name of a practice server")
+
+
+def _is_resource(thing) -> bool:
+    """Whether ``thing`` is a twisted.web resource. Nothing can be one before ``twisted.web.resource`` is
+    imported, so serving anything else leaves twisted.web unimported."""
+    resource = sys.modules.get("twisted.web.resource")
+    return resource is not None and resource.IResource.providedBy(thing)
 
 
 def _listen_one(reactor, port: int, factory, host: str, tls):

@@ -22,7 +22,7 @@ from servers.limits import Limits
 from tests.standalone import ROOT
 
 FAMILIES = ("servers.tcp", "servers.web", "twisted.mail", "twisted.names", "twisted.conch", "twisted.news",
-            "twisted.spread", "twisted.cred", "twisted.web.server", "twisted.web.http")
+            "twisted.spread", "twisted.cred", "twisted.web")
 """Modules that serving a plain TCP server has no reason to import."""
 
 
