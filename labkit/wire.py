@@ -17,10 +17,10 @@ import html
 from collections import deque
 from dataclasses import dataclass, field
 
-from twisted.internet.interfaces import IProtocolNegotiationFactory
+from twisted.internet.interfaces import IHalfCloseableProtocol, IProtocolNegotiationFactory
 from twisted.internet.protocol import Protocol
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
-from zope.interface import directlyProvides, providedBy
+from zope.interface import alsoProvides, directlyProvides, providedBy
 
 from labkit.redaction import redact_bytes
 
@@ -237,7 +237,8 @@ class RecordingProtocol(ProtocolWrapper):
 
     Reads are recorded as they arrive. Writes are recorded where the bytes leave: on a socket transport, when
     the transport hands them to the socket (so a busy server pays per send, not per write, and what was never
-    sent is not shown as sent); on any other transport (TLS, test transports), as they are written.
+    sent is not shown as sent); on any other transport (TLS, test transports), as they are written. A wrapped
+    protocol that handles half-closed connections (``IHalfCloseableProtocol``) is told of them through this one.
     """
 
     def makeConnection(self, transport):
@@ -249,13 +250,15 @@ class RecordingProtocol(ProtocolWrapper):
         send = getattr(transport, "writeSomeData", None)
         if send is None:
             super().makeConnection(transport)
-            return
-        transport.writeSomeData = self._recording_send(send)
-        # The wrapped protocol writes straight to the socket transport; this wrapper still sees every read.
-        directlyProvides(self, providedBy(transport))
-        Protocol.makeConnection(self, transport)
-        self.factory.registerProtocol(self)
-        self.wrappedProtocol.makeConnection(transport)
+        else:
+            transport.writeSomeData = self._recording_send(send)
+            # The wrapped protocol writes straight to the socket transport; this wrapper still sees every read.
+            directlyProvides(self, providedBy(transport))
+            Protocol.makeConnection(self, transport)
+            self.factory.registerProtocol(self)
+            self.wrappedProtocol.makeConnection(transport)
+        if IHalfCloseableProtocol.providedBy(self.wrappedProtocol):
+            alsoProvides(self, IHalfCloseableProtocol)
 
     def _recording_send(self, send):
         record, number, side = self._record, self._number, self._writes_as
@@ -279,6 +282,12 @@ class RecordingProtocol(ProtocolWrapper):
     def dataReceived(self, data):
         self._record(self._number, self.factory.reads_as, data)
         self.wrappedProtocol.dataReceived(data)
+
+    def readConnectionLost(self):
+        self.wrappedProtocol.readConnectionLost()
+
+    def writeConnectionLost(self):
+        self.wrappedProtocol.writeConnectionLost()
 
     def connectionLost(self, reason):
         self.factory.transcript.close(self._number, reason.getErrorMessage())

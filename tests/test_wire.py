@@ -1,12 +1,15 @@
-"""labkit.wire: recording connections and showing them as conversations (no sockets needed)."""
+"""labkit.wire: recording connections and showing them as conversations (test transports, and one real socket)."""
 
 from hypothesis import given, strategies as st
 from twisted.internet import protocol
+from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.testing import StringTransport
 from twisted.protocols import basic
 
+import labkit
 from labkit.wire import CLIENT, SERVER, RecordingFactory, Transcript, show_bytes
 from servers.tcp import EchoProtocol
+from tests.test_robustness import send_then_drain
 
 
 def connect(factory, transcript_side=SERVER):
@@ -55,6 +58,23 @@ def test_closing_is_noted_with_the_reason():
 
     proto.connectionLost(Failure(ConnectionDone()))
     assert str(transcript).splitlines()[-1] == "-- connection 1 closed (Connection was closed cleanly.)"
+
+
+def test_a_half_close_reaches_a_wrapped_protocol_that_handles_it():
+    proto, transport, transcript = connect(protocol.ServerFactory.forProtocol(EchoProtocol))
+    assert IHalfCloseableProtocol.providedBy(proto)
+    proto.dataReceived(b"one\nunfinished")
+    IHalfCloseableProtocol(proto).readConnectionLost()
+    assert transport.value() == b"You said: one\r\nYou said: unfinished\r\n" and transport.disconnecting
+    assert transcript.sent_by(SERVER) == transport.value()
+    plain, _, _ = connect(protocol.ServerFactory.forProtocol(protocol.Protocol))
+    assert not IHalfCloseableProtocol.providedBy(plain)  # the transport then closes at a half-close, as usual
+
+
+def test_echo_served_by_labkit_answers_an_unfinished_line_after_a_half_close():
+    server = labkit.serve("echo", show=False)
+    assert send_then_drain(server.port, b"nc -N\nunfinished") == b"You said: nc -N\r\nYou said: unfinished\r\n"
+    assert server.transcript.sent_by(CLIENT) == b"nc -N\nunfinished"
 
 
 def test_binary_and_control_bytes_are_shown_safely():
