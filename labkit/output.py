@@ -18,6 +18,7 @@ Promises:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import sys
@@ -256,6 +257,7 @@ class _CellWatch:
         self._lock = threading.Lock()
         self._pending: list[tuple[str, str]] = []
         self._size = 0
+        self.diverted: Callable[[str], None] | None = None  # see divert_cell_errors
 
     def watch(self) -> None:
         """Follow IPython's cells (a no-op outside IPython)."""
@@ -272,6 +274,9 @@ class _CellWatch:
         self.running = True  # the reactor starts on a cell's first wait: that cell runs now
 
     def hold(self, text: str, unseen: bool) -> None:
+        if self.diverted is not None and self.running:
+            self.diverted(text)
+            return
         if not self.watching or not (self.running or unseen):
             return
         with self._lock:
@@ -300,6 +305,18 @@ class _CellWatch:
 
 
 _cells = _CellWatch()
+
+
+@contextlib.contextmanager
+def divert_cell_errors(collect: Callable[[str], None]):
+    """While inside, errors the reactor thread reports during the running cell go to ``collect`` instead of under
+    the cell (an exercise check decides what of them to show: a graded cell that prints to stderr scores nothing).
+    The logs still get them."""
+    previous, _cells.diverted = _cells.diverted, collect
+    try:
+        yield
+    finally:
+        _cells.diverted = previous
 
 
 class _ReactorThreadStream:

@@ -6,7 +6,8 @@ Promises:
   pass, or a fail with what was sent, what was expected, what came back (the wire transcript when there is
   one) and one concrete hint (see :mod:`labkit.checks.report`).
 * Errors a served server raises are the check's to report (in its box), never printed under it: a graded cell
-  that prints to stderr scores nothing in nbgrader, even on a pass. They stay in the server's log.
+  that prints to stderr scores nothing in nbgrader, even on a pass. They stay in the server's log. Other errors
+  the reactor reports during a check are shown under a failing check only.
 * What a check starts through it (:meth:`Check.serve`, :meth:`Check.temporary_folder`, :meth:`Check.on_exit`)
   is stopped or removed when the check ends, however it ends: a pass, a fail, an exception from the learner's
   code, or an interrupt.
@@ -20,10 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labkit import output
 from labkit.bridge import LabTimeout
 from labkit.checks import limits, report
 from labkit.checks.quiet import tracebacks_left_out
@@ -68,8 +71,10 @@ class Check:
     problem: str = ""
     _on_exit: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, init=False, repr=False,
                                            compare=False)
+    _reactor_errors: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __enter__(self) -> Check:
+        self._on_exit.enter_context(output.divert_cell_errors(self._reactor_errors.append))
         return self
 
     # --- what the check verifies ------------------------------------------------------------------------------
@@ -130,6 +135,8 @@ class Check:
         if not self.expectations and not self.problem:
             self.problem = "the check verified nothing (a bug in the check itself)"
         report.display(self)
+        if not self.passed and self._reactor_errors:  # what no served server's log took: it may say why
+            sys.stderr.write("The reactor thread reported this during the check:\n" + "".join(self._reactor_errors))
         if not self.passed:
             raise CheckFailed(self.text(), self.title) from None
         return False
