@@ -412,3 +412,13 @@ def test_web_realm_stub_is_not_written_yet():
 ])
 def test_web_realm_mistakes_get_their_hint(mistake, words):
     assert words in fails(ch06.check_web_realm, mistake)
+
+
+# --- the kit's PB client ----------------------------------------------------------------------------------------
+
+def test_pb_session_reports_a_closed_port_instead_of_raising():
+    from labkit.checks import closed_port
+    from labkit.checks.pb import pb_session
+
+    session = pb_session(closed_port(), b"admin", b"x", ("listItems",))
+    assert not session.logged_in and "ConnectionRefused" in session.login and session.results == []
