@@ -9,19 +9,16 @@ what it was before the first attack. A server registered tomorrow is covered by 
 from __future__ import annotations
 
 import contextlib
-import os
 import random
-import re
 import resource
 import socket
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 
 import pytest
 
 import servers
+from tests.standalone import Standalone, standalone
 
 HOST = "127.0.0.1"
 LIMITS = {"max_connections": 100, "idle_timeout": 3, "request_timeout": 2, "max_buffered": 64 * 1024}
@@ -31,30 +28,28 @@ WAIT = 15.0  # the longest any single socket operation of an attack may block
 
 @dataclass
 class Running:
-    name: str
-    process: subprocess.Popen
-    ports: list[int]
+    """A practice server on its own, with its probe and its resident memory before the first attack."""
+
+    server: Standalone
     probe: object
     baseline: int = 0
 
     @property
-    def port(self) -> int:
-        return self.ports[0]
+    def name(self) -> str:
+        return self.server.name
 
-    def rss(self) -> int:
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        raise AssertionError(f"no VmRSS for {self.name} (pid {self.process.pid}): did it exit?")
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     def open_files(self) -> int:
-        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+        return self.server.open_files()
 
     def still_healthy(self, attack: str) -> None:
-        assert self.process.poll() is None, f"{self.name} exited with {self.process.returncode} after {attack}"
+        process = self.server.process
+        assert process.poll() is None, f"{self.name} exited with {process.returncode} after {attack}"
         self.probe(HOST, self.port)
-        grown = self.rss() - self.baseline
+        grown = self.server.rss() - self.baseline
         assert grown < RSS_GROWTH, f"{self.name} grew by {grown / 2**20:.1f} MB after {attack}"
 
 
@@ -73,22 +68,11 @@ def allow_open_files(count: int) -> None:
 @pytest.fixture(scope="module", params=sorted(servers.REGISTRY))
 def server(request):
     name = request.param
-    command = [sys.executable, "-m", "servers", name, "--port", "0"]
-    for field, value in LIMITS.items():
-        command += ["--limit", f"{field}={value}"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()
-        found = re.search(r" port ([\d, ]+);", line)
-        assert found, f"python -m servers {name} printed {line!r}"
-        ports = [int(number) for number in found.group(1).split(",")]
-        running = Running(name, process, ports, servers.REGISTRY[name].load_probe())
+    with standalone(name, "--port", "0", limits=LIMITS) as started:
+        running = Running(started, servers.REGISTRY[name].load_probe())
         running.probe(HOST, running.port)
-        running.baseline = running.rss()
+        running.baseline = started.rss()
         yield running
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def connect(port: int) -> socket.socket:

@@ -6,15 +6,11 @@ from __future__ import annotations
 import base64
 import http.client
 import io
-import re
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import treq
@@ -36,7 +32,6 @@ from tests.standalone import standalone
 SLOW_SIZE = 64 * 1024
 SLOW_CHUNKS = 8
 SLOW_DURATION = 0.4
-ROOT = Path(__file__).resolve().parents[1]
 
 GOOD_DOC = (b"<!DOCTYPE html>\n<html><head><title>Checked</title></head>\n"
             b"<body><p>fine</p><br><img src=x.png></body></html>\n")
@@ -128,20 +123,10 @@ def test_registered_as_web():
 
 
 def test_python_m_servers_web_serves_hello():
-    process = subprocess.Popen([sys.executable, "-m", "servers", "web", "--port", "0"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()
-        match = re.search(r"listening on 127\.0\.0\.1 port (\d+)", line)
-        assert match, f"unexpected first line {line!r}; stderr: {process.stderr.read() if process.poll() else ''}"
-        with urllib.request.urlopen(f"http://127.0.0.1:{match.group(1)}/hello", timeout=5) as response:
+    with standalone("web", "--port", "0") as server:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/hello", timeout=5) as response:
             assert response.status == 200
             assert response.read() == web.HELLO_HTML
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
-        process.stderr.close()
 
 
 # --- plain pages, 404, 500 ----------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 import concurrent.futures
 import socket
 import statistics
-import subprocess
 import sys
 import time
 
@@ -98,23 +97,21 @@ def _echo_throughput(port: int) -> float:
 
 def throughput() -> dict[str, float]:
     from tests.kernel import Kernel
+    from tests.standalone import standalone
 
-    standalone = subprocess.Popen([sys.executable, "-m", "servers", "echo"], stdout=subprocess.PIPE, text=True)
-    kernel = Kernel()
-    try:
-        port_standalone = int(standalone.stdout.readline().split("port ")[1].split(";")[0])
-        run = kernel.run("import labkit\nsrv = labkit.serve('echo', show=False)\nprint(srv.port)")
-        port_kernel = int(run.stdout.strip())
-        results: dict[str, list[float]] = {"in kernel": [], "standalone": []}
-        for turn in range(RUNS):  # alternate who goes first, so neither always gets the warmer machine
-            order = [("in kernel", port_kernel), ("standalone", port_standalone)][:: 1 if turn % 2 else -1]
-            for name, port in order:
-                results[name].append(_echo_throughput(port))
-        return {name: statistics.median(values) for name, values in results.items()}
-    finally:
-        kernel.close()
-        standalone.terminate()
-        standalone.wait(10)
+    with standalone("echo") as alone:
+        kernel = Kernel()
+        try:
+            run = kernel.run("import labkit\nsrv = labkit.serve('echo', show=False)\nprint(srv.port)")
+            port_kernel = int(run.stdout.strip())
+            results: dict[str, list[float]] = {"in kernel": [], "standalone": []}
+            for turn in range(RUNS):  # alternate who goes first, so neither always gets the warmer machine
+                order = [("in kernel", port_kernel), ("standalone", alone.port)][:: 1 if turn % 2 else -1]
+                for name, port in order:
+                    results[name].append(_echo_throughput(port))
+            return {name: statistics.median(values) for name, values in results.items()}
+        finally:
+            kernel.close()
 
 
 def interrupt_and_shutdown() -> dict[str, float]:

@@ -12,41 +12,18 @@ longest-idle one being closed, and the time until a slowloris client is cut off.
 from __future__ import annotations
 
 import random
-import re
-import resource
 import socket
-import subprocess
 import sys
 import time
 
 import servers
+from tests.standalone import standalone
 from tests.test_robustness import (CROWD, HOST, allow_open_files, connect, half_close_exchange, never_reading,
                                    random_line, send_then_drain)
 
 LIMITS = {"idle_timeout": 10, "request_timeout": 5}
 OPEN_FILES = 1024
 SLOWLORIS_WAIT = 20.0
-
-
-def _start(name: str) -> tuple[subprocess.Popen, int]:
-    command = [sys.executable, "-m", "servers", name, "--port", "0"]
-    for field, value in LIMITS.items():
-        command += ["--limit", f"{field}={value}"]
-
-    def few_files():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
-
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, preexec_fn=few_files)
-    found = re.search(r" port (\d+)", process.stdout.readline())
-    if not found:
-        process.kill()
-        raise RuntimeError(f"python -m servers {name} did not start")
-    return process, int(found.group(1))
-
-
-def _rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
 
 
 def _answered(probe, port: int) -> bool:
@@ -146,22 +123,18 @@ def measure(name: str) -> list[tuple[str, float, str]]:
     """(attack, most RSS growth in MB, note) for the practice server ``name``."""
     entry = servers.REGISTRY[name]
     probe = entry.load_probe()
-    process, port = _start(name)
     rows = []
-    try:
-        probe(HOST, port)
-        baseline = _rss(process.pid)
+    with standalone(name, "--port", "0", limits=LIMITS, open_files=OPEN_FILES) as server:
+        probe(HOST, server.port)
+        baseline = server.rss()
         chance = random.Random(8)
         for attack, run in ATTACKS.items():
             samples = []
-            note = run(port, chance, entry, probe, lambda: samples.append(_rss(process.pid)))
-            samples.append(_rss(process.pid))
-            if not _answered(probe, port):
+            note = run(server.port, chance, entry, probe, lambda: samples.append(server.rss()))
+            samples.append(server.rss())
+            if not _answered(probe, server.port):
                 note += "; probe NOT answered afterwards"
             rows.append((attack, (max(samples) - baseline) / 2**20, note))
-    finally:
-        process.terminate()
-        process.wait(10)
     return rows
 
 

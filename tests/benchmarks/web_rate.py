@@ -11,14 +11,16 @@ second; both are printed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import selectors
 import socket
 import statistics
-import subprocess
 import sys
 import time
+
+from tests.standalone import serving, standalone
 
 CONNECTIONS = 50
 SECONDS = 3.0
@@ -39,21 +41,9 @@ root.putChild(b"hello", Data(HELLO_HTML, "text/html; charset=utf-8"))
 site = Site(root)
 site.displayTracebacks = False
 port = reactor.listenTCP(0, site, backlog=1024, interface="127.0.0.1")
-print(f"bare listening on 127.0.0.1 port {port.getHost().port};", flush=True)
+print(f"bare listening on 127.0.0.1 port {port.getHost().port}; Ctrl-C stops it", flush=True)
 reactor.run()
 """
-
-
-def _start(command: list[str], core: int | None) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    if core is not None:
-        os.sched_setaffinity(process.pid, {core})
-    line = process.stdout.readline()
-    found = re.search(r" port (\d+)", line)
-    if not found:
-        process.kill()
-        raise RuntimeError(f"{command} printed {line!r}")
-    return process, int(found.group(1))
 
 
 class _Client:
@@ -120,28 +110,27 @@ def compare(rounds: int = ROUNDS) -> dict[str, tuple[float, float]]:
     mine = os.sched_getaffinity(0)
     if client_core is not None:
         os.sched_setaffinity(0, {client_core})
-    commands = {"practice site": [sys.executable, "-m", "servers", "web", "--port", "0"],
-                "bare Site": [sys.executable, "-c", BARE]}
-    started = {name: _start(command, server_core) for name, command in commands.items()}
-    rates: dict[str, list[float]] = {name: [] for name in commands}
-    answered = dict.fromkeys(commands, 0)
-    cpu = dict.fromkeys(commands, 0.0)
-    try:
-        for name, (_, port) in started.items():
-            load(port, 0.5)  # warm up
-        for _ in range(rounds):
-            for name, (process, port) in started.items():
-                before = _cpu_seconds(process.pid)
-                answers, elapsed = load(port)
-                cpu[name] += _cpu_seconds(process.pid) - before
-                answered[name] += answers
-                rates[name].append(answers / elapsed)
-    finally:
-        os.sched_setaffinity(0, mine)
-        for process, _ in started.values():
-            process.terminate()
-            process.wait(10)
-    return {name: (statistics.median(rates[name]), answered[name] / cpu[name]) for name in commands}
+    with contextlib.ExitStack() as running:
+        started = {"practice site": running.enter_context(standalone("web", "--port", "0")),
+                   "bare Site": running.enter_context(serving([sys.executable, "-c", BARE], "bare"))}
+        rates: dict[str, list[float]] = {name: [] for name in started}
+        answered = dict.fromkeys(started, 0)
+        cpu = dict.fromkeys(started, 0.0)
+        try:
+            for server in started.values():
+                if server_core is not None:
+                    os.sched_setaffinity(server.process.pid, {server_core})
+                load(server.port, 0.5)  # warm up
+            for _ in range(rounds):
+                for name, server in started.items():
+                    before = _cpu_seconds(server.process.pid)
+                    answers, elapsed = load(server.port)
+                    cpu[name] += _cpu_seconds(server.process.pid) - before
+                    answered[name] += answers
+                    rates[name].append(answers / elapsed)
+        finally:
+            os.sched_setaffinity(0, mine)
+    return {name: (statistics.median(rates[name]), answered[name] / cpu[name]) for name in started}
 
 
 def report() -> bool:
