@@ -98,6 +98,51 @@ def test_note_store_always_200_is_told_about_201():
     assert "setResponseCode(201)" in fails(ch05.check_note_store, store_with(render_PUT=render_PUT))
 
 
+async def copy_page(reactor, base_url, source, target):
+    import treq
+
+    got = await treq.get(f"{base_url}api/pages/{source}")
+    if got.code != 200:
+        raise LookupError(f"no page {source}: {got.code}")
+    page = await got.json()
+    put = await treq.put(f"{base_url}api/pages/{target}", json={"text": page["text"]})
+    await put.content()
+    return put.code
+
+
+def test_copy_page_right_answer_passes():
+    ch05.check_copy_page(copy_page)
+
+
+def test_copy_page_stub_is_not_written_yet():
+    async def stub(reactor, base_url, source, target):
+        raise NotImplementedError()
+
+    assert "not written yet" in fails(ch05.check_copy_page, stub)
+
+
+def test_copy_page_of_the_html_page():
+    async def from_html(reactor, base_url, source, target):
+        import treq
+
+        text = await (await treq.get(f"{base_url}{source}")).text()
+        put = await treq.put(f"{base_url}api/pages/{target}", json={"text": text})
+        return put.code
+
+    assert "you copied the HTML page" in fails(ch05.check_copy_page, from_html)
+
+
+def test_copy_page_that_stores_a_missing_source():
+    async def careless(reactor, base_url, source, target):
+        import treq
+
+        page = await (await treq.get(f"{base_url}api/pages/{source}")).json()
+        put = await treq.put(f"{base_url}api/pages/{target}", json={"text": page.get("text", "")})
+        return put.code
+
+    assert "raise (LookupError, say) before any PUT" in fails(ch05.check_copy_page, careless)
+
+
 # --- 5.2 XML-RPC page statistics ------------------------------------------------------------------------------
 
 class PageStats(xmlrpc.XMLRPC):
@@ -160,26 +205,30 @@ def test_page_stats_raising_key_error_instead_of_a_fault():
 
 # --- 5.3 a SOAP client ------------------------------------------------------------------------------------------
 
-zeep = pytest.importorskip("zeep")
+@pytest.fixture
+def zeep():
+    return pytest.importorskip("zeep")
 
 
 def page_sizes(wsdl_url):
+    import zeep
+
     client = zeep.Client(wsdl_url)
     return {name: len(client.service.getPage(name=name)) for name in client.service.listPages()}
 
 
-def test_page_sizes_right_answer_passes():
+def test_page_sizes_right_answer_passes(zeep):
     ch05.check_page_sizes(page_sizes)
 
 
-def test_page_sizes_stub_is_not_written_yet():
+def test_page_sizes_stub_is_not_written_yet(zeep):
     def stub(wsdl_url):
         raise NotImplementedError()
 
     assert "not written yet" in fails(ch05.check_page_sizes, stub)
 
 
-def test_page_sizes_from_rendered_pages():
+def test_page_sizes_from_rendered_pages(zeep):
     def rendered(wsdl_url):
         client = zeep.Client(wsdl_url)
         return {name: len(client.service.getRenderedPage(name=name)) for name in client.service.listPages()}

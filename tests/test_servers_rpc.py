@@ -20,8 +20,6 @@ from servers.rpc import rest, soap
 from servers.rpc import xmlrpc as wiki_xmlrpc
 from servers.rpc.data import MAX_TEXT
 
-zeep = pytest.importorskip("zeep")
-
 BOMB = (b'<?xml version="1.0"?>\n<!DOCTYPE bomb [<!ENTITY a "aaaaaaaaaa">'
         + b"".join(b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&%s;" % bytes([97 + i])) * 10) for i in range(8))
         + b"]>\n")
@@ -186,7 +184,12 @@ def soap_server(data):
 
 
 @pytest.fixture
-def client(soap_server):
+def zeep():
+    return pytest.importorskip("zeep")  # the SOAP client; the other services' tests need no SOAP
+
+
+@pytest.fixture
+def client(soap_server, zeep):
     return zeep.Client(f"http://127.0.0.1:{soap_server.port}/soap?wsdl")
 
 
@@ -199,7 +202,7 @@ def test_soap_session_with_zeep(client, data):
     assert client.service.hasPage(name="SoapPage") is False
 
 
-def test_soap_missing_page_is_a_client_fault(client):
+def test_soap_missing_page_is_a_client_fault(client, zeep):
     with pytest.raises(zeep.exceptions.Fault) as raised:
         client.service.getPage(name="Nowhere")
     assert raised.value.code == "soap:Client" and "Nowhere" in raised.value.message

@@ -18,7 +18,7 @@ from labkit.checks.outcome import Outcome
 from labkit.checks.values import Shown
 from labkit.checks.xmlrpc import call, fault
 
-__all__ = ["check_note_store", "check_page_sizes", "check_page_stats", "check_tally_root"]
+__all__ = ["check_copy_page", "check_note_store", "check_page_sizes", "check_page_stats", "check_tally_root"]
 
 
 # --- 5.1 REST ---------------------------------------------------------------------------------------------------
@@ -58,6 +58,47 @@ def check_note_store(store_class) -> None:
         if stored_file:  # the book's own bug explains every other failure
             check.hint = ("you stored request.content, the file object, like the book's Example 5-1: store "
                           "request.content.read().decode('utf-8') instead")
+
+
+COPY_PAGES = {"WikiHome": "Start at WikiHome. Copy me <carefully> & completely.", "Other": "Already here."}
+
+
+def check_copy_page(copy_page) -> None:
+    """Exercise 5.1b: ``copy_page(reactor, base_url, source, target)`` copies a page of the ``wiki`` practice
+    server through its JSON API with treq: GET ``api/pages/SOURCE``, PUT ``{"text": ...}`` to
+    ``api/pages/TARGET``, and fires with the PUT's status (201 new, 200 replaced); a missing source fails its
+    Deferred and stores nothing."""
+    from servers.rpc import WikiData
+    from servers.rpc.rest import wiki as rest_wiki
+
+    with Check("your REST client copies a page through the wiki's JSON API",
+               hint="page = await (await treq.get(f'{base_url}api/pages/{source}')).json(); then "
+                    "response = await treq.put(f'{base_url}api/pages/{target}', json={'text': page['text']}) "
+                    "and return response.code") as check:
+        site = rest_wiki(WikiData(dict(COPY_PAGES)))
+        served = check.serve(site, "check-copy-page")
+        base_url = f"http://127.0.0.1:{served.port}/"
+        first = Outcome(copy_page, base_url, "WikiHome", "CopyOfHome", timeout=limits.LEARNER_CALL)
+        copied = site.data.get_page("CopyOfHome")
+        check.expect("copy_page(reactor, base_url, 'WikiHome', 'CopyOfHome')", Shown("it fired with 201"),
+                     first.described(), hint="return the status code of the PUT: response.code")
+        html_copied = copied is not None and "<!DOCTYPE" in copied
+        check.expect("the text of CopyOfHome", COPY_PAGES["WikiHome"], short(copied, 80),
+                     ok=copied == COPY_PAGES["WikiHome"],
+                     hint=("you copied the HTML page: read the JSON API, f'{base_url}api/pages/{source}', and "
+                           "take its 'text'") if html_copied else "")
+        again = Outcome(copy_page, base_url, "WikiHome", "Other", timeout=limits.LEARNER_CALL)
+        check.expect("copying over an existing page", Shown("it fired with 200"), again.described())
+        before = len(site.requests)
+        missing = Outcome(copy_page, base_url, "NoSuchPage", "Ghost", timeout=limits.LEARNER_CALL)
+        puts = [record for record in list(site.requests)[before:] if record.method == "PUT"]
+        check.expect("copying a page that does not exist fails", "an error", missing.described(),
+                     ok=not missing.ok and not site.data.has_page("Ghost") and not puts,
+                     hint="when the GET answers 404, raise (LookupError, say) before any PUT: a copy of "
+                          "nothing must not be stored")
+        methods = [(record.method, record.path) for record in list(site.requests)[:2]]
+        check.expect("what the wiki saw first", [("GET", "/api/pages/WikiHome"), ("PUT", "/api/pages/CopyOfHome")],
+                     methods)
 
 
 # --- 5.2 XML-RPC ------------------------------------------------------------------------------------------------
