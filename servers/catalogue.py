@@ -123,7 +123,7 @@ _ENTRIES = [
     Entry("auth", "chapter 6's login server: 'User Name:', 'Password:', then a welcome or a refusal (SQLite, scrypt)",
           "servers.auth:auth", accounts="auth", probe="servers.auth.probes:login"),
     Entry("todo", "chapter 6's Perspective Broker to-do list with cred: admin adds and deletes, the others list",
-          "servers.auth:todo", scheme="pb", accounts="auth", probe="servers.auth.probes:todo"),
+          "servers.auth.pbtodo:todo", scheme="pb", accounts="auth", probe="servers.auth.probes:todo"),
 ]
 
 CATALOGUE: dict[str, Entry] = {made.name: made for made in _ENTRIES}

@@ -16,7 +16,7 @@ from zope.interface import implementer
 from labkit.chapters import ch06
 from servers.auth.avatars import INamedUser, INewUser, NamedUser
 from servers.auth.passwords import UNKNOWN_USER, verify_password
-from servers.auth.todo import AdminPerspective, UserPerspective
+from servers.auth.pbtodo import AdminPerspective, UserPerspective
 from tests.test_chapter04 import fails
 
 NOT_WRITTEN = "not written yet"

@@ -404,7 +404,7 @@ def check_todo_realm(realm_class) -> None:
     """Exercise 6.4: ``realm_class(todo_list)`` gives PB perspectives: ``b"admin"`` one that can ``addItem`` and
     ``deleteItem``, everybody else one that can only ``listItems``. Checked by logging in with PB."""
     from servers import accounts
-    from servers.auth.todo import TodoList
+    from servers.auth.pbtodo import TodoList
 
     with Check("admin may change the list over PB, other users may only read it",
                hint="avatar ids are bytes: compare avatarId == b'admin' (the book's == 'admin' is never true), "

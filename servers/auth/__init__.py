@@ -7,7 +7,7 @@
     :mod:`servers.accounts`, with the full names in :data:`FULL_NAMES` (``guest`` has none yet: logging in as
     guest asks for it, as example 6-3 does). Each server gets a table of its own in a new temporary file.
 ``todo``
-    The Perspective Broker to-do list with cred (:mod:`servers.auth.todo`): ``admin`` may add and delete, the
+    The Perspective Broker to-do list with cred (:mod:`servers.auth.pbtodo`): ``admin`` may add and delete, the
     others only list.
 
 Promises: building either imports nothing of the web; the table's file is removed when the process exits.
@@ -23,9 +23,8 @@ from pathlib import Path
 from twisted.cred.portal import Portal
 
 from servers import accounts
-from servers.auth.todo import todo
 
-__all__ = ["FULL_NAMES", "auth", "user_table", "todo"]
+__all__ = ["FULL_NAMES", "auth", "user_table"]
 
 FAMILY = "auth"
 FULL_NAMES = {"admin": "Admin User", "ada": "Ada Lovelace", "guest": ""}
