@@ -5,8 +5,10 @@ protocol are also driven without sockets (``task.Clock``, ``StringTransport``)."
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import sqlite3
+import threading
 
 import pytest
 from twisted.cred import checkers, credentials, error, portal
@@ -220,6 +222,27 @@ def test_a_refusal_logs_nobody_in_and_lines_after_it_are_ignored():
     protocol, transport, realm = in_memory_login(b"ada", b"nope", b"more", b"lines")
     assert transport.value() == REFUSED
     assert realm.logouts == 0
+
+
+def test_an_unknown_user_costs_a_hash_like_a_known_one_and_no_hash_runs_in_the_reactor(tmp_path, monkeypatch):
+    from labkit.bridge import in_reactor_thread
+
+    threads_used = []
+    real = hashlib.scrypt
+
+    def counted(*args, **kwargs):
+        threads_used.append("reactor" if in_reactor_thread() else threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    users = UserDatabase(user_table(tmp_path))
+    monkeypatch.setattr(hashlib, "scrypt", counted)
+    try:
+        for name in (b"ada", b"nobody"):
+            with pytest.raises(error.UnauthorizedLogin, match="^unknown user name or password"):
+                labkit.wait(DatabaseChecker(users).requestAvatarId(credentials.UsernamePassword(name, b"wrong")))
+    finally:
+        labkit.react(lambda reactor: users.close())
+    assert len(threads_used) == 2 and "reactor" not in threads_used
 
 
 def test_the_database_checker_fires_with_the_name_as_bytes(tmp_path):
