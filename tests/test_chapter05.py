@@ -7,6 +7,7 @@ import pytest
 from twisted.spread import pb
 from twisted.web import http, resource, xmlrpc
 
+import labkit
 from labkit.checks import CheckFailed
 from labkit.chapters import ch05
 
@@ -302,3 +303,15 @@ def test_tally_that_is_not_referenceable():
             return PlainTally()
 
     assert "jelly refused to send something" in fails(ch05.check_tally_root, Plain)
+
+
+# --- the kit's XML-RPC client -----------------------------------------------------------------------------------
+
+def test_the_kits_xmlrpc_client_says_how_a_call_failed_instead_of_raising():
+    from labkit.checks import closed_port
+    from labkit.checks.xmlrpc import call
+
+    assert str(call(closed_port(), "anything")).startswith("no answer: ConnectionRefusedError")
+    served = labkit.serve(PageStats({"A": "one two"}), name="test-kit-xmlrpc", show=False)
+    assert call(served.port, "wordCount", "A") == 2
+    assert str(call(served.port, "wordCount", "B")).startswith("Fault 404: no page named 'B'")
