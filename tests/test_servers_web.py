@@ -16,6 +16,7 @@ import pytest
 import treq
 from twisted.internet import defer, error as net_error
 from twisted.internet.task import Clock
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.web.client import UNKNOWN_LENGTH, ResponseNeverReceived
 from twisted.web.server import NOT_DONE_YET, Request
@@ -570,6 +571,17 @@ def test_request_log_records_what_the_client_sent(site, url, address):
 
     site.clear_requests()
     assert list(site.requests) == [] and site.requests_to("/hello") == []
+
+
+def test_the_site_writes_no_access_log_line_its_request_log_holds_the_request(site, url):
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        fetch("GET", url + "hello")
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    assert [formatEvent(event) for event in events if "GET /hello" in formatEvent(event)] == []
+    assert [(record.path, record.code) for record in site.requests] == [("/hello", 200)]
 
 
 def logged(site, path: bytes, **headers: bytes) -> None:

@@ -2,8 +2,8 @@
 
 Promises: :func:`site` builds a :class:`PracticeSite` (the catalogue's ``web``). Every request that reaches the
 tree is logged (``site.requests``, a bounded :class:`~servers.web.records.RequestLog`). ``make_site()`` is the
-``Site`` to serve it with: it leaves multipart bodies to ``/check`` and caps every request body at
-:data:`~servers.web.bodies.MAX_BODY` bytes.
+``Site`` to serve it with: it leaves multipart bodies to ``/check``, caps every request body at
+:data:`~servers.web.bodies.MAX_BODY` bytes, and writes no access log line (the request log is the record).
 """
 
 from __future__ import annotations
@@ -81,12 +81,14 @@ class PracticeSite(Resource):
 
         A default ``Site`` parses every multipart/form-data POST body itself before any resource sees the
         request, and answers a body it cannot parse (the book's encoder's, for one) with a bare 400 and a
-        hang-up; this one leaves the body alone, so ``/check`` can say what is wrong with it.
+        hang-up; this one leaves the body alone, so ``/check`` can say what is wrong with it. It writes no access
+        log line either: ``site.requests`` holds every request already.
         """
         from twisted.web.server import Site
 
         made = Site(self, requestFactory=BoundedRequest, parsePOSTFormSubmission=False)
         made.displayTracebacks = False
+        made.log = _no_access_line
         return made
 
     # --- for notebooks and checks ---
@@ -119,6 +121,11 @@ class PracticeSite(Resource):
     def waiting_forever(self) -> int:
         """How many requests to ``/never`` are waiting (their clients are still connected)."""
         return len(self._never.waiting)
+
+
+def _no_access_line(request) -> None:
+    """Twisted's Site formats an access log line per request (about a quarter of the time a small page takes)
+    for a log nobody reads here: ``python -m servers`` starts no log observer and a kernel files it as chatter."""
 
 
 def site(**options) -> PracticeSite:
