@@ -27,6 +27,7 @@ from collections import deque
 from typing import Callable
 
 from labkit.redaction import redact_text
+from labkit.tracebacks import failure_text
 
 __all__ = ["Log", "background", "owned", "owner"]
 
@@ -345,7 +346,7 @@ class _ReactorThreadStream:
 def _log_observer(event: dict) -> None:
     """Show Twisted log events: warnings and errors where they belong (see :func:`route`), the rest in
     :data:`background`."""
-    from twisted.logger import LogLevel, formatEventAsClassicLogText
+    from twisted.logger import LogLevel, formatEvent, formatEventAsClassicLogText
 
     text = formatEventAsClassicLogText(event, formatTime=lambda _: "")
     if not text:
@@ -353,12 +354,17 @@ def _log_observer(event: dict) -> None:
     text = text.lstrip()
     if text.startswith("[") and "] " in text:  # drop the "[system#level]" prefix; keep the message
         text = text.split("] ", 1)[1]
-    serious = event.get("log_level", LogLevel.info) >= LogLevel.warn or "log_failure" in event
+    failure = event.get("log_failure")
+    if failure is not None:  # Twisted's own traceback runs through its plumbing and this machine's folders
+        text = failure_text(failure, formatEvent(event))
+    elif event.get("failure") is not None:  # the same, logged the old way (twisted.python.log.err)
+        failure = event["failure"]
+        text = failure_text(failure, event.get("why") or "Unhandled Error")
+    serious = event.get("log_level", LogLevel.info) >= LogLevel.warn or failure is not None
     if not _installed["in_reactor"]():
         if serious:
             sys.stderr.write(redact_text(text))
         return
-    failure = event.get("log_failure")
     if failure is not None and failure.check(SystemExit):
         text += ("sys.exit() was called on the reactor thread. In a notebook it ends nothing: the reactor and "
                  "the kernel go on. To end a main(), return from it; to stop a server, call its .stop().\n")

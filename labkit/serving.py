@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from twisted.internet import defer
 
 from labkit import bridge, output
+from labkit.tracebacks import short_traceback
 from labkit.wire import RecordingFactory, RecordingProtocol, Transcript
 
 __all__ = ["Server", "ServerTable", "serve", "servers", "stop_all"]
@@ -136,10 +137,7 @@ class Server:
 
 def _report(server: str, what: str, exc: BaseException, outcome: str, fix: str) -> None:
     """Tell the server's log (and a cell that waits) that ``what`` raised, where, what happened and the fix."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    inner = [f for f in frames if "/twisted/" not in f.filename.replace("\\", "/")
-             and not f.filename.replace("\\", "/").endswith(("/labkit/serving.py", "/labkit/wire.py"))]
-    where = "".join(traceback.format_list(inner[-3:] or frames[-1:]))
+    where = short_traceback(traceback.extract_tb(exc.__traceback__))
     output.route("stderr", f"{server}: {what} raised {type(exc).__name__}: {exc}\n{where}{outcome}; the server keeps "
                  f"running. Fix {fix}, then run its serve cell again.\n")
 

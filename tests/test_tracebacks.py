@@ -1,0 +1,72 @@
+"""Short tracebacks: the learner's own frames, the exception, and no folder of this machine's libraries."""
+
+import json
+import pathlib
+import traceback
+
+from twisted.python.failure import Failure
+
+from labkit.tracebacks import failure_text, short_traceback
+
+NOTEBOOKS = pathlib.Path(__file__).parent.parent / "notebooks"
+
+
+def frame(filename, lineno=1, name="f"):
+    return traceback.FrameSummary(filename, lineno, name, line="")
+
+
+def test_the_learners_innermost_frames_are_kept_and_library_frames_left_out():
+    frames = [frame("/opt/venv/lib/python3.11/site-packages/twisted/internet/base.py", 10, "runUntilCurrent"),
+              frame("/tmp/ipykernel_1/123.py", 7, "lineReceived"),
+              frame("/opt/venv/lib/python3.11/site-packages/twisted/protocols/basic.py", 20, "sendLine")]
+    text = short_traceback(frames)
+    assert "ipykernel_1/123.py" in text and "lineReceived" in text
+    assert "site-packages" not in text and "basic.py" not in text
+
+
+def test_with_only_library_frames_the_innermost_is_shown_without_its_folder():
+    text = short_traceback([frame("/home/someone/.venv/lib/python3.12/site-packages/twisted/web/server.py", 5),
+                            frame("/home/someone/project/labkit/serving.py", 9, "dataReceived")])
+    assert 'File "labkit/serving.py"' in text
+    assert "/home/someone" not in text
+    text = short_traceback([frame("/home/someone/.venv/lib/python3.12/site-packages/twisted/web/proxy.py", 5)])
+    assert 'File "twisted/web/proxy.py"' in text
+
+
+def test_a_failure_reads_as_why_where_and_what():
+    def learners_code():
+        raise TypeError("can only concatenate str (not \"bytes\") to str")
+
+    try:
+        learners_code()
+    except TypeError:
+        failure = Failure()
+    text = failure_text(failure, "Unhandled Error")
+    lines = text.splitlines()
+    assert lines[0] == "Unhandled Error"
+    assert "learners_code" in text
+    assert lines[-1] == 'TypeError: can only concatenate str (not "bytes") to str'
+    assert len(lines) <= 1 + 2 * 3 + 1
+
+
+def test_an_error_logged_the_old_way_reads_as_short_too(capsys):
+    from twisted.logger import LogLevel
+
+    from labkit import output
+
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        failure = Failure()
+    output._log_observer({"failure": failure, "isError": 1, "why": "Peer will receive following PB traceback:",
+                          "log_level": LogLevel.critical, "log_format": "{log_text}",
+                          "log_text": "Unhandled Error\nTraceback (most recent call last): ...", "log_time": 0})
+    shown = capsys.readouterr().err
+    assert shown.startswith("Peer will receive following PB traceback:\n")
+    assert shown.rstrip().endswith("ZeroDivisionError: division by zero") and "Traceback" not in shown
+
+
+def test_no_committed_notebook_names_a_library_folder_of_the_machine_it_ran_on():
+    for path in sorted(NOTEBOOKS.glob("**/*.ipynb")):
+        text = json.dumps(json.loads(path.read_text()))
+        assert "site-packages" not in text and "dist-packages" not in text, path
