@@ -1,0 +1,233 @@
+"""Chapter 9's news server, written on LineReceiver, driven by the standard library's nntplib (an independent
+newsreader), by raw sockets for bad input, and by our own Twisted client. Each bad input gets its NNTP code,
+stores nothing, and the server keeps serving."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+import labkit
+from servers.news import nntp
+from servers.news.client import NNTPError, connect
+from servers.news.practice import ANNOUNCE, MISSING, SANDBOX, TWISTED, practice_groups
+from servers.news.probes import nntp as probe
+from servers.news.probes import nntplib
+from servers.news.server import NNTPServer
+from servers.news.storage import MAX_PER_GROUP, BadArticle, MemoryStorage, parse_article
+from servers.news.wire import multiline, parse_range, split_lines, unstuff
+
+HOST = "127.0.0.1"
+
+
+@pytest.fixture
+def storage():
+    return MemoryStorage(practice_groups())
+
+
+@pytest.fixture
+def news(storage):
+    return labkit.serve(nntp(storage), name="test-nntp", show=False)
+
+
+def newsreader(port):
+    return nntplib().NNTP(HOST, port, timeout=10, readermode=True)
+
+
+def article(group=SANDBOX, subject="hello", body=b"first line\r\n.starts with a dot\r\n"):
+    return (b"From: Learner <learner@practice.invalid>\r\nNewsgroups: " + group.encode()
+            + b"\r\nSubject: " + subject.encode() + b"\r\n\r\n" + body)
+
+
+# --- nntplib, the independent newsreader ----------------------------------------------------------------------
+
+def test_the_probe_passes(news):
+    probe(HOST, news.port)
+
+
+def test_nntplib_reads_groups_articles_and_overviews(news):
+    with newsreader(news.port) as reader:
+        assert "POST" in reader.getcapabilities()
+        assert reader.description(ANNOUNCE) == "Announcements (read-only)"
+        flags = {group.group: group.flag for group in reader.list()[1]}
+        assert flags == {ANNOUNCE: "n", SANDBOX: "y", TWISTED: "y"}
+        _, count, first, last, _ = reader.group(TWISTED)
+        assert (count, first, last) == (15, 1, 16)
+        _, info = reader.body(3)
+        assert info.lines == [b"Tip 3: the reactor never blocks.", b". <- a line that starts with a dot",
+                              b"-- the practice tutor"]
+        _, info = reader.head("<twisted-4@practice.invalid>")
+        assert b"Subject: Twisted tip 4" in info.lines and b"" not in info.lines
+        assert reader.stat(MISSING - 1)[1] == MISSING - 1
+        assert reader.next()[1] == MISSING + 1  # NEXT steps over the missing number
+        assert reader.last()[1] == MISSING - 1
+        with pytest.raises(nntplib().NNTPTemporaryError, match="^423"):
+            reader.stat(MISSING)
+        _, overviews = reader.xover(7, 11)
+        assert [number for number, _ in overviews] == [7, 8, 10, 11]
+        assert overviews[0][1]["subject"] == "Twisted tip 7"
+        assert overviews[0][1][":lines"] == "3"
+        assert reader.date()[1].year >= 2025
+
+
+def test_nntplib_posts_and_finds_the_article_by_message_id(news):
+    with newsreader(news.port) as reader:
+        reader.post(article(subject="from nntplib"))
+        _, count, first, last, _ = reader.group(SANDBOX)
+        assert (count, first, last) == (1, 1, 1)
+        _, overview = reader.over((1, 1))
+        message_id = overview[0][1]["message-id"]
+        _, info = reader.article(message_id)
+        assert b"Subject: from nntplib" in info.lines
+        assert info.lines[-1] == b".starts with a dot"
+
+
+def test_a_read_only_group_refuses_a_post(news):
+    with newsreader(news.port) as reader:
+        with pytest.raises(nntplib().NNTPTemporaryError, match="^441.*not allowed"):
+            reader.post(article(group=ANNOUNCE))
+        assert reader.group(ANNOUNCE)[1] == 3
+
+
+# --- bad input, with a raw socket -------------------------------------------------------------------------------
+
+def session(port, data: bytes) -> list[bytes]:
+    """Send ``data`` then QUIT, read to the close; the lines the server sent."""
+    with socket.create_connection((HOST, port), timeout=10) as sock:
+        sock.sendall(data + b"QUIT\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received.split(b"\r\n")
+
+
+def codes(lines: list[bytes]) -> list[bytes]:
+    return [line[:3] for line in lines if line[:3].isdigit() and line[3:4] == b" "]
+
+
+def test_errors_have_their_codes_and_the_session_goes_on(news):
+    lines = session(news.port, b"FROB\r\nARTICLE 1\r\nNEXT\r\nGROUP no.such.group\r\nGROUP practice.twisted\r\n"
+                               b"ARTICLE 99\r\nARTICLE <nobody@nowhere>\r\nARTICLE x\r\nLIST FOO\r\nGROUP\r\n"
+                               b"OVER 40-50\r\nLISTGROUP practice.announce\r\n")
+    assert codes(lines) == [b"200", b"500", b"412", b"412", b"411", b"211", b"423", b"430", b"501", b"501",
+                            b"501", b"423", b"211", b"205"]
+    assert lines[lines.index(b"211 3 1 3 practice.announce list follows") + 1:][:4] == [b"1", b"2", b"3", b"."]
+
+
+@pytest.mark.parametrize("body, why", [
+    (b"just a body, no headers\r\n", b"no blank line"),
+    (b"Subject: no sender\r\nNewsgroups: practice.sandbox\r\n\r\nbody\r\n", b"no From header"),
+    (b"From: a@b\r\nNewsgroups: no.such.group\r\nSubject: x\r\n\r\nbody\r\n", b"no such newsgroup"),
+    (b"From: a@b\r\nNewsgroups: practice.sandbox\r\nSubject: x\r\n\r\n" + (b"y" * 3000 + b"\r\n") * 30, b"over"),
+])
+def test_a_bad_post_is_refused_with_441_and_nothing_is_stored(news, storage, body, why):
+    lines = session(news.port, b"POST\r\n" + body + b".\r\n")
+    assert codes(lines) == [b"200", b"340", b"441", b"205"]
+    assert why in next(line for line in lines if line.startswith(b"441"))
+    assert labkit.react(lambda reactor: storage.numbers(SANDBOX)) == []
+
+
+def test_a_one_megabyte_line_in_a_post_gets_441_and_a_close(news, storage):
+    with socket.create_connection((HOST, news.port), timeout=10) as sock:
+        sock.sendall(b"POST\r\n")
+        sock.sendall(b"From: a@b\r\nNewsgroups: practice.sandbox\r\nSubject: x\r\n\r\n" + b"z" * 1_000_000 + b"\r\n")
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    assert codes(received.split(b"\r\n")) == [b"200", b"340", b"441"]
+    assert labkit.react(lambda reactor: storage.numbers(SANDBOX)) == []
+    probe(HOST, news.port)
+
+
+def test_a_client_that_leaves_mid_article_stores_nothing(news, storage):
+    with socket.create_connection((HOST, news.port), timeout=10) as sock:
+        sock.sendall(b"POST\r\nFrom: a@b\r\nNewsgroups: practice.sandbox\r\nSubject: cut\r\n\r\nhalf of it\r\n")
+        assert sock.recv(100).startswith(b"200")
+    assert labkit.react(lambda reactor: storage.numbers(SANDBOX)) == []
+    probe(HOST, news.port)
+
+
+# --- our Twisted client against our server ----------------------------------------------------------------------
+
+async def client_session(reactor, port):
+    from twisted.internet.defer import Deferred
+
+    client = await Deferred.fromCoroutine(_connected(reactor, port))
+    groups = await client.fetchGroups()
+    group = await client.fetchGroup(TWISTED)
+    overview = await client.fetchOverview("14-")
+    text = await client.fetchArticle(2)
+    body = await client.fetchBody("<twisted-2@practice.invalid>")
+    posted = await client.postArticle(article(subject="from our client"))
+    errors = []
+    for request in (lambda: client.fetchGroup("no.such"), lambda: client.fetchArticle(MISSING),
+                    lambda: client.postArticle(article(group=ANNOUNCE))):
+        try:
+            await request()
+        except NNTPError as error:
+            errors.append(error.code)
+    await client.quit()
+    return groups, group, overview, text, body, posted, errors
+
+
+async def _connected(reactor, port):
+    return await connect(reactor, HOST, port)
+
+
+def test_our_client_reads_and_posts_with_the_books_method_names(news, storage):
+    groups, group, overview, text, body, posted, errors = labkit.react(client_session, news.port)
+    assert (ANNOUNCE, 3, 1, "n") in groups
+    assert group == (15, 1, 16, TWISTED)
+    assert [(row["number"], row["Subject"]) for row in overview] == [(14, "Twisted tip 14"), (15, "Twisted tip 15"),
+                                                                     (16, "Twisted tip 16")]
+    assert text.startswith(b"Path: ") and text.endswith(b"\r\n" + body)
+    assert body.splitlines()[1] == b". <- a line that starts with a dot"
+    assert posted.startswith("article received <")
+    assert errors == [411, 423, 441]
+    assert labkit.react(lambda reactor: storage.numbers(SANDBOX)) == [1]
+
+
+# --- the parts alone ------------------------------------------------------------------------------------------
+
+def test_dot_stuffing_round_trips():
+    lines = [b"..", b".", b"a", b". b", b""]
+    sent = split_lines(multiline(lines))
+    assert sent[-1] == b"." and sent[:-1] == [b"...", b"..", b"a", b".. b", b""]
+    assert [unstuff(line) for line in sent[:-1]] == lines
+
+
+def test_ranges():
+    assert parse_range("5", 20) == (5, 5) and parse_range("5-", 20) == (5, 20) and parse_range("3-4", 9) == (3, 4)
+    with pytest.raises(ValueError):
+        parse_range("-4", 9)
+
+
+def test_a_posted_article_is_completed_and_a_header_block_is_required():
+    parsed = parse_article(article(), now=0)
+    assert parsed.message_id.endswith("@practice.invalid>") and parsed.header("Date") == "Thu, 01 Jan 1970 00:00:00 GMT"
+    with pytest.raises(BadArticle, match="not a header line"):
+        parse_article(b"From a@b\r\n\r\nbody")
+
+
+def test_a_group_keeps_a_bounded_number_of_articles(storage):
+    for number in range(MAX_PER_GROUP + 5):
+        storage.post(parse_article(article(subject=str(number))))
+    numbers = labkit.react(lambda reactor: storage.numbers(SANDBOX))
+    assert numbers == list(range(6, MAX_PER_GROUP + 6))
+
+
+def test_commands_typed_ahead_are_answered_in_order():
+    from twisted.internet.testing import StringTransport
+
+    from servers.news.server import NNTPFactory
+
+    server = NNTPFactory(MemoryStorage(practice_groups())).buildProtocol(None)
+    transport = StringTransport()
+    server.makeConnection(transport)
+    server.dataReceived(b"GROUP practice.announce\r\nSTAT\r\nNEXT\r\nNEXT\r\nNEXT\r\n")
+    assert codes(transport.value().split(b"\r\n")) == [b"200", b"211", b"223", b"223", b"223", b"421"]
+    assert isinstance(server, NNTPServer)
