@@ -231,3 +231,38 @@ def test_commands_typed_ahead_are_answered_in_order():
     server.dataReceived(b"GROUP practice.announce\r\nSTAT\r\nNEXT\r\nNEXT\r\nNEXT\r\n")
     assert codes(transport.value().split(b"\r\n")) == [b"200", b"211", b"223", b"223", b"223", b"421"]
     assert isinstance(server, NNTPServer)
+
+
+# --- persistence ------------------------------------------------------------------------------------------------
+
+def test_the_sqlite_storage_keeps_posts_across_a_restart_and_nntplib_reads_them(tmp_path):
+    from servers.news.sqlstore import SQLiteStorage
+
+    path = tmp_path / "news.db"
+
+    def started():
+        storage = labkit.react(lambda reactor: SQLiteStorage(path, practice_groups()))
+        labkit.react(lambda reactor: storage.ready)
+        return storage, labkit.serve(nntp(storage), name="test-nntp-sqlite", show=False)
+
+    storage, server = started()
+    probe(HOST, server.port)
+    with newsreader(server.port) as reader:
+        reader.post(article(subject="kept"))
+        with pytest.raises(nntplib().NNTPTemporaryError, match="^441.*not allowed"):
+            reader.post(article(group=ANNOUNCE))
+        with pytest.raises(nntplib().NNTPTemporaryError, match="^441"):
+            reader.post(b"Subject: no sender\r\nNewsgroups: practice.sandbox\r\n\r\nbody\r\n")
+    server.stop()
+    assert storage.pool is None  # stopping the server closed the pool
+
+    storage, server = started()
+    with newsreader(server.port) as reader:
+        _, count, first, last, _ = reader.group(SANDBOX)
+        assert (count, first, last) == (2, 1, 2)  # the probe's post and ours, nothing of the refused ones
+        _, overview = reader.over((2, 2))
+        assert overview[0][1]["subject"] == "kept"
+        assert reader.group(TWISTED)[1:4] == (15, 1, 16)
+        with pytest.raises(nntplib().NNTPTemporaryError, match="^423"):
+            reader.stat(MISSING)
+    server.stop()

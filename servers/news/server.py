@@ -312,10 +312,16 @@ class NNTPServer(basic.LineReceiver):
 
 
 class NNTPFactory(protocol.ServerFactory):
-    """Serves :class:`NNTPServer` over ``storage`` (an INewsStorage)."""
+    """Serves :class:`NNTPServer` over ``storage`` (an INewsStorage); closes it (if it has ``close``) on stop."""
 
     protocol = NNTPServer
     noisy = False
 
     def __init__(self, storage):
         self.storage = storage
+
+    def stopFactory(self):
+        """Stopped listening: a storage that holds a resource (the SQLite one's pool) lets it go."""
+        close = getattr(self.storage, "close", None)
+        if close is not None:
+            close()

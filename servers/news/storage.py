@@ -21,8 +21,9 @@ from zope.interface import Interface, implementer
 
 from servers.news.wire import CRLF, split_lines
 
-__all__ = ["Article", "BadArticle", "Group", "INewsStorage", "MAX_ARTICLE", "MAX_PER_GROUP", "MemoryStorage",
-           "NewsError", "NoSuchArticle", "NoSuchGroup", "OVERVIEW_FORMAT", "PostingRefused", "parse_article"]
+__all__ = ["Article", "BadArticle", "Group", "GroupInfo", "INewsStorage", "MAX_ARTICLE", "MAX_PER_GROUP",
+           "MemoryStorage", "NewsError", "NoSuchArticle", "NoSuchGroup", "OVERVIEW_FORMAT", "PostingRefused",
+           "newsgroups", "parse_article"]
 
 MAX_ARTICLE = 64 * 1024
 MAX_PER_GROUP = 500
@@ -83,6 +84,18 @@ class Article:
         return "\t".join(f.replace("\t", " ").replace("\r", " ").replace("\n", " ") for f in fields).encode("utf-8")
 
 
+@dataclass(frozen=True)
+class GroupInfo:
+    """What LIST and GROUP tell about a group."""
+
+    name: str
+    description: str
+    posting: bool
+    low: int
+    high: int
+    count: int
+
+
 @dataclass
 class Group:
     """A newsgroup: its articles by number, whether posting is allowed, a line describing it."""
@@ -100,6 +113,9 @@ class Group:
     @property
     def high(self) -> int:
         return max(self.articles) if self.articles else self.next_number - 1
+
+    def info(self) -> GroupInfo:
+        return GroupInfo(self.name, self.description, self.posting, self.low, self.high, len(self.articles))
 
 
 def parse_article(text: bytes, now: float | None = None) -> Article:
@@ -137,10 +153,10 @@ class INewsStorage(Interface):
     """Where a news server's groups and articles live. Every method returns a Deferred."""
 
     def groups():
-        """Fires with a list of :class:`Group` (their articles need not be filled in: use the methods below)."""
+        """Fires with a list of :class:`GroupInfo`, sorted by name."""
 
     def group(name):
-        """Fires with the :class:`Group` ``name`` (numbers, low, high, posting), or fails with NoSuchGroup."""
+        """Fires with the :class:`GroupInfo` of ``name``, or fails with NoSuchGroup."""
 
     def numbers(name):
         """Fires with the sorted article numbers of group ``name``, or fails with NoSuchGroup."""
@@ -157,6 +173,7 @@ class INewsStorage(Interface):
 
 
 def newsgroups(article: Article) -> list[str]:
+    """The groups an article is posted to (its Newsgroups header)."""
     return [name.strip() for name in article.header("Newsgroups").split(",") if name.strip()]
 
 
@@ -178,10 +195,10 @@ class MemoryStorage:
             raise NoSuchGroup(f"no such newsgroup: {name}") from None
 
     def groups(self):
-        return defer.succeed(sorted(self._groups.values(), key=lambda g: g.name))
+        return defer.succeed([self._groups[name].info() for name in sorted(self._groups)])
 
     def group(self, name):
-        return defer.maybeDeferred(self._group, name)
+        return defer.maybeDeferred(lambda: self._group(name).info())
 
     def numbers(self, name):
         return defer.maybeDeferred(lambda: sorted(self._group(name).articles))
