@@ -6,7 +6,7 @@ Promises:
   leads anywhere else, absolute or with ``..``, is refused before anything is written) and runs it
   in the notebook with ``__name__`` not ``"__main__"``, so its definitions (a ``main(reactor)``, protocols) are
   ready to use in the next cells, while ``python programs/NAME.py`` runs it as a program. As for the program,
-  modules saved beside it can be imported.
+  modules saved beside it can be imported. ``%%program NAME.tac`` saves a twistd application file the same way.
 * :func:`run_program` runs such a file to the end (bounded: past ``timeout`` it is interrupted, then killed)
   and shows the command, its output and its exit status. :func:`start_program` starts one in the background
   (a server, say) and hands back a :class:`Program` to read from, interrupt with Ctrl-C's signal, and stop.
@@ -60,8 +60,8 @@ def _program_magic(line: str, cell: str) -> None:
     from IPython import get_ipython
 
     name = line.strip()
-    if not re.fullmatch(r"[\w./-]+\.py", name):
-        raise ValueError("usage: %%program NAME.py (a relative file name ending in .py)")
+    if not re.fullmatch(r"[\w./-]+\.(py|tac)", name):
+        raise ValueError("usage: %%program NAME.py (a relative file name ending in .py, or .tac for twistd)")
     path = save_program(name, cell)
     shell = get_ipython()
     folder = str(path.parent.resolve())
@@ -91,14 +91,20 @@ def register_magic() -> None:
 class Program:
     """A program running in its own process, its output collected as it comes."""
 
-    def __init__(self, name: str, args: list[str], input: str | None = None, hold_input_open: bool = False):
+    def __init__(self, name: str, args: list[str], input: str | None = None, hold_input_open: bool = False, *,
+                 launcher: list[str] | None = None, cwd: str | os.PathLike | None = None,
+                 env: dict[str, str] | None = None):
+        """``launcher`` (with ``cwd`` and extra ``env``) runs another command than ``python programs/NAME``
+        (``labkit.daemons`` runs twistd and twist this way)."""
         self.name = name
         self.args = [str(a) for a in args]
-        self.path = program_path(name)
-        if not self.path.exists():
-            raise FileNotFoundError(f"{self.path} does not exist: run its %%program cell first")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen([sys.executable, str(self.path), *self.args], stdin=subprocess.PIPE,
+        if launcher is None:
+            self.path = program_path(name)
+            if not self.path.exists():
+                raise FileNotFoundError(f"{self.path} does not exist: run its %%program cell first")
+            launcher = [sys.executable, str(self.path)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.process = subprocess.Popen([*launcher, *self.args], stdin=subprocess.PIPE, cwd=cwd,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         self._lines: list[str] = []
         self._changed = threading.Condition()
