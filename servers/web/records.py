@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import deque
-from itertools import chain
+from typing import Iterable
 
 from servers.web.bodies import BoundedRequest
 
@@ -42,13 +42,13 @@ class RequestRecord:
     __slots__ = ("_method", "_uri", "_version", "_headers", "body_size", "weight", "code", "sent", "finished",
                  "disconnected")
 
-    def __init__(self, method: bytes, uri: bytes, version: bytes, headers: dict[bytes, list[bytes]],
+    def __init__(self, method: bytes, uri: bytes, version: bytes, headers: Iterable[tuple[bytes, list[bytes]]],
                  body_size: int):
         self._method, self._uri, self._version = _SHARED.get(method, method), uri, _SHARED.get(version, version)
-        self._headers = headers
+        # One line per header, "name:value, value", in one bytes object: a kept record is three objects.
+        self._headers = b"\n".join([name + b":" + b", ".join(values) for name, values in headers])
         self.body_size = body_size
-        self.weight = (RECORD_OVERHEAD + len(method) + len(uri) + len(version) + sum(map(len, headers))
-                       + sum(map(len, chain.from_iterable(headers.values()))))
+        self.weight = RECORD_OVERHEAD + len(method) + len(uri) + len(version) + len(self._headers)
         self.code: int | None = None
         self.sent = 0
         self.finished = False
@@ -81,8 +81,8 @@ class RequestRecord:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {name.decode("latin-1").lower(): ", ".join(value.decode("latin-1") for value in values)
-                for name, values in self._headers.items()}
+        lines = self._headers.decode("latin-1").split("\n") if self._headers else []
+        return {name.lower(): value for name, _, value in (line.partition(":") for line in lines)}
 
     authorization = _header("authorization")
     if_none_match = _header("if-none-match")
@@ -118,7 +118,7 @@ def record_of(request) -> RequestRecord:
         position = content.tell()
         size = content.seek(0, 2)
         content.seek(position)
-    return RequestRecord(request.method, request.uri, request.clientproto, dict(request.requestHeaders.getAllRawHeaders()),
+    return RequestRecord(request.method, request.uri, request.clientproto, request.requestHeaders.getAllRawHeaders(),
                          size)
 
 
