@@ -1,0 +1,146 @@
+"""Checks for chapter 11, Services, Processes and Logging.
+
+Each ``check_*`` function runs what the learner wrote for real: it writes a ``.tac`` file (or a logger module)
+in a folder of its own that imports the learner's program from ``programs/``, starts ``twistd`` on it as a child
+process (:mod:`labkit.daemons`), talks to it or reads what it wrote, stops it with SIGTERM as a service manager
+would, and reads its log. Every wait is bounded; no daemon outlives the check.
+"""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+
+from labkit import daemons
+from labkit.checks import NOT_WRITTEN, Check, limits
+from labkit.programs import program_path
+
+__all__ = ["check_log_filter", "check_status_service"]
+
+DAEMON_START = 10.0  # seconds for twistd to load a .tac, start its services and run its reactor
+
+
+def _program(check: Check, name: str):
+    path = program_path(name)
+    if not path.exists():
+        check.problem = f"programs/{name} does not exist yet: run its %%program cell first"
+        return None
+    return path.resolve()
+
+
+def _start(check: Check, tac_source: str, *options: str, folder=None):
+    """twistd on ``tac_source`` in ``folder`` (the check's own by default, on the daemon's PYTHONPATH); None (the
+    check's problem says why) if it failed."""
+    folder = folder or check.temporary_folder("check-ch11-")
+    tac = folder / "check.tac"
+    tac.write_text(textwrap.dedent(tac_source))
+    try:
+        daemon = daemons.twistd(tac, *options, folder=folder, timeout=DAEMON_START)
+    except daemons.DaemonFailed as failed:
+        check.problem = NOT_WRITTEN if "NotImplementedError" in str(failed) else f"twistd did not start: {failed}"
+        return None
+    check.on_exit(daemon.stop)
+    return daemon
+
+
+# --- 11.1 a service ---------------------------------------------------------------------------------------------
+
+def check_status_service(program: str) -> None:
+    """Exercise 11.1: ``StatusFileService(path)`` in ``programs/PROGRAM``, a ``service.Service`` that writes
+    ``running`` (and a newline) to ``path`` when it starts and ``stopped`` when it stops; run under twistd from a
+    ``.tac``, stopped with SIGTERM."""
+    with Check("your StatusFileService says running under twistd and stopped after SIGTERM",
+               hint="override startService and stopService; in each, call the base class's method "
+                    "(service.Service.startService(self)) and write the word to self.path with "
+                    "open(self.path, 'w')") as check:
+        path = _program(check, program)
+        if path is None:
+            return
+        folder = check.temporary_folder("check-ch11-status-")
+        status = folder / "status.txt"
+        daemon = _start(check, f"""
+            import sys
+            sys.path.insert(0, {str(path.parent)!r})
+            from twisted.application import service
+            from {path.stem} import StatusFileService
+            application = service.Application("status")
+            StatusFileService({str(status)!r}).setServiceParent(application)
+        """)
+        if daemon is None:
+            return
+        check.expect("status.txt once twistd runs", "running\n", _read(status))
+        daemon.stop()
+        check.expect("status.txt after SIGTERM", "stopped\n", _read(status),
+                     hint="twistd calls stopService on SIGTERM: write 'stopped\\n' there")
+        check.expect("twistd removed its pid file on the way out", True, daemon.pidfile_removed)
+        check.expect("the daemon's log shows no traceback", False, "Traceback" in daemon.log,
+                     hint="read daemon.log: the traceback names the line that failed")
+
+
+def _read(path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return "(no file)"
+
+
+# --- 11.5 a log filter ------------------------------------------------------------------------------------------
+
+def check_log_filter(program: str) -> None:
+    """Exercise 11.5: ``keep(event)`` in ``programs/PROGRAM``, a ``FilteringLogObserver`` predicate: ``yes`` for
+    events at level warn or above from anywhere, and for every event whose namespace starts with
+    ``servers.services``; ``no`` for the rest. Checked on the reverse-text service under twistd, its logger built
+    from the learner's predicate (``twistd --logger``), with good lines, a line that is not UTF-8 and a line too
+    long sent to it."""
+    with Check("twistd logs through your filter: the service's own events and every warning, nothing else",
+               hint="compare event['log_level'] with LogLevel.warn (levels are ordered: >= works) and test "
+                    "event.get('log_namespace', '').startswith('servers.services'); return PredicateResult.yes "
+                    "or PredicateResult.no") as check:
+        path = _program(check, program)
+        if path is None:
+            return
+        folder = check.temporary_folder("check-ch11-logger-")
+        (folder / "check_logger.py").write_text(textwrap.dedent(f"""
+            import os, sys, traceback
+            sys.path.insert(0, {str(path.parent)!r})
+            from twisted.logger import FilteringLogObserver, textFileLogObserver
+            from {path.stem} import keep
+
+            def reported(event):  # Twisted switches off an observer that raises, silently here: say why
+                try:
+                    return keep(event)
+                except Exception:
+                    os.write(2, ("Traceback: keep raised\\n" + traceback.format_exc()).encode())
+                    raise
+
+            def observer():
+                return FilteringLogObserver(textFileLogObserver(sys.stdout), [reported])
+        """))
+        daemon = _start(check, """
+            from twisted.application import service
+            from servers.services import reverse_service
+            application = service.Application("reverse")
+            reverse_service("unix:reverse.sock").setServiceParent(application)
+        """, "--logger", "check_logger.observer", folder=folder)
+        if daemon is None:
+            return
+        sent = b"stressed\n\xff\xfe\n" + b"x" * 5000 + b"\n"
+        with socket.socket(socket.AF_UNIX) as sock:  # the filter may drop the line naming a TCP port
+            sock.settimeout(limits.REPLY)
+            sock.connect(str(folder / "reverse.sock"))
+            sock.sendall(sent)
+            while sock.recv(65536):
+                pass
+        daemon.stop()
+        log = daemon.log
+        if "NotImplementedError" in log:
+            check.problem = NOT_WRITTEN
+            return
+        check.expect("the service's info events are kept", True, "reversed 8 characters" in log,
+                     sent=sent[:40] + b"...", hint="events from the namespace servers.services... are kept at "
+                                                   "every level")
+        check.expect("a warning is kept", True, "passed 4096 bytes" in log)
+        check.expect("twistd's own info events are dropped", False, "starting up" in log or "Main loop" in log,
+                     hint="an info event whose namespace is not servers.services... gets PredicateResult.no")
+        check.expect("the filter raised nothing", False, "Traceback" in log or "disabling observer" in log,
+                     hint="read the daemon's log: an observer that raises is switched off")

@@ -1,0 +1,115 @@
+"""Chapter 11's checks: a right program passes; the untouched stub and each typical mistake fail with the right
+message. Every check runs the learner's program under a real twistd (see labkit.chapters.ch11)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from labkit import daemons, programs
+from labkit.chapters import ch11
+from labkit.checks import CheckFailed
+
+STUB = "raise NotImplementedError()"
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    assert daemons.running() == [], "a check left a daemon running"
+
+
+def program(name: str, source: str) -> str:
+    programs.save_program(f"ch11/{name}.py", textwrap.dedent(source))
+    return f"ch11/{name}.py"
+
+
+def fails(check, *args) -> str:
+    """Run a check that must fail; return its message."""
+    with pytest.raises(CheckFailed) as failed:
+        check(*args)
+    message = str(failed.value)
+    assert message.startswith("FAIL")
+    return message
+
+
+# --- 11.1 a service -----------------------------------------------------------------------------------------------
+
+STATUS = """
+    from twisted.application import service
+
+    class StatusFileService(service.Service):
+        def __init__(self, path):
+            self.path = path
+
+        def startService(self):
+            {start}
+
+        def stopService(self):
+            {stop}
+"""
+START = "service.Service.startService(self)\n            open(self.path, 'w').write('running\\n')"
+STOP = "service.Service.stopService(self)\n            open(self.path, 'w').write('stopped\\n')"
+
+
+def status_program(start=START, stop=STOP) -> str:
+    return program("status", STATUS.format(start=start, stop=stop))
+
+
+def test_a_status_service_that_writes_both_words_passes():
+    ch11.check_status_service(status_program())
+
+
+def test_the_status_stub_is_not_written_yet():
+    assert "not written yet" in fails(ch11.check_status_service, status_program(STUB, STUB))
+
+
+def test_a_status_service_without_stop_service_is_told_where_to_write():
+    message = fails(ch11.check_status_service, status_program(stop="service.Service.stopService(self)"))
+    assert "status.txt after SIGTERM" in message and "stopService on SIGTERM" in message
+
+
+def test_a_status_service_that_crashes_shows_the_daemons_traceback():
+    message = fails(ch11.check_status_service, status_program(start="open(self.path + '/no/such', 'w')"))
+    assert "twistd did not start" in message and "FileNotFoundError" in message
+
+
+def test_a_missing_program_says_to_run_its_cell():
+    assert "run its %%program cell first" in fails(ch11.check_status_service, "ch11/nothing.py")
+
+
+# --- 11.5 a log filter --------------------------------------------------------------------------------------------
+
+FILTER = """
+    from twisted.logger import LogLevel, PredicateResult
+
+    def keep(event):
+        {body}
+"""
+RIGHT = ("if event['log_level'] >= LogLevel.warn or event.get('log_namespace', '').startswith('servers.services'):"
+         "\n            return PredicateResult.yes\n        return PredicateResult.no")
+
+
+def filter_program(body=RIGHT) -> str:
+    return program("logfilter", FILTER.format(body=body))
+
+
+def test_a_right_log_filter_passes():
+    ch11.check_log_filter(filter_program())
+
+
+def test_the_filter_stub_is_not_written_yet():
+    assert "not written yet" in fails(ch11.check_log_filter, filter_program(STUB))
+
+
+def test_a_filter_that_keeps_everything_is_told_to_drop_twistds_info():
+    message = fails(ch11.check_log_filter, filter_program("return PredicateResult.yes"))
+    assert "twistd's own info events are dropped" in message and "PredicateResult.no" in message
+
+
+def test_a_filter_on_level_alone_loses_the_services_info_events():
+    message = fails(ch11.check_log_filter, filter_program(
+        "return PredicateResult.yes if event['log_level'] >= LogLevel.warn else PredicateResult.no"))
+    assert "the service's info events are kept" in message and "servers.services" in message
