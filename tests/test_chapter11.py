@@ -9,7 +9,7 @@ import pytest
 
 from labkit import daemons, programs
 from labkit.chapters import ch11
-from labkit.checks import CheckFailed
+from tests.test_chapter04 import fails
 
 STUB = "raise NotImplementedError()"
 
@@ -24,15 +24,6 @@ def in_tmp(tmp_path, monkeypatch):
 def program(name: str, source: str) -> str:
     programs.save_program(f"ch11/{name}.py", textwrap.dedent(source))
     return f"ch11/{name}.py"
-
-
-def fails(check, *args) -> str:
-    """Run a check that must fail; return its message."""
-    with pytest.raises(CheckFailed) as failed:
-        check(*args)
-    message = str(failed.value)
-    assert message.startswith("FAIL")
-    return message
 
 
 # --- 11.1 a service -----------------------------------------------------------------------------------------------
