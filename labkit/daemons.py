@@ -12,7 +12,7 @@ Promises:
   ``twistd.log`` and is known only by its pid file; :meth:`Daemon.stop` stops it through that pid.
 * No daemon outlives the kernel: each ``-n`` child asks Linux for SIGTERM when the kernel dies, and every daemon
   still running (real daemons included) is stopped when the kernel's Python exits. :func:`running` lists them,
-  :func:`stop_all` stops them.
+  :func:`processes` finds every one still alive on the machine, :func:`stop_all` stops them.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import time
 
 from labkit.programs import PROGRAMS, Program
 
-__all__ = ["Daemon", "DaemonFailed", "running", "stop_all", "twist", "twistd"]
+__all__ = ["Daemon", "DaemonFailed", "processes", "running", "stop_all", "twist", "twistd"]
 
 LISTENING = re.compile(r"starting on (\d+)")
 
@@ -94,7 +94,9 @@ class Daemon(Program):
     """A twistd or twist process: its folder, pid file, log and listening port."""
 
     def __init__(self, tool: str, args: list[str], folder: pathlib.Path, path_entry: pathlib.Path,
-                 logfile: pathlib.Path | None = None, pidfile: pathlib.Path | None = None, detaches: bool = False):
+                 logfile: pathlib.Path | None = None, pidfile: pathlib.Path | None = None, detaches: bool = False,
+                 shown: list[str] | None = None):
+        self.shown = shown or args  # the command as the notebook gave it (no absolute path of this machine)
         self.tool, self.folder, self.logfile, self.pidfile, self.detaches = tool, folder, logfile, pidfile, detaches
         self.port: int | None = None
         self.pidfile_removed: bool | None = None
@@ -106,7 +108,7 @@ class Daemon(Program):
 
     @property
     def command(self) -> str:
-        return " ".join(["$", self.tool, *map(shlex.quote, self.args)])
+        return " ".join(["$", self.tool, *map(shlex.quote, self.shown)])
 
     @property
     def log(self) -> str:
@@ -208,21 +210,22 @@ def twistd(tac, *options: str, folder=None, daemonize: bool = False, timeout: fl
     """Run ``twistd -n -y TAC OPTIONS`` in ``folder`` (fresh by default) until it listens; ``daemonize`` leaves
     out ``-n``. The pid file is ``twistd.pid`` and the log goes to the output (``twistd.log`` for a real daemon)
     unless ``options`` say otherwise (``--pidfile``, ``--logfile``)."""
-    tac = pathlib.Path(tac).resolve()
+    given, tac = str(tac), pathlib.Path(tac).resolve()
     if not tac.exists():
         raise FileNotFoundError(f"{tac.name} does not exist: run its %%program cell first")
     folder = _folder(folder)
-    given = {option.split("=")[0] for option in options}
+    named = {option.split("=")[0] for option in options}
     options = list(options)
-    if "--pidfile" not in given:
+    if "--pidfile" not in named:
         options += ["--pidfile", "twistd.pid"]
-    if "--logfile" not in given:
+    if "--logfile" not in named:
         options += ["--logfile", "twistd.log" if daemonize else "-"]
     logfile = _option(options, "--logfile")
     pidfile = folder / _option(options, "--pidfile")
-    args = ([] if daemonize else ["-n"]) + ["-y", tac.name if tac.parent == folder else str(tac), *options]
-    daemon = Daemon("twistd", args, folder, tac.parent, None if logfile == "-" else folder / logfile, pidfile,
-                    detaches=daemonize)
+    mode = [] if daemonize else ["-n"]
+    daemon = Daemon("twistd", [*mode, "-y", str(tac), *options], folder, tac.parent,
+                    None if logfile == "-" else folder / logfile, pidfile, detaches=daemonize,
+                    shown=[*mode, "-y", given, *options])
     return _started(daemon, timeout)
 
 
@@ -239,6 +242,22 @@ def _option(options: list[str], name: str) -> str:
         if option.startswith(name + "="):
             return option.partition("=")[2]
     raise ValueError(name)
+
+
+def processes() -> list[int]:
+    """The pids of every twistd or twist process this kernel started that is still alive, found among all the
+    machine's processes (real daemons, which left the kernel, included)."""
+    mark = b"PR_SET_PDEATHSIG\n", str(os.getpid()).encode()
+    found = []
+    for entry in pathlib.Path("/proc").glob("[0-9]*"):
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+            zombie = (entry / "stat").read_text().rsplit(") ", 1)[1].startswith("Z")
+        except (OSError, IndexError):
+            continue
+        if not zombie and len(words) > 3 and mark[0] in words[2] and words[3] == mark[1]:
+            found.append(int(entry.name))
+    return sorted(found)
 
 
 def running() -> list[Daemon]:

@@ -48,15 +48,15 @@ def _no_daemon_left():
     yield
     left = daemons.running()
     daemons.stop_all()
-    assert left == []
+    assert left == [] and daemons.processes() == []
 
 
 def test_twistd_runs_the_tac_serves_a_real_client_and_stops_on_sigterm(tmp_path):
     daemon = daemons.twistd(REVERSE_TAC, folder=tmp_path)
-    assert daemon.command.startswith("$ twistd -n -y ") and daemon.port
+    assert daemon.command == f"$ twistd -n -y {REVERSE_TAC} --pidfile twistd.pid --logfile -" and daemon.port
     assert (tmp_path / "twistd.pid").read_text().strip() == str(daemon.pid)
     probe_reverse("127.0.0.1", daemon.port)
-    assert daemons.running() == [daemon]
+    assert daemons.running() == [daemon] and daemons.processes() == [daemon.pid]
     assert daemon.stop() == -signal.SIGTERM
     assert daemon.pidfile_removed and gone(daemon.pid)
     assert "Received SIGTERM, shutting down." in daemon.log and "reversed 9 characters" in daemon.log
@@ -153,6 +153,7 @@ def test_an_unknown_plugin_is_named(tmp_path):
 def test_a_real_daemon_detaches_and_is_stopped_through_its_pid_file(tmp_path):
     daemon = daemons.twistd(REVERSE_TAC, folder=tmp_path, daemonize=True)
     assert daemon.pid != daemon.process.pid and daemon.process.poll() == 0
+    assert daemons.processes() == [daemon.pid]
     probe_reverse("127.0.0.1", daemon.port)
     pid = daemon.pid
     daemon.stop()
