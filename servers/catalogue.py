@@ -118,6 +118,8 @@ _ENTRIES = [
           "servers.auth.pbtodo:todo", scheme="pb", accounts="auth", probe="servers.auth.probes:todo"),
     Entry("nntp", "chapter 9's news server (NNTP on LineReceiver): a group of 15 articles with one number missing, "
           "a read-only group, a writable one", "servers.news:nntp", scheme="nntp", probe="servers.news.probes:nntp"),
+    Entry("rss", "chapter 9's RSS and Atom feeds (items added and edited from the notebook, a hit counter), "
+          "what the RSS-to-news gateway reads", "servers.news:feeds", scheme="http", probe="servers.news.probes:feeds"),
     Entry("reverse", "chapter 11's reverse-text service: every line back reversed; also a .tac for twistd",
           "servers.services:reverse", probe="servers.services.probes:reverse"),
 ]

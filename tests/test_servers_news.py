@@ -52,6 +52,12 @@ def test_the_probe_passes(news):
     probe(HOST, news.port)
 
 
+def test_the_feeds_probe_passes(feed_site):
+    from servers.news.probes import feeds as feeds_probe
+
+    feeds_probe(HOST, feed_site[1].port)
+
+
 def test_nntplib_reads_groups_articles_and_overviews(news):
     with newsreader(news.port) as reader:
         assert "POST" in reader.getcapabilities()
@@ -393,3 +399,79 @@ def test_our_client_reads_and_posts_on_inn(inn):
     assert b"Subject: from our Twisted client\r\n" in head
     assert body == b"first line\r\n.starts with a dot\r\n"
     assert refused == 411
+
+
+# --- the feeds practice server and the RSS gateway ------------------------------------------------------------
+
+@pytest.fixture
+def feed_site():
+    from servers.news import feeds
+
+    site = feeds()
+    return site, labkit.serve(site, name="test-feeds", show=False)
+
+
+def test_the_feeds_server_serves_rss_and_atom_that_feedparser_reads_and_counts_hits(feed_site):
+    import feedparser
+
+    from labkit.checks import fetch
+
+    site, server = feed_site
+    guid = site.add_item("twisted", "Fresh <news>", "Added & edited.")
+    site.edit_item("twisted", guid, title="Edited <news>")
+    rss = feedparser.parse(fetch(server.port, "GET", "/rss/twisted").body)
+    atom = feedparser.parse(fetch(server.port, "GET", "/atom/twisted").body)
+    for parsed in (rss, atom):
+        assert not parsed.bozo
+        assert [entry.title for entry in parsed.entries][-2:] == ["Testing with MemoryReactor", "Edited <news>"]
+        assert parsed.entries[-1].id == guid
+    assert fetch(server.port, "GET", "/rss/nothing").status == 404
+    assert fetch(server.port, "GET", "/hits").body == b"/atom/twisted 1\n/rss/nothing 1\n/rss/twisted 1\n"
+    with pytest.raises(KeyError, match="no item"):
+        site.edit_item("twisted", "no-such-guid", title="x")
+
+
+def gateway(server, refresh_every=60.0, timeout=5.0):
+    from servers.news.gateway import FeedStorage
+
+    base = f"http://{HOST}:{server.port}"
+    return FeedStorage({"rss.twisted": f"{base}/rss/twisted", "rss.python": f"{base}/atom/python",
+                        "rss.broken": f"{base}/broken.xml", "rss.silent": f"{base}/silent.xml"},
+                       refresh_every=refresh_every, timeout=timeout)
+
+
+def test_feeds_read_through_the_gateway_with_nntplib_on_a_schedule(feed_site):
+    site, feeds_server = feed_site
+    storage = gateway(feeds_server, timeout=0.5)
+    news_server = labkit.serve(nntp(storage), name="test-rss-gateway", show=False)
+    with newsreader(news_server.port) as reader:
+        described = reader.descriptions("rss.*")[1]
+        assert described["rss.twisted"] == "Practice feed: twisted"
+        assert described["rss.broken"].startswith("unavailable: ") and "well-formed" in described["rss.broken"]
+        assert described["rss.silent"] == "unavailable: no answer within 0.5 s"
+        assert reader.group("rss.twisted")[1:4] == (3, 1, 3)
+        _, overview = reader.over((1, 3))
+        assert [fields["subject"] for _, fields in overview] == ["Deferreds explained", "Writing a LineReceiver",
+                                                                "Testing with MemoryReactor"]
+        _, info = reader.body(2)
+        assert info.lines[0] == b"A short article: writing a linereceiver."
+        with pytest.raises(nntplib().NNTPTemporaryError, match="^441"):
+            reader.post(article(group="rss.twisted"))
+        with pytest.raises(nntplib().NNTPTemporaryError, match="^403 the feed of rss.broken could not be read"):
+            reader.group("rss.broken")
+        assert reader.group("rss.python")[1] == 2
+    hits = site.hits
+    assert hits["/rss/twisted"] == 1 and hits["/atom/python"] == 1  # many requests, one fetch each
+
+
+def test_the_gateway_refreshes_when_its_copy_is_old_and_keeps_numbers(feed_site):
+    site, feeds_server = feed_site
+    storage = gateway(feeds_server, refresh_every=0.0)
+    assert labkit.react(lambda reactor: storage.numbers("rss.twisted")) == [1, 2, 3]
+    first_guid = "tag:feeds.practice.invalid,2025:twisted/1"
+    site.edit_item("twisted", first_guid, title="Deferreds, edited")
+    site.add_item("twisted", "A new tip", "Something new.")
+    assert labkit.react(lambda reactor: storage.numbers("rss.twisted")) == [1, 2, 3, 4]
+    first = labkit.react(lambda reactor: storage.article("rss.twisted", 1))
+    assert first.header("Subject") == "Deferreds, edited"
+    assert site.hits["/rss/twisted"] == 3

@@ -1,6 +1,7 @@
 """The probe of chapter 9's news server: the standard library's ``nntplib`` (Python 3.11, 3.12; on 3.13 and
 later the same module from PyPI's ``standard-nntplib``), as any newsreader would use the server.
 
+``feeds`` reads the practice feeds with ``http.client`` and ``xml.etree``, as any feed reader would.
 ``nntp`` lists the groups, reads the group with the missing article through OVER, fetches an article by
 Message-ID, and posts one to the sandbox, which must then be found by its Message-ID.
 """
@@ -12,7 +13,7 @@ import warnings
 
 from servers.probes import TIMEOUT
 
-__all__ = ["nntp", "nntplib"]
+__all__ = ["feeds", "nntp", "nntplib"]
 
 
 def nntplib():
@@ -43,3 +44,20 @@ def nntp(host: str, port: int) -> None:
                    b"Subject: probe", f"Message-ID: {message_id}".encode(), b"", b"hello"])
         _, _, found = news.stat(message_id)
         assert found == message_id, f"STAT {message_id} answered {found}"
+
+
+def feeds(host: str, port: int) -> None:
+    """The RSS feed ``twisted`` has its first item; the Atom feed ``python`` its entries; /hits answers."""
+    import xml.etree.ElementTree as ElementTree
+
+    from servers.probes import _get
+
+    status, body = _get(host, port, "/rss/twisted")
+    assert status == 200, f"GET /rss/twisted answered {status}"
+    titles = [title.text for title in ElementTree.fromstring(body).iter("title")]
+    assert titles[:2] == ["Practice feed: twisted", "Deferreds explained"], f"the RSS feed's titles: {titles[:3]}"
+    status, body = _get(host, port, "/atom/python")
+    entries = ElementTree.fromstring(body).findall("{http://www.w3.org/2005/Atom}entry")
+    assert status == 200 and len(entries) >= 2, f"GET /atom/python answered {status} with {len(entries)} entries"
+    status, _ = _get(host, port, "/hits")
+    assert status == 200, f"GET /hits answered {status}"
