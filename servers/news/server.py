@@ -167,23 +167,23 @@ class NNTPServer(basic.LineReceiver):
 
     @defer.inlineCallbacks
     def do_LISTGROUP(self, name=None, span=None):
-        name = name or self._selected()
+        name = name or self.selected_group()
         group = yield self.factory.storage.group(name)
         numbers = yield self.factory.storage.numbers(name)
-        low, high = self._range(span, group.high) if span else (group.low, group.high)
+        low, high = self.article_range(span, group.high) if span else (group.low, group.high)
         self.group_name, self.current = name, (numbers[0] if numbers else None)
         self.reply(211, f"{len(numbers)} {group.low} {group.high} {name} list follows",
                    [str(n).encode() for n in numbers if low <= n <= high])
 
     # --- articles ----------------------------------------------------------------------------------------
 
-    def _selected(self) -> str:
+    def selected_group(self) -> str:
         if self.group_name is None:
             raise Answer(412, "no newsgroup selected; send GROUP first")
         return self.group_name
 
     @staticmethod
-    def _range(span: str, high: int) -> tuple[int, int]:
+    def article_range(span: str, high: int) -> tuple[int, int]:
         try:
             return parse_range(span, high)
         except ValueError:
@@ -198,7 +198,7 @@ class NNTPServer(basic.LineReceiver):
             except NoSuchArticle:
                 raise Answer(430, f"no article with Message-ID {spec[:80]}") from None
             return 0, article
-        name = self._selected()
+        name = self.selected_group()
         if spec is None:
             if self.current is None:
                 raise Answer(420, "the current article number is invalid (the group is empty)")
@@ -239,7 +239,7 @@ class NNTPServer(basic.LineReceiver):
 
     @defer.inlineCallbacks
     def _step(self, forward: bool):
-        name = self._selected()
+        name = self.selected_group()
         if self.current is None:
             raise Answer(420, "the current article number is invalid")
         numbers = yield self.factory.storage.numbers(name)
@@ -262,12 +262,12 @@ class NNTPServer(basic.LineReceiver):
         if span is not None and span.startswith("<"):
             _, article = yield self._find(span)
             return self.reply(224, "overview information follows", [article.overview(0)])
-        name = self._selected()
+        name = self.selected_group()
         if span is None:
             number, article = yield self._find(None)
             return self.reply(224, "overview information follows", [article.overview(number)])
         numbers = yield self.factory.storage.numbers(name)
-        low, high = self._range(span, numbers[-1] if numbers else 0)
+        low, high = self.article_range(span, numbers[-1] if numbers else 0)
         wanted = [n for n in numbers if low <= n <= high]
         if not wanted:
             raise Answer(423, f"no articles in {span} in {name}")

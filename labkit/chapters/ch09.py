@@ -1,0 +1,195 @@
+"""Checks for chapter 9, NNTP.
+
+Each ``check_*`` function runs what the learner wrote against the ``nntp`` practice server (or, for the server
+exercise, serves the learner's protocol) and looks at it with a peer that shares nothing with it: the standard
+library's ``nntplib`` or a raw socket. It compares groups, articles, response codes and what the server stored,
+then shows a pass or raises :class:`labkit.checks.CheckFailed`. Every wait is bounded; every server a check
+starts is stopped again.
+"""
+
+from __future__ import annotations
+
+from labkit.checks import Check, Outcome, converse, limits, server_health, short, unwritten
+from labkit.checks.nntp import ask, newsreader
+from labkit.checks.values import Shown
+
+__all__ = ["check_download_last", "check_header_command", "check_make_article", "check_posting_groups"]
+
+HOST = "127.0.0.1"
+
+
+def _practice(check, name: str):
+    """A fresh ``nntp`` practice server and its storage (the check reads what was stored there)."""
+    from servers.news import nntp
+    from servers.news.practice import practice_groups
+    from servers.news.storage import MemoryStorage
+
+    storage = MemoryStorage(practice_groups())
+    return check.serve(nntp(storage), name), storage
+
+
+# --- 9.1 listing the groups -------------------------------------------------------------------------------------
+
+def check_posting_groups(posting_groups) -> None:
+    """Exercise 9.1: ``posting_groups(reactor, host, port)`` fires with the sorted names of the groups that
+    accept posts (LIST's fourth field is ``y``)."""
+    from servers.news.practice import SANDBOX, TWISTED
+
+    with Check("your client lists the groups that accept posts",
+               hint="client = await connect(reactor, host, port); groups = await client.fetchGroups(); keep the "
+                    "names whose flag (the fourth item) is 'y', sorted; then await client.quit()") as check:
+        served, _ = _practice(check, "check-posting-groups")
+        outcome = Outcome(posting_groups, HOST, served.port, timeout=limits.LEARNER_CALL)
+        check.show(served.transcript)
+        got = outcome.value if outcome.ok else outcome.described()
+        everything = outcome.ok and isinstance(got, list) and len(got) == 3
+        check.expect("posting_groups(reactor, host, port)", [SANDBOX, TWISTED], got,
+                     hint="practice.announce is read-only: its flag is 'n'; keep only the names flagged 'y'"
+                          if everything else "")
+        server_health(check, served)
+
+
+# --- 9.2 the last articles of a group ---------------------------------------------------------------------------
+
+def check_download_last(download_last) -> None:
+    """Exercise 9.2: ``download_last(reactor, host, port, group, count)`` fires with ``(articles, missing)``:
+    the bytes of each article among the last ``count`` numbers of the group, oldest first, and the numbers the
+    server had no article for (423)."""
+    from servers.news.practice import MISSING, TWISTED
+
+    with Check("your client downloads the last articles of a group and reports the one that is missing",
+               hint="count, low, high, name = await client.fetchGroup(group); for number in range(max(low, "
+                    "high - count + 1), high + 1): try await client.fetchArticle(number), and on NNTPError "
+                    "with code 423 add the number to missing and go on") as check:
+        served, _ = _practice(check, "check-download-last")
+        ten = Outcome(download_last, HOST, served.port, TWISTED, 10, timeout=limits.LEARNER_CALL)
+        check.show(served.transcript)
+        if unwritten(check, served):
+            return
+        if not ten.ok:
+            stopped = "423" in str(ten.error)
+            check.expect("download_last(reactor, host, port, 'practice.twisted', 10)", "(articles, missing)",
+                         ten.described(),
+                         hint="one missing article must not end the download: catch NNTPError around each "
+                              "fetchArticle" if stopped else "")
+            return
+        articles, missing = _pair(ten.value)
+        subjects = [_subject(text) for text in articles]
+        check.expect("the subjects of the articles, oldest first",
+                     [f"Twisted tip {n}" for n in range(7, 17) if n != MISSING], subjects,
+                     hint="the last ten numbers of a group whose high is 16 are 7 to 16: range(high - count + 1, "
+                          "high + 1)" if subjects and subjects[0] == "Twisted tip 1" else "")
+        check.expect("the numbers reported missing", [MISSING], missing)
+        three = Outcome(download_last, HOST, served.port, TWISTED, 3, timeout=limits.LEARNER_CALL)
+        articles, missing = _pair(three.value) if three.ok else ([], three.described())
+        check.expect("the last 3", (["Twisted tip 14", "Twisted tip 15", "Twisted tip 16"], []),
+                     ([_subject(text) for text in articles], missing))
+        server_health(check, served)
+
+
+def _pair(value):
+    try:
+        articles, missing = value
+        return list(articles), list(missing)
+    except (TypeError, ValueError):
+        return [], Shown(f"not a pair (articles, missing): {short(value)}")
+
+
+def _subject(text) -> str:
+    from email.parser import BytesHeaderParser
+
+    if not isinstance(text, bytes):
+        return f"not bytes: {short(text, 40)}"
+    return BytesHeaderParser().parsebytes(text).get("Subject", "(no Subject)")
+
+
+# --- 9.3 posting ------------------------------------------------------------------------------------------------
+
+def check_make_article(make_article) -> None:
+    """Exercise 9.3: ``make_article(group, subject, text)`` returns the bytes of an article built with
+    ``email.message.EmailMessage``: From, Newsgroups, Subject, a Message-ID from ``make_msgid``, a Date; the
+    server stores it in the sandbox and refuses it in the read-only group."""
+    from servers.news.practice import ANNOUNCE, SANDBOX
+
+    with Check("your article is accepted by the news server, and refused by the read-only group",
+               hint="message = EmailMessage(); set message['From'], ['Newsgroups'], ['Subject'], "
+                    "['Message-ID'] = make_msgid(), ['Date'] = formatdate(); message.set_content(text); "
+                    "return bytes(message)") as check:
+        served, storage = _practice(check, "check-make-article")
+        built = make_article(SANDBOX, "Hello from the check", "A line.\n.A line that starts with a dot.\n")
+        check.expect("what make_article returns", Shown("bytes"), Shown(type(built).__name__),
+                     ok=isinstance(built, bytes), hint="return bytes(message) (or message.as_bytes())")
+        if not isinstance(built, bytes):
+            return
+        from email.parser import BytesParser
+
+        parsed = BytesParser().parsebytes(built)
+        message_id = parsed.get("Message-ID", "")
+        check.expect("its Message-ID", Shown("<something@somewhere>"), message_id or Shown("none"),
+                     ok=message_id.startswith("<") and message_id.endswith(">") and "@" in message_id,
+                     hint="message['Message-ID'] = email.utils.make_msgid()")
+        with newsreader(served.port) as reader:
+            posted = ask(reader, "post", built)
+            check.expect("POST to practice.sandbox", Shown("240 article received"), short(posted, 90),
+                         ok=isinstance(posted, str) and posted.startswith("240"),
+                         hint=_why_refused(posted))
+            found = ask(reader, "body", message_id) if message_id else Shown("no Message-ID")
+            body = found[1].lines if isinstance(found, tuple) else found
+            check.expect("the article's body, read back by Message-ID",
+                         [b"A line.", b".A line that starts with a dot."], body)
+            refused = ask(reader, "post", make_article(ANNOUNCE, "Not here", "Read-only.\n"))
+            check.expect("POST to practice.announce (read-only)", Shown("441 ..."), short(refused, 90),
+                         ok=str(refused).startswith("441"))
+        server_health(check, served)
+
+
+def _why_refused(answer) -> str:
+    text = str(answer)
+    for header in ("From", "Newsgroups", "Subject"):
+        if f"no {header}" in text:
+            return f"the server wants a {header} header: message['{header}'] = ..."
+    return ""
+
+
+# --- 9.4 the server: a command of your own ----------------------------------------------------------------------
+
+HDR_TALK = (b"HDR Subject 1\r\n", b"GROUP practice.twisted\r\n", b"HDR Subject 8-10\r\n", b"HDR Subject\r\n",
+            b"HDR Subject 40-50\r\n", b"QUIT\r\n")
+HDR_ANSWERS = [b"200", b"412", b"211", b"225", b"8 Twisted tip 8", b"10 Twisted tip 10", b".", b"225", b"1 Twisted tip 1",
+               b".", b"423", b"205"]
+
+
+def check_header_command(server_class) -> None:
+    """Exercise 9.4: ``server_class`` (an ``NNTPServer`` subclass) answers ``HDR field [range]`` (RFC 3977,
+    8.5): 225 and one ``number value`` line per article that exists in the range (the current article without
+    one), 412 without a group, 423 for a range with no article."""
+    from servers.news.practice import practice_groups
+    from servers.news.server import NNTPFactory
+    from servers.news.storage import MemoryStorage
+
+    with Check("your server answers HDR with one line per article, and the right codes",
+               hint="in do_HDR: name = self.selected_group(); numbers = yield self.factory.storage.numbers(name); "
+                    "for each number in the range, article = yield self.factory.storage.article(name, number) "
+                    "and add f'{number} {article.header(field)}'; self.reply(225, 'headers follow', lines)") as check:
+        factory = NNTPFactory(MemoryStorage(practice_groups()))
+        factory.protocol = server_class
+        served = check.serve(factory, "check-hdr")
+        answer = converse(served.port, *HDR_TALK, settle=limits.QUIET)
+        check.show(served.transcript)
+        if unwritten(check, served):
+            return
+        lines = [line for line in answer.split(b"\r\n") if line]
+        got = [line[:3] if line[:3].isdigit() and line[3:4] == b" " else line for line in lines]
+        check.expect("the answers (codes, and the header lines)", HDR_ANSWERS, got,
+                     hint=_hdr_hint(got))
+        server_health(check, served)
+
+
+def _hdr_hint(got) -> str:
+    if any(line.startswith(b"9 ") for line in got):
+        return "article 9 is missing: list only the numbers the storage has (storage.numbers(name))"
+    if got[1:2] == [b"500"]:
+        return "name the method do_HDR, so the server finds it"
+    if got[1:2] != [b"412"]:
+        return "without a group, self.selected_group() raises the 412 answer for you: call it first"
+    return ""
