@@ -6,21 +6,12 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-import pytest
 from twisted.internet import defer
 
-from labkit.checks import CheckFailed
 from labkit.chapters import ch09
 from servers.news.client import NNTPError, connect
 from servers.news.server import Answer, NNTPServer
-
-
-def fails(check, *args) -> str:
-    with pytest.raises(CheckFailed) as failed:
-        check(*args)
-    message = str(failed.value)
-    assert message.startswith("FAIL")
-    return message
+from tests.test_chapter04 import fails
 
 
 def stub(*args):
