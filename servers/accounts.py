@@ -40,7 +40,7 @@ FIXED: dict[str, tuple[Account, ...]] = {
 }
 """Families whose accounts are fixtures with fixed passwords (they grant nothing but a practice page)."""
 
-PER_SESSION: dict[str, tuple[str, ...]] = {}
+PER_SESSION: dict[str, tuple[str, ...]] = {"ssh": ("learner",)}
 """Families whose login grants code execution: their users, whose passwords are random per process."""
 
 _session_passwords: dict[tuple[str, str], str] = {}

@@ -116,6 +116,8 @@ _ENTRIES = [
           "servers.auth:auth", accounts="auth", probe="servers.auth.probes:login"),
     Entry("todo", "chapter 6's Perspective Broker to-do list with cred: admin adds and deletes, the others list",
           "servers.auth.pbtodo:todo", scheme="pb", accounts="auth", probe="servers.auth.probes:todo"),
+    Entry("ssh", "chapter 10's SSH server: a practice shell (fixed commands) by password or key, exec with exit status",
+          "servers.ssh:ssh", scheme="ssh", accounts="ssh", probe="servers.ssh.probes:banner"),
     Entry("nntp", "chapter 9's news server (NNTP on LineReceiver): a group of 15 articles with one number missing, "
           "a read-only group, a writable one", "servers.news:nntp", scheme="nntp", probe="servers.news.probes:nntp"),
     Entry("rss", "chapter 9's RSS and Atom feeds (items added and edited from the notebook, a hit counter), "

@@ -1,0 +1,107 @@
+"""SSH from a check: run one command over a real SSH connection with conch's command endpoint, bounded.
+
+Promises: :func:`run_command` logs in to ``127.0.0.1:PORT`` with a key or a password, runs one command and
+returns an :class:`SSHResult` (what the command printed and its exit status), or says how the session ended
+(login refused, host key refused, no answer) without raising for a server that misbehaves. The server's host
+key is checked against the one key the caller names (or a ``known_hosts`` file): a server showing any other key
+is refused, never accepted silently, and nothing ever prompts.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit.bridge import LabTimeout, react
+from labkit.checks import limits
+
+__all__ = ["RefusingUI", "SSHResult", "known_hosts_file", "run_command"]
+
+
+@dataclass
+class SSHResult:
+    """How one command went: ``output`` and ``status``, or ``error`` (the words of what went wrong)."""
+
+    output: str = ""
+    status: int | None = None
+    error: str = ""
+
+    @property
+    def ran(self) -> bool:
+        return not self.error
+
+
+class RefusingUI:
+    """The prompts of conch's host-key check, answered "no" without asking anyone."""
+
+    def prompt(self, text):
+        from twisted.internet import defer
+
+        return defer.succeed(False)
+
+    def warn(self, text):
+        pass
+
+
+def known_hosts_file(port: int, host_key, folder: str | Path | None = None) -> Path:
+    """A new ``known_hosts`` file naming ``host_key`` (a conch ``Key``) for ``127.0.0.1:PORT``.
+
+    It holds two lines: ``[127.0.0.1]:PORT``, which OpenSSH looks up, and ``127.0.0.1``, which conch's
+    ``KnownHostsFile`` looks up (it matches host names without their port)."""
+    from servers.ssh.keys import known_hosts_line
+
+    folder = Path(folder or tempfile.mkdtemp(prefix="known-hosts-"))
+    path = folder / "known_hosts"
+    path.write_text(f"{known_hosts_line(port, host_key)}\n{known_hosts_line(22, host_key)}\n")
+    return path
+
+
+def _words(error: Exception) -> str:
+    from twisted.conch.error import ConchError, HostKeyChanged, UserRejectedKey
+
+    if isinstance(error, (UserRejectedKey, HostKeyChanged)):
+        return "host key refused: the server's key is not the one in known_hosts"
+    if isinstance(error, ConchError) and "authentication" in str(error).lower():
+        return "login refused"
+    text = str(error) or type(error).__name__
+    return f"{type(error).__name__}: {text}"
+
+
+def run_command(port: int, user: str, command: str, *, known_hosts: str | Path, key=None,
+                password: str | None = None, timeout: float = limits.REPLY) -> SSHResult:
+    """Run ``command`` as ``user`` on the SSH server at 127.0.0.1:``port``, with ``key`` (a conch private
+    ``Key``) or ``password``, trusting only the host keys in the file ``known_hosts``."""
+    from twisted.conch.client.knownhosts import KnownHostsFile
+    from twisted.conch.endpoints import SSHCommandClientEndpoint
+    from twisted.internet import defer, error, protocol
+    from twisted.python.filepath import FilePath
+
+    class Collect(protocol.Protocol):
+        def __init__(self):
+            self.received, self.ended = [], defer.Deferred()
+
+        def dataReceived(self, data):
+            self.received.append(data)
+
+        def connectionLost(self, reason):
+            self.ended.callback(reason.value)
+
+    async def session(reactor) -> SSHResult:
+        endpoint = SSHCommandClientEndpoint.newConnection(
+            reactor, command.encode("utf-8"), user.encode("utf-8"), "127.0.0.1", port,
+            keys=[key] if key is not None else None,
+            password=password.encode("utf-8") if password is not None else None,
+            knownHosts=KnownHostsFile.fromPath(FilePath(str(known_hosts))), ui=RefusingUI())
+        try:
+            collected = await endpoint.connect(protocol.Factory.forProtocol(Collect))
+        except Exception as refused:  # noqa: BLE001 - how the login ended is the answer
+            return SSHResult(error=_words(refused))
+        ended = await collected.ended
+        status = 0 if isinstance(ended, error.ConnectionDone) else getattr(ended, "exitCode", None)
+        return SSHResult(b"".join(collected.received).decode("utf-8", "replace"), status)
+
+    try:
+        return react(lambda reactor: defer.Deferred.fromCoroutine(session(reactor)), timeout=timeout)
+    except LabTimeout:
+        return SSHResult(error=f"no answer within {timeout:g} s")

@@ -1,0 +1,51 @@
+"""The probe of the practice SSH server, with the standard library only (no SSH implementation is in it).
+
+``banner`` does what every SSH client does first: it reads the server's version line, sends its own, and
+reads the server's first binary packet, which must be a ``KEXINIT`` offering ``curve25519-sha256`` and an
+``ssh-ed25519`` host key. A logged-in session needs OpenSSH or conch; the tests run those.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from servers.probes import TIMEOUT, _read_line
+
+__all__ = ["banner"]
+
+MSG_KEXINIT = 20
+
+
+def _read_exactly(sock: socket.socket, count: int) -> bytes:
+    received = b""
+    while len(received) < count:
+        chunk = sock.recv(count - len(received))
+        if not chunk:
+            raise AssertionError(f"the server closed after {len(received)} of {count} bytes")
+        received += chunk
+    return received
+
+
+def _name_lists(payload: bytes, count: int) -> list[list[bytes]]:
+    lists, offset = [], 17  # message number and 16 bytes of cookie
+    for _ in range(count):
+        (length,) = struct.unpack(">L", payload[offset:offset + 4])
+        lists.append(payload[offset + 4:offset + 4 + length].split(b","))
+        offset += 4 + length
+    return lists
+
+
+def banner(host: str, port: int) -> None:
+    """The server says ``SSH-2.0-...`` and opens key exchange with curve25519 and an Ed25519 host key."""
+    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+        version = _read_line(sock, 255)
+        assert version.startswith(b"SSH-2.0-"), f"the server's first line is {version[:80]!r}"
+        sock.sendall(b"SSH-2.0-PracticeProbe_1.0\r\n")
+        length, padding = struct.unpack(">LB", _read_exactly(sock, 5))
+        assert 12 <= length <= 35000, f"the first packet claims {length} bytes"
+        payload = _read_exactly(sock, length - 1)[:length - 1 - padding]
+        assert payload[0] == MSG_KEXINIT, f"the first packet is message {payload[0]}, not KEXINIT"
+        kex, host_keys = _name_lists(payload, 2)
+        assert b"curve25519-sha256" in kex, f"key exchange offered: {kex}"
+        assert host_keys == [b"ssh-ed25519"], f"host keys offered: {host_keys}"

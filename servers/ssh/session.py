@@ -1,0 +1,108 @@
+"""Who logs in to a practice SSH server and what their session channel does.
+
+Promises:
+
+* :class:`PracticeRealm` gives every authenticated user a :class:`PracticeUser` (or a subclass): a ``ConchUser``
+  that opens ``session`` channels only (any other channel type is refused by conch with "unknown channel"), and
+  whose :meth:`PracticeUser.terminal` is what a shell request talks to and :meth:`PracticeUser.run_command`
+  what an ``exec`` request answers.
+* A session (:class:`ShellSession`, the user's ``ISession``) runs the practice shell
+  (:class:`servers.ssh.shell.PracticeShell`) when asked for a shell, and for ``exec`` answers the command from
+  :func:`servers.ssh.shell.run`, sends its exit status and closes the channel. It accepts a pty request and
+  window changes (the line editor needs them) and starts no process of the machine.
+"""
+
+from __future__ import annotations
+
+from twisted.conch.avatar import ConchUser
+from twisted.conch.insults import insults
+from twisted.conch.interfaces import IConchUser, ISession
+from twisted.conch.ssh import session
+from twisted.cred.portal import IRealm
+from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.python import components
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from servers.ssh import shell
+
+__all__ = ["PracticeRealm", "PracticeUser", "ShellSession", "end_session"]
+
+
+class PracticeUser(ConchUser):
+    """A logged-in user of the practice server: session channels only; its shell is :meth:`terminal`."""
+
+    def __init__(self, username: bytes):
+        super().__init__()
+        self.username = username.decode("utf-8", "replace")
+        self.channelLookup[b"session"] = session.SSHSession
+
+    def terminal(self, on_exit):
+        """The protocol a terminal session talks to; ``on_exit(status)`` ends the session."""
+        return insults.ServerProtocol(shell.PracticeShell, self.username, on_exit)
+
+    def run_command(self, command: str) -> tuple[str, int]:
+        """What an ``exec`` request answers: output and exit status."""
+        return shell.run(self.username, command)
+
+
+@implementer(IRealm)
+class PracticeRealm:
+    """Every authenticated user gets a ``user_factory(username)`` (a :class:`PracticeUser` by default)."""
+
+    def __init__(self, user_factory=PracticeUser):
+        self.user_factory = user_factory
+
+    def requestAvatar(self, avatarId, mind, *interfaces):
+        if IConchUser not in interfaces:
+            raise NotImplementedError("the practice SSH realm serves conch users only")
+        return IConchUser, self.user_factory(avatarId), lambda: None
+
+
+def end_session(process_protocol, status: int) -> None:
+    """Tell the client the command ended with ``status`` (``exit-status``), then close its channel."""
+    reason = ProcessDone(None) if status == 0 else ProcessTerminated(exitCode=status)
+    process_protocol.processEnded(Failure(reason))
+
+
+@implementer(ISession)
+class ShellSession:
+    """What a practice user's session channel does: the line-editing shell, or one command."""
+
+    def __init__(self, user: PracticeUser):
+        self.user = user
+        self.terminal = None
+        self.window_size = None
+
+    def getPty(self, term, windowSize, modes):
+        self.terminal, self.window_size = term, windowSize
+
+    def windowChanged(self, newWindowSize):
+        self.window_size = newWindowSize
+
+    def openShell(self, process_protocol):
+        protocol = self.user.terminal(lambda status: end_session(process_protocol, status))
+        protocol.makeConnection(process_protocol)
+        process_protocol.makeConnection(session.wrapProtocol(protocol))
+
+    def execCommand(self, process_protocol, command: bytes):
+        from twisted.internet import reactor
+
+        # Answer on the next turn of the reactor: the client is told its exec request succeeded first (conch's
+        # own client drops output that comes before that reply; OpenSSH's does not mind).
+        reactor.callLater(0, self._answer, process_protocol, command.decode("utf-8", "replace"))
+
+    def _answer(self, process_protocol, command: str):
+        output, status = self.user.run_command(command)
+        if output:
+            process_protocol.write(output.encode("utf-8") + b"\n")
+        end_session(process_protocol, status)
+
+    def eofReceived(self):
+        pass  # a shell reads until "exit" or the channel closes; a command has already answered
+
+    def closed(self):
+        pass
+
+
+components.registerAdapter(ShellSession, PracticeUser, ISession)
