@@ -3,6 +3,7 @@ mistake fails with the hint that names it. Every check drives a real news server
 
 from __future__ import annotations
 
+from email import message_from_bytes
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -69,25 +70,32 @@ def test_download_last():
 
 # --- 9.3 ---------------------------------------------------------------------------------------------------------
 
-def article_maker(*skip):
-    def make_article(group, subject, text):
-        message = EmailMessage()
-        headers = {"From": "Learner <learner@practice.invalid>", "Newsgroups": group, "Subject": subject,
-                   "Message-ID": make_msgid(domain="practice.invalid"), "Date": formatdate()}
-        for name, value in headers.items():
-            if name not in skip:
-                message[name] = value
-        message.set_content(text)
-        return bytes(message)
-    return make_article
+def reply_maker(references=True, strip_re=True, new_id=True):
+    def make_reply(original, text):
+        source = message_from_bytes(original)
+        subject = source["Subject"]
+        if strip_re and subject.startswith("Re: "):
+            subject = subject[4:]
+        reply = EmailMessage()
+        reply["From"] = "Learner <learner@practice.invalid>"
+        reply["Newsgroups"] = source["Newsgroups"]
+        reply["Subject"] = "Re: " + subject
+        if references:
+            reply["References"] = " ".join(filter(None, [source["References"], source["Message-ID"]]))
+        reply["Message-ID"] = make_msgid(domain="practice.invalid") if new_id else source["Message-ID"]
+        reply["Date"] = formatdate()
+        reply.set_content(text)
+        return bytes(reply)
+    return make_reply
 
 
-def test_make_article():
-    ch09.check_make_article(article_maker())
-    assert "not written yet" in fails(ch09.check_make_article, stub)
-    assert "wants a Newsgroups header" in fails(ch09.check_make_article, article_maker("Newsgroups"))
-    assert "make_msgid()" in fails(ch09.check_make_article, article_maker("Message-ID"))
-    assert "return bytes(message)" in fails(ch09.check_make_article, lambda *args: str(article_maker()(*args)))
+def test_make_reply():
+    ch09.check_make_reply(reply_maker())
+    assert "not written yet" in fails(ch09.check_make_reply, stub)
+    assert "References holds the Message-IDs" in fails(ch09.check_make_reply, reply_maker(references=False))
+    assert "not 'Re: Re: X'" in fails(ch09.check_make_reply, reply_maker(strip_re=False))
+    assert "give the reply a new one" in fails(ch09.check_make_reply, reply_maker(new_id=False))
+    assert "return bytes(reply)" in fails(ch09.check_make_reply, lambda *args: str(reply_maker()(*args)))
 
 
 # --- 9.4 ---------------------------------------------------------------------------------------------------------

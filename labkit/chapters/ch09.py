@@ -13,7 +13,7 @@ from labkit.checks import Check, Outcome, converse, limits, server_health, short
 from labkit.checks.nntp import ask, newsreader
 from labkit.checks.values import Shown
 
-__all__ = ["check_download_last", "check_header_command", "check_make_article", "check_posting_groups"]
+__all__ = ["check_download_last", "check_header_command", "check_make_reply", "check_posting_groups"]
 
 HOST = "127.0.0.1"
 
@@ -105,41 +105,51 @@ def _subject(text) -> str:
 
 # --- 9.3 posting ------------------------------------------------------------------------------------------------
 
-def check_make_article(make_article) -> None:
-    """Exercise 9.3: ``make_article(group, subject, text)`` returns the bytes of an article built with
-    ``email.message.EmailMessage``: From, Newsgroups, Subject, a Message-ID from ``make_msgid``, a Date; the
-    server stores it in the sandbox and refuses it in the read-only group."""
-    from servers.news.practice import ANNOUNCE, SANDBOX
+def check_make_reply(make_reply) -> None:
+    """Exercise 9.3: ``make_reply(original, text)`` returns the bytes of a follow-up to the article ``original``
+    (bytes), built with ``email.message.EmailMessage``: the same Newsgroups, ``Re: `` and the subject (one
+    ``Re: ``, however deep the thread), References (the original's, then its Message-ID), a new Message-ID from
+    ``make_msgid``; the server stores it, and a reply to that reply continues the thread."""
+    from email.parser import BytesParser
 
-    with Check("your article is accepted by the news server, and refused by the read-only group",
-               hint="message = EmailMessage(); set message['From'], ['Newsgroups'], ['Subject'], "
-                    "['Message-ID'] = make_msgid(), ['Date'] = formatdate(); message.set_content(text); "
-                    "return bytes(message)") as check:
-        served, storage = _practice(check, "check-make-article")
-        built = make_article(SANDBOX, "Hello from the check", "A line.\n.A line that starts with a dot.\n")
-        check.expect("what make_article returns", Shown("bytes"), Shown(type(built).__name__),
-                     ok=isinstance(built, bytes), hint="return bytes(message) (or message.as_bytes())")
-        if not isinstance(built, bytes):
-            return
-        from email.parser import BytesParser
+    from servers.news.practice import TWISTED
 
-        parsed = BytesParser().parsebytes(built)
-        message_id = parsed.get("Message-ID", "")
-        check.expect("its Message-ID", Shown("<something@somewhere>"), message_id or Shown("none"),
-                     ok=message_id.startswith("<") and message_id.endswith(">") and "@" in message_id,
-                     hint="message['Message-ID'] = email.utils.make_msgid()")
+    with Check("your follow-ups are stored, and thread under the article they answer",
+               hint="reply = EmailMessage(); reply['From'] = ...; reply['Newsgroups'] = original['Newsgroups']; "
+                    "reply['Subject'] = 'Re: ' + subject without its 'Re: '; reply['References'] = "
+                    "(original['References'] + ' ' if any) + original['Message-ID']; reply['Message-ID'] = "
+                    "make_msgid(); reply.set_content(text); return bytes(reply)") as check:
+        served, _ = _practice(check, "check-make-reply")
         with newsreader(served.port) as reader:
-            posted = ask(reader, "post", built)
-            check.expect("POST to practice.sandbox", Shown("240 article received"), short(posted, 90),
-                         ok=isinstance(posted, str) and posted.startswith("240"),
-                         hint=_why_refused(posted))
-            found = ask(reader, "body", message_id) if message_id else Shown("no Message-ID")
-            body = found[1].lines if isinstance(found, tuple) else found
-            check.expect("the article's body, read back by Message-ID",
-                         [b"A line.", b".A line that starts with a dot."], body)
-            refused = ask(reader, "post", make_article(ANNOUNCE, "Not here", "Read-only.\n"))
-            check.expect("POST to practice.announce (read-only)", Shown("441 ..."), short(refused, 90),
-                         ok=str(refused).startswith("441"))
+            first = b"\r\n".join(reader.article("<twisted-3@practice.invalid>")[1].lines) + b"\r\n"
+            reply = make_reply(first, "I agree.\n")
+            check.expect("what make_reply returns", Shown("bytes"), Shown(type(reply).__name__),
+                         ok=isinstance(reply, bytes), hint="return bytes(reply) (or reply.as_bytes())")
+            if not isinstance(reply, bytes):
+                return
+            parsed = BytesParser().parsebytes(reply)
+            reply_id = parsed.get("Message-ID", "")
+            posted = ask(reader, "post", reply)
+            check.expect("POST of the reply", Shown("240 article received"), short(posted, 90),
+                         ok=isinstance(posted, str) and posted.startswith("240"), hint=_why_refused(posted))
+            check.expect("the reply's headers", ("Re: Twisted tip 3", TWISTED, "<twisted-3@practice.invalid>"),
+                         (parsed.get("Subject"), parsed.get("Newsgroups"), parsed.get("References")),
+                         hint="" if parsed.get("References") else
+                         "References holds the Message-IDs of the thread: the original's References, then its "
+                         "own Message-ID")
+            stored = ask(reader, "article", reply_id) if reply_id else Shown("no Message-ID")
+            second_source = (b"\r\n".join(stored[1].lines) + b"\r\n") if isinstance(stored, tuple) else b""
+            if not second_source:
+                check.expect("the reply, read back by its Message-ID", Shown("the article"), stored)
+                return
+            deeper = BytesParser().parsebytes(make_reply(second_source, "Me too.\n"))
+            check.expect("a reply to the reply", ("Re: Twisted tip 3", f"<twisted-3@practice.invalid> {reply_id}"),
+                         (deeper.get("Subject"), " ".join(str(deeper.get("References", "")).split())),
+                         hint="answering 'Re: X' gives 'Re: X' again, not 'Re: Re: X'"
+                         if str(deeper.get("Subject", "")).startswith("Re: Re:") else "")
+            check.expect("its Message-ID is new", Shown("a new one"), Shown(str(deeper.get("Message-ID"))),
+                         ok=deeper.get("Message-ID") not in (None, reply_id, "<twisted-3@practice.invalid>"),
+                         hint="every article needs its own Message-ID: make_msgid(), never the original's")
         server_health(check, served)
 
 
@@ -147,7 +157,9 @@ def _why_refused(answer) -> str:
     text = str(answer)
     for header in ("From", "Newsgroups", "Subject"):
         if f"no {header}" in text:
-            return f"the server wants a {header} header: message['{header}'] = ..."
+            return f"the server wants a {header} header: reply['{header}'] = ..."
+    if "already stored" in text:
+        return "that Message-ID is the original's: give the reply a new one with make_msgid()"
     return ""
 
 
