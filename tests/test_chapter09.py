@@ -43,29 +43,35 @@ def test_posting_groups():
 
 # --- 9.2 ---------------------------------------------------------------------------------------------------------
 
-def downloader(first_numbers=False, catch=True):
-    async def download_last(reactor, host, port, group, count):
+def subjects_reader(first_numbers=False, per_article=False):
+    async def latest_subjects(reactor, host, port, group, count):
         client = await connect(reactor, host, port)
         _, low, high, _ = await client.fetchGroup(group)
-        start = low if first_numbers else max(low, high - count + 1)
-        articles, missing = [], []
-        for number in range(start, start + min(count, high - start + 1)):
-            try:
-                articles.append(await client.fetchArticle(number))
-            except NNTPError as error:
-                if error.code != 423 or not catch:
-                    raise
-                missing.append(number)
+        first = low if first_numbers else max(low, high - count + 1)
+        last = min(high, first + count - 1)
+        if not per_article:
+            rows = await client.fetchOverview(f"{first}-{last}")
+            found = [(row["number"], row["Subject"]) for row in rows]
+        else:
+            found = []
+            for number in range(first, last + 1):
+                try:
+                    head = await client.fetchHead(number)
+                except NNTPError:
+                    continue
+                found.append((number, message_from_bytes(head)["Subject"]))
         await client.quit()
-        return articles, missing
-    return download_last
+        return found
+    return latest_subjects
 
 
-def test_download_last():
-    ch09.check_download_last(downloader())
-    assert "not written yet" in fails(ch09.check_download_last, stub)
-    assert "catch NNTPError around each fetchArticle" in fails(ch09.check_download_last, downloader(catch=False))
-    assert "range(high - count + 1" in fails(ch09.check_download_last, downloader(first_numbers=True))
+def test_latest_subjects():
+    ch09.check_latest_subjects(subjects_reader())
+    assert "not written yet" in fails(ch09.check_latest_subjects, stub)
+    assert "one OVER answers for the whole range" in fails(ch09.check_latest_subjects,
+                                                            subjects_reader(per_article=True))
+    assert "the range f'{high - count + 1}-{high}'" in fails(ch09.check_latest_subjects,
+                                                              subjects_reader(first_numbers=True))
 
 
 # --- 9.3 ---------------------------------------------------------------------------------------------------------

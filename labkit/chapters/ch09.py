@@ -13,7 +13,7 @@ from labkit.checks import Check, Outcome, converse, limits, server_health, short
 from labkit.checks.nntp import ask, newsreader
 from labkit.checks.values import Shown
 
-__all__ = ["check_download_last", "check_header_command", "check_make_reply", "check_posting_groups"]
+__all__ = ["check_header_command", "check_latest_subjects", "check_make_reply", "check_posting_groups"]
 
 HOST = "127.0.0.1"
 
@@ -49,58 +49,44 @@ def check_posting_groups(posting_groups) -> None:
         server_health(check, served)
 
 
-# --- 9.2 the last articles of a group ---------------------------------------------------------------------------
+# --- 9.2 the overview of a group --------------------------------------------------------------------------------
 
-def check_download_last(download_last) -> None:
-    """Exercise 9.2: ``download_last(reactor, host, port, group, count)`` fires with ``(articles, missing)``:
-    the bytes of each article among the last ``count`` numbers of the group, oldest first, and the numbers the
-    server had no article for (423)."""
+def check_latest_subjects(latest_subjects) -> None:
+    """Exercise 9.2: ``latest_subjects(reactor, host, port, group, count)`` fires with ``[(number, subject)]``
+    for the articles among the last ``count`` numbers of the group, oldest first, asked for with one OVER
+    command (a missing number is simply not listed)."""
     from servers.news.practice import MISSING, TWISTED
 
-    with Check("your client downloads the last articles of a group and reports the one that is missing",
-               hint="count, low, high, name = await client.fetchGroup(group); for number in range(max(low, "
-                    "high - count + 1), high + 1): try await client.fetchArticle(number), and on NNTPError "
-                    "with code 423 add the number to missing and go on") as check:
-        served, _ = _practice(check, "check-download-last")
-        ten = Outcome(download_last, HOST, served.port, TWISTED, 10, timeout=limits.LEARNER_CALL)
+    with Check("your client reads the last subjects of a group with one OVER",
+               hint="count_, low, high, name = await client.fetchGroup(group); rows = await "
+                    "client.fetchOverview(f'{max(low, high - count + 1)}-{high}'); return [(row['number'], "
+                    "row['Subject']) for row in rows]") as check:
+        served, _ = _practice(check, "check-latest-subjects")
+        ten = Outcome(latest_subjects, HOST, served.port, TWISTED, 10, timeout=limits.LEARNER_CALL)
         check.show(served.transcript)
         if unwritten(check, served):
             return
-        if not ten.ok:
-            stopped = "423" in str(ten.error)
-            check.expect("download_last(reactor, host, port, 'practice.twisted', 10)", "(articles, missing)",
-                         ten.described(),
-                         hint="one missing article must not end the download: catch NNTPError around each "
-                              "fetchArticle" if stopped else "")
-            return
-        articles, missing = _pair(ten.value)
-        subjects = [_subject(text) for text in articles]
-        check.expect("the subjects of the articles, oldest first",
-                     [f"Twisted tip {n}" for n in range(7, 17) if n != MISSING], subjects,
-                     hint="the last ten numbers of a group whose high is 16 are 7 to 16: range(high - count + 1, "
-                          "high + 1)" if subjects and subjects[0] == "Twisted tip 1" else "")
-        check.expect("the numbers reported missing", [MISSING], missing)
-        three = Outcome(download_last, HOST, served.port, TWISTED, 3, timeout=limits.LEARNER_CALL)
-        articles, missing = _pair(three.value) if three.ok else ([], three.described())
-        check.expect("the last 3", (["Twisted tip 14", "Twisted tip 15", "Twisted tip 16"], []),
-                     ([_subject(text) for text in articles], missing))
+        commands = [line.split(b" ", 1)[0].upper() for line in _client_lines(served.transcript)]
+        expected = [(n, f"Twisted tip {n}") for n in range(7, 17) if n != MISSING]
+        got = ten.value if ten.ok else ten.described()
+        check.expect("latest_subjects(reactor, host, port, 'practice.twisted', 10)", expected, got,
+                     hint="the last ten numbers of a group whose high is 16 are 7 to 16: the range "
+                          "f'{high - count + 1}-{high}'" if ten.ok and got and got[0][0] == 1 else "")
+        per_article = sum(command in (b"HEAD", b"ARTICLE", b"STAT") for command in commands)
+        check.expect("the commands sent", Shown("one OVER (or XOVER), no HEAD or ARTICLE"),
+                     Shown(", ".join(c.decode("ascii", "replace") for c in commands)),
+                     ok=commands.count(b"OVER") + commands.count(b"XOVER") == 1 and not per_article,
+                     hint="one OVER answers for the whole range: client.fetchOverview(f'{first}-{high}')"
+                     if per_article else "")
+        three = Outcome(latest_subjects, HOST, served.port, TWISTED, 3, timeout=limits.LEARNER_CALL)
+        check.expect("the last 3", [(14, "Twisted tip 14"), (15, "Twisted tip 15"), (16, "Twisted tip 16")],
+                     three.value if three.ok else three.described())
         server_health(check, served)
 
 
-def _pair(value):
-    try:
-        articles, missing = value
-        return list(articles), list(missing)
-    except (TypeError, ValueError):
-        return [], Shown(f"not a pair (articles, missing): {short(value)}")
-
-
-def _subject(text) -> str:
-    from email.parser import BytesHeaderParser
-
-    if not isinstance(text, bytes):
-        return f"not bytes: {short(text, 40)}"
-    return BytesHeaderParser().parsebytes(text).get("Subject", "(no Subject)")
+def _client_lines(transcript) -> list[bytes]:
+    """What the clients sent so far, line by line."""
+    return [line.rstrip(b"\r") for line in transcript.sent_by("client").split(b"\n") if line.strip()]
 
 
 # --- 9.3 posting ------------------------------------------------------------------------------------------------
