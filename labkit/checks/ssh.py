@@ -58,11 +58,12 @@ def known_hosts_file(port: int, host_key, folder: str | Path | None = None) -> P
 
 
 def _words(error: Exception) -> str:
-    from twisted.conch.error import ConchError, HostKeyChanged, UserRejectedKey
+    from twisted.conch.endpoints import AuthenticationFailed
+    from twisted.conch.error import HostKeyChanged, UserRejectedKey
 
     if isinstance(error, (UserRejectedKey, HostKeyChanged)):
         return "host key refused: the server's key is not the one in known_hosts"
-    if isinstance(error, ConchError) and "authentication" in str(error).lower():
+    if isinstance(error, AuthenticationFailed):
         return "login refused"
     text = str(error) or type(error).__name__
     return f"{type(error).__name__}: {text}"

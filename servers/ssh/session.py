@@ -9,7 +9,8 @@ Promises:
 * A session (:class:`ShellSession`, the user's ``ISession``) runs the practice shell
   (:class:`servers.ssh.shell.PracticeShell`) when asked for a shell, and for ``exec`` answers the command from
   :func:`servers.ssh.shell.run`, sends its exit status and closes the channel. It accepts a pty request and
-  window changes (the line editor needs them) and starts no process of the machine.
+  window changes (the line editor needs them) and starts no process of the machine. A command that raises is
+  logged and answered with status 1; the channel still closes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from twisted.conch.interfaces import IConchUser, ISession
 from twisted.conch.ssh import session
 from twisted.cred.portal import IRealm
 from twisted.internet.error import ProcessDone, ProcessTerminated
+from twisted.logger import Logger
 from twisted.python import components
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -27,6 +29,8 @@ from zope.interface import implementer
 from servers.ssh import shell
 
 __all__ = ["PracticeRealm", "PracticeUser", "ShellSession", "end_session"]
+
+_log = Logger()
 
 
 class PracticeUser(ConchUser):
@@ -93,7 +97,11 @@ class ShellSession:
         reactor.callLater(0, self._answer, process_protocol, command.decode("utf-8", "replace"))
 
     def _answer(self, process_protocol, command: str):
-        output, status = self.user.run_command(command)
+        try:
+            output, status = self.user.run_command(command)
+        except Exception:
+            _log.failure("the command {command!r} raised", command=command)
+            output, status = "the server could not run this command (its log says why)", 1
         if output:
             process_protocol.write(output.encode("utf-8") + b"\n")
         end_session(process_protocol, status)
