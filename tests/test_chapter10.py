@@ -6,7 +6,6 @@ from __future__ import annotations
 from twisted.conch.checkers import InMemorySSHKeyDB, SSHPublicKeyChecker
 from twisted.conch.client.knownhosts import KnownHostsFile
 from twisted.conch.endpoints import SSHCommandClientEndpoint
-from twisted.conch.ssh.keys import Key
 from twisted.cred import checkers, credentials, error
 from twisted.internet import defer, protocol
 from twisted.internet.error import ConnectionDone
@@ -14,6 +13,7 @@ from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
 from labkit.chapters import ch10
+from labkit.checks.ssh import Collect, RefusingUI
 from tests.test_chapter04 import fails
 
 NOT_WRITTEN = "not written yet"
@@ -77,29 +77,10 @@ def test_key_checker_right_stub_and_mistakes():
 
 # --- 10.4 ---------------------------------------------------------------------------------------------------------
 
-class Collect(protocol.Protocol):
-    def __init__(self):
-        self.received, self.ended = [], defer.Deferred()
-
-    def dataReceived(self, data):
-        self.received.append(data)
-
-    def connectionLost(self, reason):
-        self.ended.callback(reason.value)
-
-
-class Refuse:
-    def prompt(self, text):
-        return defer.succeed(False)
-
-    def warn(self, text):
-        pass
-
-
 async def run_remote(reactor, port, user, key, known_hosts, command, ui=None):
     endpoint = SSHCommandClientEndpoint.newConnection(
         reactor, command.encode(), user.encode(), "127.0.0.1", port, keys=[key],
-        knownHosts=KnownHostsFile.fromPath(FilePath(known_hosts)), ui=ui or Refuse())
+        knownHosts=KnownHostsFile.fromPath(FilePath(known_hosts)), ui=ui or RefusingUI())
     collected = await endpoint.connect(protocol.Factory.forProtocol(Collect))
     ended = await collected.ended
     status = 0 if isinstance(ended, ConnectionDone) else ended.exitCode
@@ -107,7 +88,7 @@ async def run_remote(reactor, port, user, key, known_hosts, command, ui=None):
 
 
 async def run_remote_trusting(reactor, port, user, key, known_hosts, command):
-    class Yes(Refuse):
+    class Yes(RefusingUI):
         def prompt(self, text):
             return defer.succeed(True)
 
@@ -122,7 +103,6 @@ async def run_remote_status_lost(reactor, port, user, key, known_hosts, command)
 
 
 def test_command_runner_right_stub_and_mistakes():
-    assert isinstance(Key, type)
     ch10.check_command_runner(run_remote)
     assert NOT_WRITTEN in fails(ch10.check_command_runner, unwritten)
     assert "never accept an unknown host key" in fails(ch10.check_command_runner, run_remote_trusting)

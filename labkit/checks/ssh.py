@@ -13,10 +13,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from twisted.internet import defer
+from twisted.internet.protocol import Protocol
+
 from labkit.bridge import LabTimeout, react
 from labkit.checks import limits
 
-__all__ = ["RefusingUI", "SSHResult", "known_hosts_file", "run_command"]
+__all__ = ["Collect", "RefusingUI", "SSHResult", "known_hosts_file", "run_command"]
 
 
 @dataclass
@@ -32,12 +35,24 @@ class SSHResult:
         return not self.error
 
 
+class Collect(Protocol):
+    """A command's side of the channel: keeps what arrives; ``ended`` fires with why the channel closed
+    (``ConnectionDone`` for status 0, ``ProcessTerminated`` with ``exitCode`` for any other)."""
+
+    def __init__(self):
+        self.received, self.ended = [], defer.Deferred()
+
+    def dataReceived(self, data):
+        self.received.append(data)
+
+    def connectionLost(self, reason):
+        self.ended.callback(reason.value)
+
+
 class RefusingUI:
     """The prompts of conch's host-key check, answered "no" without asking anyone."""
 
     def prompt(self, text):
-        from twisted.internet import defer
-
         return defer.succeed(False)
 
     def warn(self, text):
@@ -75,18 +90,8 @@ def run_command(port: int, user: str, command: str, *, known_hosts: str | Path, 
     ``Key``) or ``password``, trusting only the host keys in the file ``known_hosts``."""
     from twisted.conch.client.knownhosts import KnownHostsFile
     from twisted.conch.endpoints import SSHCommandClientEndpoint
-    from twisted.internet import defer, error, protocol
+    from twisted.internet import error, protocol
     from twisted.python.filepath import FilePath
-
-    class Collect(protocol.Protocol):
-        def __init__(self):
-            self.received, self.ended = [], defer.Deferred()
-
-        def dataReceived(self, data):
-            self.received.append(data)
-
-        def connectionLost(self, reason):
-            self.ended.callback(reason.value)
 
     async def session(reactor) -> SSHResult:
         endpoint = SSHCommandClientEndpoint.newConnection(
