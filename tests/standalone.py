@@ -11,11 +11,13 @@ program that prints the same listening line (a benchmark's bare server, say). ``
 from __future__ import annotations
 
 import os
+import queue
 import re
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +63,13 @@ class Standalone:
 
 
 def _read_line(process: subprocess.Popen, errors) -> str:
-    line = process.stdout.readline()
+    """The server's next line, waiting at most :data:`STARTUP` seconds for it."""
+    arrived = queue.Queue()
+    threading.Thread(target=lambda: arrived.put(process.stdout.readline()), daemon=True).start()
+    try:
+        line = arrived.get(timeout=STARTUP)
+    except queue.Empty:
+        raise AssertionError(f"the server printed no further line within {STARTUP:g} s") from None
     if not line:
         errors.seek(0)
         raise AssertionError(f"the server printed nothing more and exited with {process.wait(STARTUP)}: "
