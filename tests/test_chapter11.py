@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from twisted.web import resource
 
 from labkit import daemons, programs
 from labkit.chapters import ch11
@@ -69,6 +70,69 @@ def test_a_status_service_that_crashes_shows_the_daemons_traceback():
 
 def test_a_missing_program_says_to_run_its_cell():
     assert "run its %%program cell first" in fails(ch11.check_status_service, "ch11/nothing.py")
+
+
+# --- 11.4 services changed at run time -------------------------------------------------------------------------
+
+class ServicesPage(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, parent):
+        super().__init__()
+        self.parent = parent
+
+    def listing(self):
+        return "".join(f"{child.name} {'running' if child.running else 'stopped'}\n" for child in self.parent).encode()
+
+    def render_GET(self, request):
+        return self.listing()
+
+    def render_POST(self, request):
+        name, action = (request.postpath + [b"", b""])[:2]
+        try:
+            child = self.parent.getServiceNamed(name.decode())
+        except KeyError:
+            request.setResponseCode(404)
+            return b"no such service"
+        if action not in (b"start", b"stop"):
+            request.setResponseCode(400)
+            return b"start or stop"
+        self.change(child, action)
+        return self.listing()
+
+    def change(self, child, action):
+        child.startService() if action == b"start" else child.stopService()
+
+
+def test_a_right_services_page_passes():
+    ch11.check_services_page(ServicesPage)
+
+
+def test_the_services_page_stub_is_not_written_yet():
+    class Stub(ServicesPage):
+        def render_GET(self, request):
+            raise NotImplementedError()
+
+    assert "not written yet" in fails(ch11.check_services_page, Stub)
+
+
+def test_a_page_that_flips_the_running_flag_is_told_to_call_stop_service():
+    class Flipper(ServicesPage):
+        def change(self, child, action):
+            child.running = action == b"start"
+
+    assert "setting running = False stops nothing" in fails(ch11.check_services_page, Flipper)
+
+
+def test_a_page_that_lets_a_key_error_escape_is_told_to_answer_404():
+    class NoNotFound(ServicesPage):
+        def render_POST(self, request):
+            name, action = request.postpath[:2]
+            self.change(self.parent.getServiceNamed(name.decode()), action)
+            return self.listing()
+
+    message = fails(ch11.check_services_page, NoNotFound)
+    assert "POST /nosuch/stop" in message and "answer 404" in message
 
 
 # --- 11.5 a log filter --------------------------------------------------------------------------------------------

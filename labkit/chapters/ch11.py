@@ -11,11 +11,15 @@ from __future__ import annotations
 import socket
 import textwrap
 
+from twisted.application import service
+
 from labkit import daemons
-from labkit.checks import NOT_WRITTEN, Check, limits
+from labkit.bridge import react
+from labkit.checks import NOT_WRITTEN, Check, limits, server_health, unwritten
+from labkit.checks.web import fetch
 from labkit.programs import program_path
 
-__all__ = ["check_log_filter", "check_status_service"]
+__all__ = ["check_log_filter", "check_services_page", "check_status_service"]
 
 DAEMON_START = 10.0  # seconds for twistd to load a .tac, start its services and run its reactor
 
@@ -82,6 +86,63 @@ def _read(path) -> str:
         return path.read_text()
     except FileNotFoundError:
         return "(no file)"
+
+
+# --- 11.4 services changed at run time --------------------------------------------------------------------------
+
+class _Noted(service.Service):
+    """A service that notes each real start and stop in a list it shares with its siblings."""
+
+    def __init__(self, name: str, notes: list[str]):
+        self.setName(name)
+        self.notes = notes
+
+    def startService(self):
+        service.Service.startService(self)
+        self.notes.append(f"{self.name} started")
+
+    def stopService(self):
+        service.Service.stopService(self)
+        self.notes.append(f"{self.name} stopped")
+
+
+def check_services_page(page_class) -> None:
+    """Exercise 11.4: ``page_class(parent)``, a twisted.web resource over a running ``MultiService``: ``GET /``
+    lists each child as ``NAME running`` or ``NAME stopped``, one a line, in order; ``POST /NAME/stop`` and
+    ``POST /NAME/start`` stop or start that child through ``stopService``/``startService`` and answer the new
+    list; an unknown name gets 404, another action 400."""
+    with Check("your admin page lists the services and starts and stops them at run time",
+               hint="in render_POST, take name, action = request.postpath; find the child with "
+                    "self.parent.getServiceNamed(name.decode()) (KeyError: 404); call its stopService() or "
+                    "startService(); return the listing as bytes") as check:
+        notes: list[str] = []
+        parent = service.MultiService()
+        for name in ("reverse", "stats"):
+            _Noted(name, notes).setServiceParent(parent)
+        react(lambda reactor: parent.startService(), timeout=limits.QUICK)
+        check.on_exit(react, lambda reactor: parent.stopService(), timeout=limits.CLEANUP)
+        served = check.serve(page_class(parent), "check-services-page")
+        listing = fetch(served.port, "GET", "/")
+        if unwritten(check, served):
+            return
+        check.expect("GET / lists both", b"reverse running\nstats running\n", listing.body, sent="GET /")
+        stopped = fetch(served.port, "POST", "/stats/stop", body=b"")
+        check.expect("POST /stats/stop answers the new list", b"reverse running\nstats stopped\n", stopped.body,
+                     sent="POST /stats/stop")
+        check.expect("stats was stopped through stopService", ["reverse started", "stats started",
+                                                                "stats stopped"], notes,
+                     hint="call the child's stopService(): setting running = False stops nothing")
+        started = fetch(served.port, "POST", "/stats/start", body=b"")
+        check.expect("POST /stats/start answers the new list", b"reverse running\nstats running\n", started.body,
+                     sent="POST /stats/start")
+        check.expect("stats started again, reverse untouched", "stats started", notes[-1] if notes else None)
+        check.expect("POST /nosuch/stop", 404, fetch(served.port, "POST", "/nosuch/stop", body=b"").outcome,
+                     hint="getServiceNamed raises KeyError for a name it does not know: answer 404 "
+                          "(request.setResponseCode(404))")
+        check.expect("POST /stats/explode", 400, fetch(served.port, "POST", "/stats/explode", body=b"").outcome,
+                     hint="an action other than start or stop gets 400")
+        check.show(served.transcript)
+        server_health(check, served)
 
 
 # --- 11.5 a log filter ------------------------------------------------------------------------------------------
