@@ -72,6 +72,47 @@ def test_a_missing_program_says_to_run_its_cell():
     assert "run its %%program cell first" in fails(ch11.check_status_service, "ch11/nothing.py")
 
 
+# --- 11.2 a twist plugin ------------------------------------------------------------------------------------------
+
+GREETER = """
+    from twisted.application import strports
+    from twisted.internet import protocol
+    from twisted.python import usage
+
+    from servers.services.reverse import ReverseTextProtocol
+
+    class GreetingProtocol(ReverseTextProtocol):
+        def connectionMade(self):
+            {greet}
+
+    class Options(usage.Options):
+        optParameters = [["port", "p", "tcp:0:interface=127.0.0.1", "where"], ["greeting", "g", "hello", "what"]]
+
+    def makeService(options):
+        {make}
+"""
+GREET = "self.transport.write(self.factory.greeting.encode() + b'\\r\\n')"
+MAKE = ("factory = protocol.ServerFactory.forProtocol(GreetingProtocol)\n        factory.greeting = {greeting}"
+        "\n        return strports.service(options['port'], factory)")
+
+
+def greeter_program(greet=GREET, make=MAKE.format(greeting="options['greeting']")) -> str:
+    return program("greeter", GREETER.format(greet=greet, make=make))
+
+
+def test_a_right_greeter_plugin_passes():
+    ch11.check_greeter_plugin(greeter_program())
+
+
+def test_the_greeter_stub_is_not_written_yet():
+    assert "not written yet" in fails(ch11.check_greeter_plugin, greeter_program(STUB, STUB))
+
+
+def test_a_greeter_that_ignores_the_option_is_told_where_the_greeting_comes_from():
+    message = fails(ch11.check_greeter_plugin, greeter_program(make=MAKE.format(greeting="'hello'")))
+    assert "the first line" in message and "options['greeting']" in message
+
+
 # --- 11.4 services changed at run time -------------------------------------------------------------------------
 
 class ServicesPage(resource.Resource):

@@ -19,7 +19,7 @@ from labkit.checks import NOT_WRITTEN, Check, limits, server_health, unwritten
 from labkit.checks.web import fetch
 from labkit.programs import program_path
 
-__all__ = ["check_log_filter", "check_services_page", "check_status_service"]
+__all__ = ["check_greeter_plugin", "check_log_filter", "check_services_page", "check_status_service"]
 
 DAEMON_START = 10.0  # seconds for twistd to load a .tac, start its services and run its reactor
 
@@ -38,10 +38,17 @@ def _start(check: Check, tac_source: str, *options: str, folder=None):
     folder = folder or check.temporary_folder("check-ch11-")
     tac = folder / "check.tac"
     tac.write_text(textwrap.dedent(tac_source))
+    return _run(check, daemons.twistd, tac, *options, folder=folder)
+
+
+def _run(check: Check, tool, *args, **options):
+    """``tool(*args, **options)`` (:func:`daemons.twistd` or :func:`daemons.twist`), stopped when the check ends;
+    None (the check's problem says why) if it did not start."""
     try:
-        daemon = daemons.twistd(tac, *options, folder=folder, timeout=DAEMON_START)
+        daemon = tool(*args, timeout=DAEMON_START, **options)
     except daemons.DaemonFailed as failed:
-        check.problem = NOT_WRITTEN if "NotImplementedError" in str(failed) else f"twistd did not start: {failed}"
+        check.problem = (NOT_WRITTEN if "NotImplementedError" in str(failed)
+                         else f"{tool.__name__} did not start: {failed}")
         return None
     check.on_exit(daemon.stop)
     return daemon
@@ -86,6 +93,52 @@ def _read(path) -> str:
         return path.read_text()
     except FileNotFoundError:
         return "(no file)"
+
+
+# --- 11.2 a twist plugin ----------------------------------------------------------------------------------------
+
+GREETING = "good morning"
+
+
+def check_greeter_plugin(program: str) -> None:
+    """Exercise 11.2: ``Options`` (``--port``, ``--greeting``) and ``makeService(options)`` in
+    ``programs/PROGRAM``, run as ``twist greeter`` through a plugin file naming that module: each connection gets
+    the greeting line first, then every line back reversed."""
+    with Check("twist greeter --greeting 'good morning' greets, then reverses",
+               hint="in makeService, build the factory (ServerFactory.forProtocol(GreetingProtocol)), set "
+                    "factory.greeting = options['greeting'] and return strports.service(options['port'], "
+                    "factory); in connectionMade, write self.factory.greeting.encode() + b'\\r\\n'") as check:
+        path = _program(check, program)
+        if path is None:
+            return
+        folder = check.temporary_folder("check-ch11-plugin-")
+        (folder / "twisted" / "plugins").mkdir(parents=True)
+        (folder / "twisted" / "plugins" / "check_greeter.py").write_text(textwrap.dedent(f"""
+            import sys
+            sys.path.insert(0, {str(path.parent)!r})
+            from twisted.application.service import ServiceMaker
+            greeter = ServiceMaker("greeter", {path.stem!r}, "a greeting, then reversed lines", "greeter")
+        """))
+        daemon = _run(check, daemons.twist, "greeter", "--greeting", GREETING, "--port",
+                      "tcp:0:interface=127.0.0.1", folder=folder, plugins=folder)
+        if daemon is None:
+            return
+        sent = b"stressed\r\nquit\r\n"
+        with socket.create_connection(("127.0.0.1", daemon.port), timeout=limits.REPLY) as sock:
+            sock.sendall(sent)
+            got = b""
+            while chunk := sock.recv(65536):
+                got += chunk
+        if "NotImplementedError" in daemon.log:
+            check.problem = NOT_WRITTEN
+            return
+        lines = got.split(b"\r\n")
+        check.expect("the first line", GREETING.encode(), lines[0], sent="(connect)",
+                     hint="the greeting comes from --greeting: options['greeting'], handed to the protocol "
+                          "through its factory")
+        check.expect("then each line reversed, and Goodbye", [b"desserts", b"Goodbye.", b""], lines[1:], sent=sent)
+        check.expect("the daemon's log shows no traceback", False, "Traceback" in daemon.log,
+                     hint="read the daemon's log: the traceback names the line that failed")
 
 
 # --- 11.4 services changed at run time --------------------------------------------------------------------------
