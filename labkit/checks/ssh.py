@@ -18,6 +18,7 @@ from twisted.internet.protocol import Protocol
 
 from labkit.bridge import LabTimeout, react
 from labkit.checks import limits
+from labkit.output import divert_cell_errors
 
 __all__ = ["Collect", "RefusingUI", "SSHResult", "known_hosts_file", "run_command"]
 
@@ -108,6 +109,9 @@ def run_command(port: int, user: str, command: str, *, known_hosts: str | Path, 
         return SSHResult(b"".join(collected.received).decode("utf-8", "replace"), status)
 
     try:
-        return react(lambda reactor: defer.Deferred.fromCoroutine(session(reactor)), timeout=timeout)
+        # The client's transport logs a server's disconnect (after a refused login, say) as an error; the
+        # result already says how the session ended, so what the reactor reports meanwhile stays out of the cell.
+        with divert_cell_errors(lambda text: None):
+            return react(lambda reactor: defer.Deferred.fromCoroutine(session(reactor)), timeout=timeout)
     except LabTimeout:
         return SSHResult(error=f"no answer within {timeout:g} s")

@@ -26,6 +26,7 @@ from servers import accounts
 from servers.ssh.connection import BoundedConnection
 from servers.ssh.keys import host_key as practice_host_key
 from servers.ssh.session import PracticeRealm
+from servers.ssh.transport import GoodbyeTransport
 
 __all__ = ["FAMILY", "PracticeSSHFactory", "key_checker", "ssh"]
 
@@ -33,8 +34,10 @@ FAMILY = "ssh"
 
 
 class PracticeSSHFactory(factory.SSHFactory):
-    """An ``SSHFactory`` on ``portal`` with one host key and the bounded connection service."""
+    """An ``SSHFactory`` on ``portal`` with one host key, the bounded connection service, and a transport that
+    logs a client's goodbye as news (:class:`servers.ssh.transport.GoodbyeTransport`)."""
 
+    protocol = GoodbyeTransport
     services = {b"ssh-userauth": userauth.SSHUserAuthServer, b"ssh-connection": BoundedConnection}
 
     def __init__(self, portal: Portal, host_key: keys.Key):
