@@ -37,6 +37,7 @@ FIXED: dict[str, tuple[Account, ...]] = {
     "web": (Account("learner", "twisted"),),
     "auth": (Account("admin", "admin-practice"), Account("ada", "analytical-engine"),
              Account("guest", "guest-practice")),
+    "mail": (Account("learner", "mail-practice"), Account("ada", "analytical-engine")),
 }
 """Families whose accounts are fixtures with fixed passwords (they grant nothing but a practice page)."""
 

@@ -124,6 +124,14 @@ _ENTRIES = [
           "what the RSS-to-news gateway reads", "servers.news:feeds", scheme="http", probe="servers.news.probes:feeds"),
     Entry("reverse", "chapter 11's reverse-text service: every line back reversed; also a .tac for twistd",
           "servers.services:reverse", probe="servers.services.probes:reverse"),
+    Entry("pop3", "chapter 7's POP3 server: Twisted's pop3.POP3 over Maildirs, USER/PASS and APOP, STLS",
+          "servers.mail.pop3:pop3", scheme="pop3", accounts="mail", tls=True, probe="servers.mail.probes:pop3"),
+    Entry("smtp", "chapter 7's ESMTP server for the practice domains: STARTTLS, AUTH, relaying refused",
+          "servers.mail.smtp:smtp", scheme="smtp", accounts="mail", tls=True, probe="servers.mail.probes:smtp"),
+    Entry("imap", "chapter 7's IMAP4rev1 server: INBOX, Archive, Lists/Twisted, real UIDs and flags, STARTTLS",
+          "servers.mail.imap:imap", scheme="imap", accounts="mail", tls=True, probe="servers.mail.probes:imap"),
+    Entry("dns", "chapter 7's DNS authority for example.test (MX of three preferences, A fallback, NXDOMAIN), TCP",
+          "servers.names:dns", scheme="dns", probe="servers.names.probes:dns"),
 ]
 
 CATALOGUE: dict[str, Entry] = {made.name: made for made in _ENTRIES}

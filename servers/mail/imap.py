@@ -1,0 +1,304 @@
+"""The ``imap`` practice server: Twisted's ``IMAP4Server`` on an account of fixed folders held in memory.
+
+Promises:
+
+* :func:`imap` builds a factory of ``IMAP4Server`` connections on a portal holding the ``mail`` practice
+  accounts. Each account has the folders ``INBOX`` (the practice messages), ``Archive`` (the first two,
+  already ``\\Seen``) and ``Lists/Twisted`` (a nested folder, ``/`` the separator, holding the third), made
+  afresh for each server. Folder names keep their case; only ``INBOX`` is matched in any case, as RFC 3501 says.
+* UIDs are not sequence numbers: ``INBOX`` holds UIDs 1001, 1002, 1005 and 1010 (as if mail in between had been
+  deleted), and its UIDVALIDITY is fixed. Flags can be stored and are kept for the life of the server;
+  ``\\Deleted`` messages go at EXPUNGE (or CLOSE).
+* ``STARTTLS`` with the practice certificate, LOGIN also before it (loopback only); LOGIN with a wrong password is refused with ``NO``; selecting a
+  folder that does not exist is refused with ``NO``; creating, deleting and renaming folders is refused (``NO``,
+  saying the practice folders are fixed). A delivery may add messages (``addMessage``): listeners hear of them.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+from dataclasses import dataclass, field
+
+from twisted.cred.portal import IRealm, Portal
+from twisted.internet import defer, protocol
+from twisted.mail import imap4
+from zope.interface import implementer
+
+from servers import accounts
+from servers.mail.messages import practice_messages
+from servers.mail.starttls import GreetAfterHandshake, start_tls
+
+__all__ = ["FOLDERS", "INBOX_UIDS", "PracticeMailbox", "imap"]
+
+FAMILY = "mail"
+DELIMITER = "/"
+UID_VALIDITY = 20251201
+INBOX_UIDS = (1001, 1002, 1005, 1010)
+INTERNAL_DATE = "01-Dec-2025 09:00:00 +0000"
+FOLDERS = ("INBOX", "Archive", "Lists", "Lists/Twisted")
+
+
+@implementer(imap4.IMessagePart)
+class Part:
+    """One part of a message, parsed with the standard library (headers as they came, body as bytes)."""
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+        self.parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
+        head, separator, body = raw.partition(b"\r\n\r\n")
+        self.body = body if separator else b""
+
+    def getHeaders(self, negate, *names):
+        wanted = {(name.decode() if isinstance(name, bytes) else name).lower() for name in names}
+        # Lower-case names: Twisted looks them up so (ENVELOPE asks for "from"), and writes them back in title
+        # case (a fetched message says "Message-Id" where it was stored as "Message-ID").
+        return {key.lower(): value for key, value in self.parsed.items()
+                if not names or ((key.lower() in wanted) != bool(negate))}
+
+    def getBodyFile(self):
+        return io.BytesIO(self.body)
+
+    def getSize(self):
+        return len(self.raw)
+
+    def isMultipart(self):
+        return self.parsed.is_multipart()
+
+    def getSubPart(self, part):
+        if not self.parsed.is_multipart():
+            raise IndexError(part)
+        subparts = self.parsed.get_payload()
+        return Part(subparts[part].as_bytes(policy=email.policy.SMTP))
+
+
+@implementer(imap4.IMessage)
+class Message(Part):
+    """A message in a folder: its UID, flags and arrival date."""
+
+    def __init__(self, raw: bytes, uid: int, flags=()):
+        super().__init__(raw)
+        self.uid, self.flags = uid, set(flags)
+
+    def getUID(self):
+        return self.uid
+
+    def getFlags(self):
+        return sorted(self.flags)
+
+    def getInternalDate(self):
+        return INTERNAL_DATE
+
+
+@implementer(imap4.IMailbox)
+class PracticeMailbox:
+    """A folder in memory."""
+
+    def __init__(self, messages: list[Message], next_uid: int, selectable: bool = True):
+        self.messages, self.next_uid, self.selectable = messages, next_uid, selectable
+        self.listeners: list = []
+
+    def getFlags(self):
+        return [r"\Seen", r"\Answered", r"\Flagged", r"\Deleted", r"\Draft"] if self.selectable else [r"\Noselect"]
+
+    def getHierarchicalDelimiter(self):
+        return DELIMITER
+
+    def getUIDValidity(self):
+        return UID_VALIDITY
+
+    def getUIDNext(self):
+        return self.next_uid
+
+    def getUID(self, message):
+        return self.messages[message - 1].uid
+
+    def getMessageCount(self):
+        return len(self.messages)
+
+    def getRecentCount(self):
+        return 0
+
+    def getUnseenCount(self):
+        return sum(r"\Seen" not in message.flags for message in self.messages)
+
+    def isWriteable(self):
+        return True
+
+    def destroy(self):
+        raise imap4.MailboxException("the practice folders are fixed")
+
+    def requestStatus(self, names):
+        return imap4.statusRequestHelper(self, names)
+
+    def addListener(self, listener):
+        self.listeners.append(listener)
+
+    def removeListener(self, listener):
+        self.listeners.remove(listener)
+
+    def addMessage(self, message, flags=(), date=None):
+        raw = message.read() if hasattr(message, "read") else message
+        uid, self.next_uid = self.next_uid, self.next_uid + 1
+        self.messages.append(Message(raw, uid, flags))
+        for listener in self.listeners:
+            listener.newMessages(len(self.messages), None)
+        return defer.succeed(uid)
+
+    def expunge(self):
+        # Sequence numbers, highest first: each stays right as the client removes the ones before it.
+        gone = [number for number, m in enumerate(self.messages, 1) if r"\Deleted" in m.flags]
+        self.messages = [m for m in self.messages if r"\Deleted" not in m.flags]
+        return gone[::-1]
+
+    def _chosen(self, messages, uid):
+        if not self.messages:
+            return []
+        if uid:
+            messages.last = self.messages[-1].uid
+            return [(number, m) for number, m in enumerate(self.messages, 1) if m.uid in messages]
+        messages.last = len(self.messages)
+        return [(number, self.messages[number - 1]) for number in messages if 0 < number <= len(self.messages)]
+
+    def fetch(self, messages, uid):
+        return self._chosen(messages, uid)
+
+    def store(self, messages, flags, mode, uid):
+        changed = {}
+        for number, message in self._chosen(messages, uid):
+            named = {flag.decode() if isinstance(flag, bytes) else flag for flag in flags}
+            if mode > 0:
+                message.flags |= named
+            elif mode < 0:
+                message.flags -= named
+            else:
+                message.flags = named
+            changed[number] = message.getFlags()
+        return changed
+
+
+@implementer(imap4.IAccount, imap4.INamespacePresenter)
+class PracticeAccount:
+    """One user's fixed folders."""
+
+    def __init__(self, folders: dict[str, PracticeMailbox]):
+        self.folders = folders
+        self.subscribed = set(folders)
+
+    def _name(self, name) -> str:
+        text = imap4._parseMbox(name) if isinstance(name, bytes) else name
+        return "INBOX" if text.upper() == "INBOX" else text
+
+    def select(self, name, rw=True):
+        folder = self.folders.get(self._name(name))
+        return folder if folder is not None and folder.selectable else None
+
+    examine = select
+
+    def listMailboxes(self, ref, wildcard):
+        pattern = imap4.wildcardToRegexp(self._name(ref) + self._name(wildcard), DELIMITER)
+        return [(name, box) for name, box in self.folders.items() if pattern.match(name)]
+
+    def _fixed(self, *args):
+        raise imap4.MailboxException("the practice folders are fixed: use INBOX, Archive or Lists/Twisted")
+
+    addMailbox = create = delete = rename = _fixed
+
+    def isSubscribed(self, name):
+        return self._name(name) in self.subscribed
+
+    def subscribe(self, name):
+        self.subscribed.add(self._name(name))
+
+    def unsubscribe(self, name):
+        self.subscribed.discard(self._name(name))
+
+    def getPersonalNamespaces(self):
+        return [[b"", DELIMITER.encode()]]
+
+    def getSharedNamespaces(self):
+        return None
+
+    def getOtherNamespaces(self):
+        return None
+
+    def getUserNamespaces(self):
+        return None
+
+
+def practice_account() -> PracticeAccount:
+    """A fresh account: INBOX, Archive, Lists (a parent only) and Lists/Twisted."""
+    first, second, third, fourth = practice_messages()
+    inbox = [Message(raw, uid) for raw, uid in zip((first, second, third, fourth), INBOX_UIDS)]
+    archive = [Message(raw, uid, {r"\Seen"}) for raw, uid in zip((first, second), (1, 2))]
+    return PracticeAccount({
+        "INBOX": PracticeMailbox(inbox, INBOX_UIDS[-1] + 1),
+        "Archive": PracticeMailbox(archive, 3),
+        "Lists": PracticeMailbox([], 1, selectable=False),
+        "Lists/Twisted": PracticeMailbox([Message(third, 1)], 2),
+    })
+
+
+@implementer(IRealm)
+class AccountRealm:
+    """Each practice user's account, one per user for the life of the server."""
+
+    def __init__(self):
+        self.accounts: dict[bytes, PracticeAccount] = {}
+
+    def requestAvatar(self, avatarId, mind, *interfaces):
+        if imap4.IAccount not in interfaces:
+            raise NotImplementedError("this realm only gives IMAP accounts")
+        account = self.accounts.setdefault(avatarId, practice_account())
+        return imap4.IAccount, account, lambda: None
+
+
+class PracticeIMAP4(GreetAfterHandshake, imap4.IMAP4Server):
+    """Twisted's IMAP server, with STARTTLS on a guarded connection, and LOGIN allowed before it.
+
+    Twisted's server announces ``LOGINDISABLED`` until TLS is on whenever it can start TLS. The practice
+    server listens on loopback only, which Dovecot too counts as secure enough for a plain login
+    (``disable_plaintext_auth`` exempts local connections): so it offers STARTTLS and lets LOGIN through as well,
+    as the book's client expects.
+    """
+
+    def capabilities(self):
+        offered = super().capabilities()
+        offered.pop(b"LOGINDISABLED", None)
+        return offered
+
+    def do_STARTTLS(self, tag):
+        if self.ctx and self.canStartTLS and not self.startedTLS:
+            self.sendPositiveResponse(tag, b"Begin TLS negotiation now")
+            start_tls(self.transport, self.ctx)
+            self.startedTLS = True
+            return
+        super().do_STARTTLS(tag)
+
+    unauth_STARTTLS = (do_STARTTLS,)
+
+
+class IMAPFactory(protocol.ServerFactory):
+    """IMAP connections on one portal; ``tls`` (server options) offers STARTTLS."""
+
+    noisy = False
+
+    def __init__(self, portal: Portal, realm: AccountRealm, tls=None):
+        self.portal, self.realm, self.tls = portal, realm, tls
+
+    def buildProtocol(self, addr):
+        made = PracticeIMAP4(contextFactory=self.tls)
+        made.factory, made.portal = self, self.portal
+        return made
+
+
+def imap(tls=None):
+    """The IMAP practice server; ``tls``: server options for STARTTLS (the practice certificate by default;
+    ``False`` for none)."""
+    if tls is None:
+        from servers import tls as practice_tls
+
+        tls = practice_tls.server_options(())
+    realm = AccountRealm()
+    return IMAPFactory(Portal(realm, [accounts.checker(FAMILY)]), realm, tls or None)

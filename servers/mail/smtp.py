@@ -1,0 +1,174 @@
+"""The ``smtp`` practice server: Twisted's ESMTP server that keeps every message it accepts, for checks to read.
+
+Promises:
+
+* :func:`smtp` builds a factory of :class:`PracticeESMTP` connections. It accepts mail for the practice domains
+  (:data:`servers.mail.messages.DOMAINS`), any local part, and refuses every other domain with ``550`` (it
+  relays nothing). Every accepted message is appended to ``factory.outbox`` as a :class:`Received` (sender,
+  recipients, the authenticated user if any, the message bytes as they arrived, dot-unstuffed).
+* ESMTP with ``STARTTLS`` (practice certificate) and ``AUTH PLAIN`` / ``AUTH LOGIN`` against the ``mail``
+  practice accounts; a wrong password gets ``535``. Logging in is optional: the server is the practice
+  domains' own MX, which takes mail from anyone.
+* A message larger than :data:`MAX_MESSAGE` bytes is refused with ``552`` after its end, and nothing of it is
+  kept; the session goes on. A line over 16 kB (or bytes without CR LF) gets ``500`` and the session ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twisted.cred.portal import IRealm, Portal
+from twisted.internet import defer, protocol
+from twisted.mail import imap4
+from twisted.mail import smtp as twisted_smtp
+from zope.interface import implementer
+
+from servers import accounts
+from servers.mail.messages import DOMAINS
+from servers.mail.starttls import GreetAfterHandshake, start_tls
+
+__all__ = ["MAX_MESSAGE", "MessageTooLarge", "PracticeESMTP", "Received", "smtp"]
+
+FAMILY = "mail"
+MAX_MESSAGE = 1024 * 1024
+SERVER_NAME = b"mail.example.test"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message the server accepted."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+    user: str | None = None
+
+
+class MessageTooLarge(Exception):
+    """A message passed :data:`MAX_MESSAGE` bytes."""
+
+
+@implementer(twisted_smtp.IMessage)
+class _Incoming:
+    """One message on its way in, for one recipient. Twisted makes one per recipient and gives each every line;
+    only the first recipient's one ``keeps`` the message (for all its recipients), up to the size limit."""
+
+    def __init__(self, delivery: "Delivery", sender: str, recipients: list[str], keeps: bool):
+        self.delivery, self.sender, self.recipients, self.keeps = delivery, sender, recipients, keeps
+        self.lines: list[bytes] = []
+        self.size = 0
+
+    def lineReceived(self, line: bytes) -> None:
+        self.size += len(line) + 2
+        if self.keeps and self.size <= MAX_MESSAGE:
+            self.lines.append(line)
+        else:
+            self.lines.clear()  # keep nothing of a message that will be refused
+
+    def eomReceived(self):
+        if self.size > MAX_MESSAGE:
+            return defer.fail(MessageTooLarge(f"{self.size} bytes, more than the {MAX_MESSAGE} allowed"))
+        if self.keeps:
+            data = b"".join(line + b"\r\n" for line in self.lines)
+            self.delivery.outbox.append(Received(self.sender, tuple(self.recipients), data, self.delivery.user))
+        return defer.succeed(None)
+
+    def connectionLost(self) -> None:
+        self.lines.clear()
+
+
+@implementer(twisted_smtp.IMessageDelivery)
+class Delivery:
+    """Accepts the practice domains, refuses the rest, records into ``outbox``; ``user`` is who logged in."""
+
+    def __init__(self, outbox: list, user: str | None = None):
+        self.outbox, self.user = outbox, user
+        self.sender, self.recipients = "", []
+
+    def receivedHeader(self, helo, origin, recipients) -> bytes:
+        return b"Received: from " + (helo[0] or b"unknown") + b" by " + SERVER_NAME + b" (practice ESMTP)"
+
+    def validateFrom(self, helo, origin):
+        self.sender, self.recipients = str(origin), []  # a new transaction
+        return origin
+
+    def validateTo(self, user):
+        domain = user.dest.domain.decode("ascii", "replace").lower()
+        if domain not in DOMAINS:
+            raise twisted_smtp.SMTPBadRcpt(user, 550, f"relaying denied: this server only takes mail for "
+                                                      f"{', '.join(DOMAINS)}")
+        sender, recipients = self.sender, self.recipients
+        recipients.append(str(user.dest))
+        keeps = len(recipients) == 1
+        return lambda: _Incoming(self, sender, recipients, keeps)
+
+
+@implementer(IRealm)
+class DeliveryRealm:
+    """A logged-in user's delivery: the same outbox, with the user's name on what they send."""
+
+    def __init__(self, outbox: list):
+        self.outbox = outbox
+
+    def requestAvatar(self, avatarId, mind, *interfaces):
+        if twisted_smtp.IMessageDelivery not in interfaces:
+            raise NotImplementedError("this realm only gives SMTP deliveries")
+        return twisted_smtp.IMessageDelivery, Delivery(self.outbox, avatarId.decode("utf-8")), lambda: None
+
+
+class PracticeESMTP(GreetAfterHandshake, twisted_smtp.ESMTP):
+    """Twisted's ESMTP: STARTTLS on a guarded connection, ``552`` for a message over the size limit, NOOP, and
+    a line too long ends the session.
+
+    Twisted's own server answers a line longer than ``MAX_LENGTH`` with ``500 Line too long`` and then keeps the
+    line's bytes and every byte after it (lines ended by a bare LF never end for it): a client sending without
+    CR LF grows the server without bound. Here the server answers ``500``, then closes.
+    """
+
+    def lineLengthExceeded(self, line):
+        super().lineLengthExceeded(line)
+        self.transport.loseConnection()
+
+    def do_NOOP(self, rest):
+        self.sendCode(250, b"OK")
+
+    def ext_STARTTLS(self, rest):
+        if self.ctx and self.canStartTLS and not self.startedTLS:
+            self.sendCode(220, b"Begin TLS negotiation now")
+            start_tls(self.transport, self.ctx)
+            self.startedTLS = True
+            return
+        super().ext_STARTTLS(rest)
+
+    def _messageHandled(self, resultList):
+        too_large = [result for ok, result in resultList if not ok and result.check(MessageTooLarge)]
+        if too_large:
+            self.sendCode(552, f"5.3.4 message refused: {too_large[0].getErrorMessage()}".encode())
+            return
+        super()._messageHandled(resultList)
+
+
+class SMTPFactory(protocol.ServerFactory):
+    """ESMTP connections sharing one ``outbox``; ``tls`` (server options) offers STARTTLS."""
+
+    noisy = False
+
+    def __init__(self, portal: Portal, outbox: list, tls=None):
+        self.portal, self.outbox, self.tls = portal, outbox, tls
+
+    def buildProtocol(self, addr):
+        made = PracticeESMTP({b"PLAIN": imap4.PLAINCredentials, b"LOGIN": imap4.LOGINCredentials}, self.tls)
+        made.factory, made.portal, made.host = self, self.portal, SERVER_NAME
+        made.delivery = Delivery(self.outbox)
+        return made
+
+
+def smtp(tls=None):
+    """The SMTP practice server, its ``outbox`` empty; ``tls``: server options for STARTTLS (the practice
+    certificate by default; ``False`` for none)."""
+    outbox: list[Received] = []
+    if tls is None:
+        from servers import tls as practice_tls
+
+        tls = practice_tls.server_options(())
+    return SMTPFactory(Portal(DeliveryRealm(outbox), [accounts.checker(FAMILY)]), outbox, tls or None)

@@ -1,0 +1,60 @@
+"""Chapter 7's practice DNS server: a ``twisted.names`` authority for the practice mail domains.
+
+Promises:
+
+* :func:`dns` builds a ``DNSServerFactory`` (DNS over TCP; :func:`listen_udp` puts the same server on UDP) that
+  answers authoritatively for ``example.test`` and nothing else (no recursion):
+
+  - ``example.test``: three MX of preference 10, 20 and 30 (:data:`MX_HOSTS`), whose hosts have A (and AAAA)
+    records on loopback, served in the additional section;
+  - ``lists.example.test``: no MX, an A record: mail goes to the A record (RFC 5321's fallback);
+  - ``nomail.example.test``: exists (a TXT record) with neither MX nor A: no mail can go there;
+  - any other name under ``example.test`` does not exist (NXDOMAIN).
+"""
+
+from __future__ import annotations
+
+from twisted.names import authority, dns as names_dns, server
+
+__all__ = ["MX_HOSTS", "ZONE", "dns", "listen_udp"]
+
+ZONE = "example.test"
+MX_HOSTS = ((10, "mail.example.test"), (20, "backup.example.test"), (30, "mx3.example.test"))
+ADDRESSES = {"mail.example.test": "127.0.0.1", "backup.example.test": "127.0.0.2", "mx3.example.test": "127.0.0.3",
+             "lists.example.test": "127.0.0.1"}
+TTL = 300
+
+
+class PracticeAuthority(authority.FileAuthority):
+    """The practice zone, held in memory (``FileAuthority`` without a file)."""
+
+    def __init__(self):
+        super().__init__(None)
+
+    def loadFile(self, filename) -> None:
+        soa = names_dns.Record_SOA(mname=f"ns.{ZONE}", rname=f"hostmaster.{ZONE}", serial=2025120101,
+                                   refresh=3600, retry=600, expire=86400, minimum=TTL, ttl=TTL)
+        records: dict[bytes, list] = {ZONE.encode(): [soa, names_dns.Record_NS(f"ns.{ZONE}", ttl=TTL)]}
+        records[f"ns.{ZONE}".encode()] = [names_dns.Record_A("127.0.0.1", ttl=TTL)]
+        for preference, host in MX_HOSTS:
+            records[ZONE.encode()].append(names_dns.Record_MX(preference, host, ttl=TTL))
+        for host, address in ADDRESSES.items():
+            records.setdefault(host.encode(), []).append(names_dns.Record_A(address, ttl=TTL))
+        records[b"mail.example.test"].append(names_dns.Record_AAAA("::1", ttl=TTL))
+        records[b"nomail.example.test"] = [names_dns.Record_TXT(b"this name takes no mail", ttl=TTL)]
+        self.soa = (ZONE.encode(), soa)
+        self.records = records
+
+
+def dns():
+    """The DNS practice server (TCP); :func:`listen_udp` adds UDP on the same port number."""
+    factory = server.DNSServerFactory(authorities=[PracticeAuthority()])
+    factory.noisy = False
+    return factory
+
+
+def listen_udp(reactor, factory, port: int, host: str = "127.0.0.1"):
+    """Answer DNS over UDP with ``factory`` (from :func:`dns`) on ``host``:``port`` (loopback only)."""
+    from servers.limits import loopback
+
+    return reactor.listenUDP(port, names_dns.DNSDatagramProtocol(controller=factory), interface=loopback(host))
