@@ -75,6 +75,27 @@ def test_key_checker_right_stub_and_mistakes():
     assert "ISSHPrivateKey" in passwords
 
 
+# --- 10.3 ---------------------------------------------------------------------------------------------------------
+
+def summarize(server):
+    return f"{server.name}: {server.open_connections} open connections"
+
+
+def summarize_printed(server):
+    print(summarize(server))
+
+
+def summarize_fixed(server):
+    return f"{server.name}: 0 open connections"
+
+
+def test_manhole_helper_right_stub_and_mistakes():
+    ch10.check_manhole_helper(summarize)
+    assert NOT_WRITTEN in fails(ch10.check_manhole_helper, unwritten)
+    assert "return the text instead of printing it" in fails(ch10.check_manhole_helper, summarize_printed)
+    assert "server.open_connections" in fails(ch10.check_manhole_helper, summarize_fixed)
+
+
 # --- 10.4 ---------------------------------------------------------------------------------------------------------
 
 async def run_remote(reactor, port, user, key, known_hosts, command, ui=None):

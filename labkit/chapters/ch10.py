@@ -12,14 +12,15 @@ from __future__ import annotations
 from twisted.cred.portal import Portal
 
 from labkit.bridge import react
-from labkit.checks import Check, limits, server_health, unwritten
-from labkit.checks.ssh import known_hosts_file, run_command
+from labkit.checks import Check, limits, server_health, unwritten, wait_until
+from labkit.checks.check import NOT_WRITTEN
+from labkit.checks.ssh import known_hosts_file, run_command, type_at_shell
 
 from servers.ssh import PracticeSSHFactory, key_checker
 from servers.ssh.keys import host_key, new_key
 from servers.ssh.session import PracticeRealm, PracticeUser
 
-__all__ = ["check_command_runner", "check_key_checker", "check_shell_command"]
+__all__ = ["check_command_runner", "check_key_checker", "check_manhole_helper", "check_shell_command"]
 
 USER = "learner"
 
@@ -87,6 +88,40 @@ def check_key_checker(make_checker) -> None:
                          hint="a key opens only the account it belongs to: look the user's keys up and compare "
                               "the offered key with them (SSHPublicKeyChecker does, and checks the signature)")
         server_health(check, served)
+
+
+# --- 10.3 a manhole helper ------------------------------------------------------------------------------------------
+
+def check_manhole_helper(summarize) -> None:
+    """Exercise 10.3: ``summarize(server)`` returns ``"NAME: N open connections"`` for a running practice server
+    (``server.name``, ``server.open_connections``). Checked from inside a manhole, over SSH: the check serves an
+    echo server with two clients connected and a key-only manhole whose namespace holds both, types
+    ``summarize(server)`` at its prompt and reads the answer."""
+    import socket
+
+    from servers.ssh.manhole import new_session
+
+    with Check("your helper describes a live server from inside a manhole",
+               hint="return f'{server.name}: {server.open_connections} open connections'") as check:
+        echo = check.serve("echo", "check-manhole-echo")
+        clients = [socket.create_connection(("127.0.0.1", echo.port), timeout=limits.QUICK) for _ in range(2)]
+        for client in clients:
+            check.on_exit(client.close)
+        wait_until(lambda: echo.open_connections == 2, timeout=limits.CATCH_UP)
+        login = new_session()
+        manhole = check.serve(login.factory({"summarize": summarize, "server": echo}), "check-manhole")
+        shown = type_at_shell(manhole.port, login.user, b"summarize(server)\r", host_key=host_key(),
+                              key=login.key, until=b">>> ", timeout=limits.REPLY)
+        if "NotImplementedError" in shown:
+            check.problem = NOT_WRITTEN
+            return
+        answers = [line for line in shown.splitlines() if line and not line.startswith((">>> ", "... "))]
+        expected = repr("check-manhole-echo: 2 open connections")
+        check.expect("what the manhole showed for summarize(server)", expected, answers[-1] if answers else shown,
+                     sent="summarize(server)",
+                     hint=("return the text instead of printing it: the prompt shows a returned value as its "
+                           "repr, and print's result is None" if answers and answers[-1] == expected.strip("'")
+                           else ""))
 
 
 # --- 10.4 a command runner ----------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Promises: :func:`run_command` logs in to ``127.0.0.1:PORT`` with a key or a pass
 returns an :class:`SSHResult` (what the command printed and its exit status), or says how the session ended
 (login refused, host key refused, no answer) without raising for a server that misbehaves. The server's host
 key is checked against the one key the caller names (or a ``known_hosts`` file): a server showing any other key
-is refused, never accepted silently, and nothing ever prompts.
+is refused, never accepted silently, and nothing ever prompts. :func:`type_at_shell` types at a terminal
+session (a shell, a manhole) and returns what the terminal showed, as text without escape sequences.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from labkit.bridge import LabTimeout, react
 from labkit.checks import limits
 from labkit.output import divert_cell_errors
 
-__all__ = ["Collect", "RefusingUI", "SSHResult", "known_hosts_file", "run_command"]
+__all__ = ["Collect", "RefusingUI", "SSHResult", "known_hosts_file", "run_command", "type_at_shell"]
 
 
 @dataclass
@@ -115,3 +116,82 @@ def run_command(port: int, user: str, command: str, *, known_hosts: str | Path, 
             return react(lambda reactor: defer.Deferred.fromCoroutine(session(reactor)), timeout=timeout)
     except LabTimeout:
         return SSHResult(error=f"no answer within {timeout:g} s")
+
+
+def type_at_shell(port: int, user: str, keystrokes: bytes, *, host_key, key, until: bytes,
+                  timeout: float = limits.REPLY) -> str:
+    """Log in to 127.0.0.1:``port`` with ``key`` (only if the server shows ``host_key``), open a terminal
+    session, type ``keystrokes`` and return what the terminal showed once it ends with its prompt ``until``
+    for the answer to the last line typed (or when the session closed, or after ``timeout``), escape sequences
+    and carriage returns removed."""
+    import re
+
+    from twisted.conch.ssh import channel, connection, session, transport, userauth
+    from twisted.internet import endpoints, protocol
+
+    shown, finished = [], defer.Deferred()
+
+    def finish():
+        if not finished.called:
+            finished.callback(re.sub(rb"\x1b(\[[0-9;?]*[A-Za-z]|[A-Za-z=>])", b"", b"".join(shown)).replace(b"\r", b"")
+                              .decode("utf-8", "replace"))
+
+    class Terminal(channel.SSHChannel):
+        name = b"session"
+
+        def channelOpen(self, data):
+            self.conn.sendRequest(self, b"pty-req", session.packRequest_pty_req(b"xterm", (24, 200, 0, 0), b""))
+            self.conn.sendRequest(self, b"shell", b"")
+            self.write(keystrokes)
+
+        def dataReceived(self, data):
+            shown.append(data)
+            so_far = b"".join(shown)
+            if so_far.endswith(until) and so_far.count(until) > keystrokes.count(b"\r"):
+                finish()
+
+        def closed(self):
+            finish()
+
+    class Connection(connection.SSHConnection):
+        def serviceStarted(self):
+            super().serviceStarted()
+            self.openChannel(Terminal(conn=self))
+
+    class Login(userauth.SSHUserAuthClient):
+        def getPublicKey(self):
+            if self.lastPublicKey is not None:  # offered once and refused
+                return None
+            return key.public()
+
+        def getPrivateKey(self):
+            return defer.succeed(key)
+
+    class Client(transport.SSHClientTransport):
+        def verifyHostKey(self, blob, fingerprint):
+            from twisted.conch.ssh import keys
+
+            if keys.Key.fromString(blob) == host_key.public():
+                return defer.succeed(True)
+            return defer.fail(ValueError("host key refused: not the server's known key"))
+
+        def connectionSecure(self):
+            self.requestService(Login(user.encode("utf-8"), Connection()))
+
+        def connectionLost(self, reason):
+            super().connectionLost(reason)
+            finish()
+
+    async def session_(reactor) -> str:
+        client = await endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=timeout).connect(
+            protocol.Factory.forProtocol(Client))
+        try:
+            return await finished
+        finally:
+            client.transport.loseConnection()
+
+    try:
+        with divert_cell_errors(lambda text: None):
+            return react(lambda reactor: defer.Deferred.fromCoroutine(session_(reactor)), timeout=timeout)
+    except LabTimeout:
+        return "".join(part.decode("utf-8", "replace") for part in shown) + f"\n(no end within {timeout:g} s)"

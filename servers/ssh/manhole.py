@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from twisted.conch.manhole import ColoredManhole
+from twisted.conch.manhole import Manhole
 from twisted.conch.insults import insults
 from twisted.conch.ssh import keys
 from twisted.cred.portal import Portal
@@ -36,7 +36,7 @@ class ManholeUser(PracticeUser):
     namespace: dict = {}
 
     def terminal(self, on_exit):
-        return insults.ServerProtocol(ColoredManhole, self.namespace)
+        return insults.ServerProtocol(Manhole, self.namespace)
 
     def run_command(self, command: str) -> tuple[str, int]:
         return "a manhole runs no commands: open a terminal (ssh -t) and type Python", 1
