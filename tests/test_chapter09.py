@@ -141,3 +141,62 @@ def test_header_command():
     assert "not written yet" in fails(ch09.check_header_command, StubServer)
     assert "article 9 is missing" in fails(ch09.check_header_command, header_server(every_number=True))
     assert "name the method do_HDR" in fails(ch09.check_header_command, NNTPServer)
+
+
+# --- 9.5 ---------------------------------------------------------------------------------------------------------
+
+def feed_cache(share=True, refresh=True, keep_failures=False):
+    import treq
+    from twisted.python.failure import Failure
+
+    class FeedCache:
+        def __init__(self, url, max_age):
+            self.url, self.max_age = url, max_age
+            self.body, self.fetched_at, self.waiting = None, None, []
+            self.failure = None
+
+        def get(self, reactor):
+            fresh = self.fetched_at is not None and (not refresh or reactor.seconds() - self.fetched_at
+                                                     < self.max_age)
+            if keep_failures and self.failure is not None:
+                return defer.fail(self.failure)
+            if fresh:
+                return defer.succeed(self.body)
+            answer = defer.Deferred()
+            self.waiting.append(answer)
+            if len(self.waiting) == 1 or not share:
+                treq.get(self.url).addCallback(self.read).addBoth(self.done, reactor)
+            return answer
+
+        def read(self, response):
+            if response.code != 200:
+                raise ValueError(f"{self.url} answered {response.code}")
+            return treq.content(response)
+
+        def done(self, result, reactor):
+            waiting, self.waiting = self.waiting, []
+            if isinstance(result, Failure):
+                self.failure = result
+            else:
+                self.body, self.fetched_at = result, reactor.seconds()
+            for answer in waiting:
+                answer.errback(result) if isinstance(result, Failure) else answer.callback(result)
+
+    return FeedCache
+
+
+class StubCache:
+    def __init__(self, url, max_age):
+        pass
+
+    def get(self, reactor):
+        raise NotImplementedError()
+
+
+def test_feed_cache():
+    ch09.check_feed_cache(feed_cache())
+    assert "not written yet" in fails(ch09.check_feed_cache, StubCache)
+    assert "keep their Deferreds in a list" in fails(ch09.check_feed_cache, feed_cache(share=False))
+    assert "a copy as old as max_age or older is stale" in fails(ch09.check_feed_cache, feed_cache(refresh=False))
+    assert "keep no copy, so the next call tries again" in fails(ch09.check_feed_cache,
+                                                                 feed_cache(keep_failures=True))

@@ -13,7 +13,8 @@ from labkit.checks import Check, Outcome, converse, limits, server_health, short
 from labkit.checks.nntp import ask, newsreader
 from labkit.checks.values import Shown
 
-__all__ = ["check_header_command", "check_latest_subjects", "check_make_reply", "check_posting_groups"]
+__all__ = ["check_feed_cache", "check_header_command", "check_latest_subjects", "check_make_reply",
+           "check_posting_groups"]
 
 HOST = "127.0.0.1"
 
@@ -153,8 +154,8 @@ def _why_refused(answer) -> str:
 
 HDR_TALK = (b"HDR Subject 1\r\n", b"GROUP practice.twisted\r\n", b"HDR Subject 8-10\r\n", b"HDR Subject\r\n",
             b"HDR Subject 40-50\r\n", b"QUIT\r\n")
-HDR_ANSWERS = [b"200", b"412", b"211", b"225", b"8 Twisted tip 8", b"10 Twisted tip 10", b".", b"225", b"1 Twisted tip 1",
-               b".", b"423", b"205"]
+HDR_ANSWERS = [b"200", b"412", b"211", b"225", b"8 Twisted tip 8", b"10 Twisted tip 10", b".", b"225",
+               b"1 Twisted tip 1", b".", b"423", b"205"]
 
 
 def check_header_command(server_class) -> None:
@@ -191,3 +192,58 @@ def _hdr_hint(got) -> str:
     if got[1:2] != [b"412"]:
         return "without a group, self.selected_group() raises the 412 answer for you: call it first"
     return ""
+
+
+# --- 9.5 the gateway's cache ------------------------------------------------------------------------------------
+
+def check_feed_cache(cache_class) -> None:
+    """Exercise 9.5: ``cache_class(url, max_age)`` has ``get(reactor)``, a Deferred of the feed's body: fetched
+    with treq when there is no copy younger than ``max_age`` seconds, one fetch shared by every caller that
+    asks while it is under way, and a failed fetch reported to its callers and not kept."""
+    from twisted.internet import defer
+
+    from servers.news import feeds
+    from servers.news.feedsite import rss
+
+    with Check("your feed cache fetches once for many callers, and again when its copy is old",
+               hint="keep the body and reactor.seconds() of the last fetch; while a fetch is under way keep a "
+                    "list of the Deferreds you handed out and fire them all when it ends") as check:
+        site = feeds()
+        served = check.serve(site, "check-feed-cache")
+        url = f"{served.url}rss/twisted"
+        body = rss("twisted", site.items["twisted"])
+        cache = cache_class(url, 60)
+
+        def five_at_once(reactor):
+            return defer.gatherResults([defer.maybeDeferred(cache.get, reactor) for _ in range(5)],
+                                       consumeErrors=True)
+
+        together = Outcome(five_at_once, timeout=limits.LEARNER_CALL)
+        if unwritten(check, served):
+            return
+        check.expect("five callers at once get the feed", Shown("the feed, five times"),
+                     Shown("the feed, five times") if together.ok and together.value == [body] * 5
+                     else together.shown())
+        check.expect("requests the feed server got for them", 1, site.hits["/rss/twisted"],
+                     hint="callers that ask while the fetch is under way must wait for that fetch: keep their "
+                          "Deferreds in a list and fire each when it ends" if site.hits["/rss/twisted"] > 1 else "")
+        later = Outcome(lambda reactor: cache.get(reactor), timeout=limits.LEARNER_CALL)
+        check.expect("a sixth call, a moment later", (Shown("the feed"), 1),
+                     (Shown("the feed") if later.ok and later.value == body else later.shown(),
+                      site.hits["/rss/twisted"]),
+                     hint="a copy younger than max_age is the answer: defer.succeed(self.body)")
+        stale = cache_class(url, 0)
+        for _ in range(2):
+            Outcome(lambda reactor: stale.get(reactor), timeout=limits.LEARNER_CALL)
+        check.expect("two calls with max_age=0", 3, site.hits["/rss/twisted"],
+                     hint="a copy as old as max_age or older is stale: fetch again" if site.hits["/rss/twisted"] < 3
+                     else "")
+        missing = cache_class(f"{served.url}rss/nothing-here", 60)
+        first = Outcome(lambda reactor: missing.get(reactor), timeout=limits.LEARNER_CALL)
+        second = Outcome(lambda reactor: missing.get(reactor), timeout=limits.LEARNER_CALL)
+        check.expect("a feed that answers 404, asked twice", (Shown("an error"), Shown("an error"), 2),
+                     (Shown("an error") if not first.ok else first.shown(),
+                      Shown("an error") if not second.ok else second.shown(), site.hits["/rss/nothing-here"]),
+                     hint="when the answer is not 200, fail the callers' Deferreds (raise) and keep no copy, "
+                          "so the next call tries again")
+        server_health(check, served)

@@ -47,7 +47,8 @@ class _Waiting:
 
 
 class NNTPClient(basic.LineReceiver):
-    """One connection to a news server. ``greeting`` fires with the first line (200 or 201)."""
+    """One connection to a news server. ``greeting`` fires with the server's first line (200 or 201), which
+    is then also ``welcome``."""
 
     delimiter = b"\n"
     MAX_LENGTH = 64 * 1024
@@ -55,6 +56,7 @@ class NNTPClient(basic.LineReceiver):
 
     def __init__(self):
         self.greeting = defer.Deferred()
+        self.welcome = ""
         self._waiting: deque[_Waiting] = deque()
 
     # --- the book's API ----------------------------------------------------------------------------------
@@ -143,7 +145,8 @@ class NNTPClient(basic.LineReceiver):
     def _greeted(self, line: bytes):
         code, _, text = line.decode("utf-8", "replace").partition(" ")
         if code in ("200", "201"):
-            self.greeting.callback(line.decode("utf-8", "replace"))
+            self.welcome = line.decode("utf-8", "replace")
+            self.greeting.callback(self.welcome)
         else:
             self.greeting.errback(NNTPError(int(code) if code.isdigit() else 0, text))
             self.transport.loseConnection()

@@ -38,9 +38,8 @@ def practice_groups() -> list[Group]:
     twisted = Group(TWISTED, "Tips on Twisted, one an article", posting=True, next_number=len(TIPS) + 1)
     for number, tip in enumerate(TIPS, start=1):
         if number != MISSING:
-            twisted.articles[number] = _article(TWISTED, "twisted", number, f"Twisted tip {number}",
-                                                [f"Tip {number}: {tip}.".encode(), b". <- a line that starts with a dot",
-                                                 b"-- the practice tutor"], number)
+            body = [f"Tip {number}: {tip}.".encode(), b". <- a line that starts with a dot", b"-- the practice tutor"]
+            twisted.articles[number] = _article(TWISTED, "twisted", number, f"Twisted tip {number}", body, number)
     announce = Group(ANNOUNCE, "Announcements (read-only)", posting=False, next_number=4)
     for number, news in enumerate(["The practice server is up", "Posting goes to practice.sandbox",
                                    "Articles expire after 500 per group"], start=1):

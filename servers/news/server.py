@@ -161,9 +161,8 @@ class NNTPServer(basic.LineReceiver):
     @defer.inlineCallbacks
     def do_GROUP(self, name):
         group = yield self.factory.storage.group(name)
-        numbers = yield self.factory.storage.numbers(name)
-        self.group_name, self.current = name, (numbers[0] if numbers else None)
-        self.reply(211, f"{len(numbers)} {group.low} {group.high} {name}")
+        self.group_name, self.current = name, (group.low if group.count else None)
+        self.reply(211, f"{group.count} {group.low} {group.high} {name}")
 
     @defer.inlineCallbacks
     def do_LISTGROUP(self, name=None, span=None):

@@ -5,7 +5,8 @@ Promises: :class:`SQLiteStorage` provides :class:`servers.news.storage.INewsStor
 does, answer for answer; what was posted is there after a restart (a new SQLiteStorage on the same file); a
 post is one transaction, so it is stored in every group it names or in none; a group keeps at most
 ``MAX_PER_GROUP`` articles. :meth:`SQLiteStorage.close` stops the pool (the server's factory calls it when it
-stops listening; a later request opens the pool again). Make one in the reactor's thread (in a notebook: inside ``labkit.react`` or a server builder).
+stops listening; a later request opens the pool again). Make one in the reactor's thread (in a notebook: inside
+``labkit.react`` or a server builder).
 """
 
 from __future__ import annotations
