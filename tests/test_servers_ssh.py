@@ -163,6 +163,9 @@ def test_the_conch_client_runs_commands_and_refuses_an_unknown_host_key(server, 
         "up 42 days, 1 user\n"
     by_password = run_command(server.port, "learner", "nothing-here", known_hosts=trusted, password=PASSWORD)
     assert (by_password.status, by_password.error) == (127, "")
+    guessed = run_command(server.port, "learner", "whoami", known_hosts=trusted, password="not-" + PASSWORD,
+                          timeout=15)
+    assert guessed.error == "login refused"  # conch's client repeats the password: the server stops it at three
     impostor = known_hosts_file(server.port, new_key(), tmp_path / "other" if (tmp_path / "other").mkdir()
                                 is None else None)
     refused = run_command(server.port, "learner", "whoami", known_hosts=impostor, key=user_key)

@@ -10,7 +10,7 @@ The manhole (:mod:`servers.ssh.manhole`) is not in the catalogue: it runs code, 
 makes one, with its own key.
 
 Promises: building a server imports nothing of the web; a server offers only Ed25519 host keys, the password
-and public-key methods its portal has checkers for, and at most
+and public-key methods its portal has checkers for, three failed login attempts per connection, and at most
 :data:`servers.ssh.connection.MAX_CHANNELS` channels per connection.
 """
 
@@ -28,9 +28,16 @@ from servers.ssh.keys import host_key as practice_host_key
 from servers.ssh.session import PracticeRealm
 from servers.ssh.transport import GoodbyeTransport
 
-__all__ = ["FAMILY", "PracticeSSHFactory", "key_checker", "ssh"]
+__all__ = ["FAMILY", "PracticeSSHFactory", "PracticeUserAuth", "key_checker", "ssh"]
 
 FAMILY = "ssh"
+
+
+class PracticeUserAuth(userauth.SSHUserAuthServer):
+    """Conch's user authentication, with three failed attempts per connection instead of twenty: a guesser
+    reconnects every third try (each failed password already costs a second)."""
+
+    attemptsBeforeDisconnect = 3
 
 
 class PracticeSSHFactory(factory.SSHFactory):
@@ -38,7 +45,7 @@ class PracticeSSHFactory(factory.SSHFactory):
     logs a client's goodbye as news (:class:`servers.ssh.transport.GoodbyeTransport`)."""
 
     protocol = GoodbyeTransport
-    services = {b"ssh-userauth": userauth.SSHUserAuthServer, b"ssh-connection": BoundedConnection}
+    services = {b"ssh-userauth": PracticeUserAuth, b"ssh-connection": BoundedConnection}
 
     def __init__(self, portal: Portal, host_key: keys.Key):
         self.portal = portal
