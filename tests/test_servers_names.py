@@ -94,25 +94,35 @@ def test_mx_calculator_on_the_practice_server(dns_server):
     check_mx_answers(dns_server.port)
 
 
-@pytest.fixture
-def dnsmasq(tmp_path):
-    program = need("dnsmasq", "dnsmasq-base")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def start_dnsmasq(program: str, folder) -> tuple[subprocess.Popen, int]:
+    """dnsmasq serving the practice zone's records on a free port (UDP and TCP), answering; a port taken between
+    choosing it and dnsmasq binding it makes dnsmasq exit, and then another port is tried."""
     records = [f"--mx-host={names.ZONE},{host},{preference}" for preference, host in names.MX_HOSTS]
     records += [f"--host-record={host},{address}" for host, address in names.ADDRESSES.items()]
     records += ["--txt-record=nomail.example.test,this name takes no mail"]
-    process = subprocess.Popen([program, "-k", "-C", "/dev/null", "--pid-file=", f"--port={port}",
-                                "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
-                                f"--local=/{names.ZONE}/", "--user=" + os.environ.get("USER", "root"), *records],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
-    try:
+    said = ""
+    for _ in range(3):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        process = subprocess.Popen([program, "-k", "-C", "/dev/null", "--pid-file=", f"--port={port}",
+                                    "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                                    f"--local=/{names.ZONE}/", *records],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=folder)
         deadline = time.monotonic() + WAIT
-        while "status: NOERROR" not in dig(port, "MX", names.ZONE):
-            assert process.poll() is None, f"dnsmasq exited: {process.stdout.read().decode()[-500:]}"
-            assert time.monotonic() < deadline, "dnsmasq did not answer"
+        while process.poll() is None and time.monotonic() < deadline:
+            if "status: NOERROR" in dig(port, "MX", names.ZONE):
+                return process, port
             time.sleep(0.1)
+        process.kill()
+        said = process.communicate(timeout=WAIT)[0].decode(errors="replace")[-500:]
+    raise AssertionError(f"dnsmasq did not answer: {said}")
+
+
+@pytest.fixture
+def dnsmasq(tmp_path):
+    process, port = start_dnsmasq(need("dnsmasq", "dnsmasq-base"), tmp_path)
+    try:
         yield port
     finally:
         process.terminate()

@@ -1,0 +1,249 @@
+"""Chapter 7: the labs' clients, written here as the notebook will run them (Twisted's AdvancedPOP3Client,
+IMAP4Client, sendmail and ESMTPSenderFactory), against our practice servers and against real, independent mail
+servers: Debian's Dovecot (POP3 with APOP, IMAP) and aiosmtpd (SMTP). The same client code gets the same messages
+from both, so what the practice servers teach holds on the servers of the real world. (The MX lab's client is
+proven against dnsmasq in tests/test_servers_names.py.)"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from twisted.internet import endpoints
+from twisted.mail import imap4, pop3, smtp
+
+import labkit
+from servers import accounts
+from servers.mail import imap as imap_module
+from servers.mail import pop3 as pop3_module
+from servers.mail import smtp as smtp_module
+from servers.mail.messages import practice_messages
+from tests.test_servers_names import need
+
+ACCOUNT = accounts.accounts("mail")[0]
+MESSAGES = practice_messages()
+WAIT = 10
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(port: int, process: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while True:
+        assert process.poll() is None, f"{what} exited: {process.stdout.read().decode()[-800:]}"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"{what} did not listen on port {port}"
+            time.sleep(0.1)
+
+
+DOVECOT_CONF = """\
+protocols = imap pop3
+listen = 127.0.0.1
+base_dir = {folder}/base
+state_dir = {folder}/state
+log_path = {folder}/log
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login apop
+mail_location = maildir:{folder}/mail/%u
+passdb {{
+  driver = passwd-file
+  args = {folder}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={folder}/mail/%u
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  chroot =
+  inet_listener pop3 {{
+    port = {pop3}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+
+
+@pytest.fixture
+def dovecot():
+    """Dovecot on two free loopback ports, its one user holding the practice messages in a Maildir. Its folder
+    is one Dovecot's own users can read (pytest's temporary folders are private to this user)."""
+    program = need("dovecot", "dovecot-imapd dovecot-pop3d")
+    folder = Path(tempfile.mkdtemp(prefix="dovecot-peer-"))
+    folder.chmod(0o755)
+    for part in ("base", "state"):
+        (folder / part).mkdir(mode=0o755)
+    pop3_module.fill_maildir(folder / "mail" / ACCOUNT.user, MESSAGES)
+    if os.geteuid() == 0:  # Dovecot runs no login process as root, nor mail owned by root
+        users = {"login_user": "dovenull", "internal_user": "dovecot", "internal_group": "dovecot",
+                 "uid": "nobody", "gid": "nogroup"}
+        subprocess.run(["chown", "-R", "nobody:nogroup", str(folder / "mail")], check=True)
+    else:
+        import grp
+        import pwd
+
+        me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+        users = {"login_user": me, "internal_user": me, "internal_group": group, "uid": me, "gid": group}
+    (folder / "passwd").write_text(f"{ACCOUNT.user}:{{PLAIN}}{ACCOUNT.password}::::\n")
+    ports = {"pop3": free_port(), "imap": free_port()}
+    (folder / "dovecot.conf").write_text(DOVECOT_CONF.format(folder=folder, **users, **ports))
+    process = subprocess.Popen([program, "-F", "-c", str(folder / "dovecot.conf")], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    try:
+        wait_for(ports["pop3"], process, "dovecot")
+        wait_for(ports["imap"], process, "dovecot")
+        yield ports
+    finally:
+        process.terminate()
+        process.wait(timeout=WAIT)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def aiosmtpd(tmp_path):
+    """aiosmtpd (PyPI) on a free loopback port, delivering into a Maildir."""
+    try:
+        import aiosmtpd  # noqa: F401
+    except ImportError:
+        message = "aiosmtpd is missing: pip install 'aiosmtpd>=1.4,<2'"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
+                                "aiosmtpd.handlers.Mailbox", str(tmp_path / "box")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for(port, process, "aiosmtpd")
+        yield port, tmp_path / "box"
+    finally:
+        process.terminate()
+        process.wait(timeout=WAIT)
+
+
+# --- the clients, as the labs write them -----------------------------------------------------------------------------
+
+async def pop3_download(reactor, port: int) -> list[bytes]:
+    """AdvancedPOP3Client: log in (APOP when the greeting offers a challenge), list, retrieve every message."""
+    endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=WAIT)
+    client = await endpoints.connectProtocol(endpoint, pop3.AdvancedPOP3Client())
+    await client.login(ACCOUNT.user.encode(), ACCOUNT.password.encode())
+    sizes = await client.listSize()
+    messages = [b"\r\n".join(await client.retrieve(index)) + b"\r\n" for index in range(len(sizes))]
+    await client.quit()
+    return messages
+
+
+async def imap_uids_and_subjects(reactor, port: int) -> tuple[list, list]:
+    """IMAP4Client: log in, list, select INBOX, fetch UIDs and the Subject headers."""
+    endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=WAIT)
+    client = await endpoints.connectProtocol(endpoint, imap4.IMAP4Client())
+    await client.login(ACCOUNT.user.encode(), ACCOUNT.password.encode())
+    folders = [name for flags, delimiter, name in await client.list("", "*")]
+    await client.select("INBOX")
+    uids = await client.fetchUID(imap4.MessageSet(1, None))
+    headers = await client.fetchSpecific(imap4.MessageSet(1, None), headerType="HEADER.FIELDS",
+                                         headerArgs=["SUBJECT"])
+    await client.logout()
+    subjects = [str(message_from_bytes(headers[number][0][2].encode())["Subject"]) for number in sorted(headers)]
+    return folders, [int(uids[number]["UID"]) for number in sorted(uids)], subjects
+
+
+async def smtp_send(reactor, port: int, message: bytes) -> tuple:
+    """smtp.sendmail: plain SMTP (it would try STARTTLS where offered, verifying with the system's authorities)."""
+    return await smtp.sendmail("127.0.0.1", "ada@example.test", ["learner@example.test"], message, port=port)
+
+
+async def smtp_send_secure(reactor, port: int, message: bytes) -> tuple:
+    """ESMTPSenderFactory: STARTTLS verified with the practice authority (required), then AUTH."""
+    from twisted.internet import defer
+
+    from servers import tls
+
+    done = defer.Deferred()
+    factory = smtp.ESMTPSenderFactory(ACCOUNT.user.encode(), ACCOUNT.password.encode(), "ada@example.test",
+                                      ["learner@example.test"], io.BytesIO(message), done,
+                                      contextFactory=tls.client_options("localhost"),
+                                      requireTransportSecurity=True, requireAuthentication=True)
+    endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=WAIT)
+    await endpoint.connect(factory)
+    return await done
+
+
+# Twisted's SMTP client turns local line ends (LF) into the wire's (CR LF): it is given LF, as EmailMessage.as_bytes()
+# makes them; a message already in CR LF would arrive with CR CR LF.
+MESSAGE = b"From: ada@example.test\nTo: learner@example.test\nSubject: peer test\n\nsent by Twisted\n"
+
+
+# --- POP3 ------------------------------------------------------------------------------------------------------------
+
+def test_advanced_pop3_client_downloads_the_same_messages_from_ours_and_dovecot(dovecot, tmp_path):
+    pop3_module.fill_maildir(tmp_path / "mail" / ACCOUNT.user, MESSAGES)
+    ours = labkit.serve(pop3_module.pop3(tmp_path / "mail"), name="peer-pop3", show=False)
+    from_ours = labkit.react(pop3_download, ours.port)
+    from_dovecot = labkit.react(pop3_download, dovecot["pop3"])
+    assert from_ours == MESSAGES  # APOP: the greeting of both carries a challenge
+    assert [message_from_bytes(m)["Message-ID"] for m in from_dovecot] == [
+        message_from_bytes(m)["Message-ID"] for m in MESSAGES]
+    assert [m.split(b"\r\n\r\n", 1)[1] for m in from_dovecot] == [m.split(b"\r\n\r\n", 1)[1] for m in MESSAGES]
+
+
+# --- IMAP ------------------------------------------------------------------------------------------------------------
+
+def test_imap4_client_reads_folders_uids_and_subjects_from_ours_and_dovecot(dovecot):
+    ours = labkit.serve(imap_module.imap(), name="peer-imap", show=False)
+    folders, uids, subjects = labkit.react(imap_uids_and_subjects, ours.port)
+    assert folders == list(imap_module.FOLDERS)
+    assert uids == list(imap_module.INBOX_UIDS)  # UIDs are not sequence numbers
+    expected = [str(message_from_bytes(m)["Subject"]) for m in MESSAGES]
+    assert subjects == expected
+    folders, uids, subjects = labkit.react(imap_uids_and_subjects, dovecot["imap"])
+    assert "INBOX" in folders and len(uids) == len(MESSAGES) and subjects == expected
+
+
+# --- SMTP ------------------------------------------------------------------------------------------------------------
+
+def test_smtp_sendmail_delivers_to_ours_and_to_aiosmtpd(aiosmtpd):
+    factory = smtp_module.smtp()
+    ours = labkit.serve(factory, name="peer-smtp", show=False)
+    accepted, refused = labkit.react(smtp_send_secure, ours.port, MESSAGE)
+    kept = factory.outbox[0]
+    assert accepted == 1 and kept.data.endswith(MESSAGE.replace(b"\n", b"\r\n")) and kept.user == ACCOUNT.user
+    port, box = aiosmtpd
+    accepted, refused = labkit.react(smtp_send, port, MESSAGE)
+    assert accepted == 1
+    delivered = [path.read_bytes() for path in (box / "new").iterdir()]
+    assert len(delivered) == 1 and b"sent by Twisted" in delivered[0] and b"Subject: peer test" in delivered[0]
