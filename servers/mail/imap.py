@@ -9,9 +9,9 @@ Promises:
 * UIDs are not sequence numbers: ``INBOX`` holds UIDs 1001, 1002, 1005 and 1010 (as if mail in between had been
   deleted), and its UIDVALIDITY is fixed. Flags can be stored and are kept for the life of the server;
   ``\\Deleted`` messages go at EXPUNGE (or CLOSE).
-* ``STARTTLS`` with the practice certificate, LOGIN also before it (loopback only); LOGIN with a wrong password is refused with ``NO``; selecting a
-  folder that does not exist is refused with ``NO``; creating, deleting and renaming folders is refused (``NO``,
-  saying the practice folders are fixed). A delivery may add messages (``addMessage``): listeners hear of them.
+* ``STARTTLS`` with the practice certificate, and LOGIN also before it (loopback only). A wrong password is
+  refused with ``NO``, so is selecting a folder that does not exist, and creating, deleting or renaming one
+  (the practice folders are fixed). A delivery may add messages (``addMessage``): listeners hear of them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import email
 import email.policy
 import io
-from dataclasses import dataclass, field
 
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import defer, protocol
