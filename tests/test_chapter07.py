@@ -247,3 +247,71 @@ def test_smtp_sendmail_delivers_to_ours_and_to_aiosmtpd(aiosmtpd):
     assert accepted == 1
     delivered = [path.read_bytes() for path in (box / "new").iterdir()]
     assert len(delivered) == 1 and b"sent by Twisted" in delivered[0] and b"Subject: peer test" in delivered[0]
+
+
+# --- exercise 7.2's check: a right answer passes, the stub and typical mistakes fail with the right hint -----------
+
+async def logged_in(reactor, port: int, user: bytes, password: bytes) -> pop3.AdvancedPOP3Client:
+    endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=WAIT)
+    client = await endpoints.connectProtocol(endpoint, pop3.AdvancedPOP3Client())
+    await client.login(user, password)
+    return client
+
+
+async def solution_download(reactor, port: int, user: bytes, password: bytes) -> list[bytes]:
+    client = await logged_in(reactor, port, user, password)
+    sizes = await client.listSize()
+    messages = [b"\r\n".join(await client.retrieve(index)) + b"\r\n" for index in range(len(sizes))]
+    await client.quit()
+    return messages
+
+
+async def stub_download(reactor, port, user, password):
+    raise NotImplementedError()
+
+
+async def lines_not_joined(reactor, port, user, password):
+    client = await logged_in(reactor, port, user, password)
+    sizes = await client.listSize()
+    messages = [await client.retrieve(index) for index in range(len(sizes))]
+    await client.quit()
+    return messages
+
+
+async def deletes_what_it_downloads(reactor, port, user, password):
+    client = await logged_in(reactor, port, user, password)
+    messages = []
+    for index in range(len(await client.listSize())):
+        messages.append(b"\r\n".join(await client.retrieve(index)) + b"\r\n")
+        await client.delete(index)
+    await client.quit()
+    return messages
+
+
+async def never_quits(reactor, port, user, password):
+    client = await logged_in(reactor, port, user, password)
+    sizes = await client.listSize()
+    messages = [b"\r\n".join(await client.retrieve(index)) + b"\r\n" for index in range(len(sizes))]
+    client.transport.loseConnection()
+    return messages
+
+
+def test_check_pop3_download_passes_the_solution():
+    from labkit.chapters.ch07 import check_pop3_download
+
+    check_pop3_download(solution_download)
+
+
+@pytest.mark.parametrize("mistake, words", [
+    (stub_download, "not written yet"),
+    (lines_not_joined, "a list with one bytes object per message"),
+    (deletes_what_it_downloads, "a download must not delete"),
+    (never_quits, "await client.quit()"),
+])
+def test_check_pop3_download_fails_mistakes_with_the_right_hint(mistake, words):
+    from labkit.chapters.ch07 import check_pop3_download
+    from labkit.checks import CheckFailed
+
+    with pytest.raises(CheckFailed) as failed:
+        check_pop3_download(mistake)
+    assert words in str(failed.value)
