@@ -22,6 +22,8 @@ from twisted.internet import endpoints
 from twisted.mail import imap4, pop3, smtp
 
 import labkit
+from labkit.chapters import ch07
+from labkit.checks import CheckFailed
 from servers import accounts
 from servers.mail import imap as imap_module
 from servers.mail import pop3 as pop3_module
@@ -296,22 +298,104 @@ async def never_quits(reactor, port, user, password):
     return messages
 
 
-def test_check_pop3_download_passes_the_solution():
-    from labkit.chapters.ch07 import check_pop3_download
+# --- exercise 7.3's check --------------------------------------------------------------------------------------------
 
-    check_pop3_download(solution_download)
+async def solution_send(reactor, port, user, password, message):
+    from twisted.internet import defer
+
+    from servers import tls
+
+    done = defer.Deferred()
+    factory = smtp.ESMTPSenderFactory(user, password, message["From"], [message["To"]], io.BytesIO(message.as_bytes()),
+                                      done, contextFactory=tls.client_options(), requireTransportSecurity=True)
+    await endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=WAIT).connect(factory)
+    return await done
 
 
-@pytest.mark.parametrize("mistake, words", [
-    (stub_download, "not written yet"),
-    (lines_not_joined, "a list with one bytes object per message"),
-    (deletes_what_it_downloads, "a download must not delete"),
-    (never_quits, "await client.quit()"),
-])
-def test_check_pop3_download_fails_mistakes_with_the_right_hint(mistake, words):
-    from labkit.chapters.ch07 import check_pop3_download
-    from labkit.checks import CheckFailed
+async def send_in_crlf(reactor, port, user, password, message):
+    """The mistake: the message handed to Twisted already in CR LF (policy.SMTP)."""
+    from email import policy
 
+    return await solution_send(reactor, port, user, password, _CRLFMessage(message, policy.SMTP))
+
+
+class _CRLFMessage:
+    """A message whose as_bytes() gives CR LF line ends, as email.policy.SMTP makes them."""
+
+    def __init__(self, message, smtp_policy):
+        self.message, self.smtp_policy = message, smtp_policy
+
+    def __getitem__(self, name):
+        return self.message[name]
+
+    def as_bytes(self):
+        return self.message.as_bytes(policy=self.smtp_policy)
+
+
+async def send_unsecured(reactor, port, user, password, message):
+    return await smtp.sendmail("127.0.0.1", message["From"], [message["To"]], message.as_bytes(), port=port)
+
+
+async def stub_send(reactor, port, user, password, message):
+    raise NotImplementedError()
+
+
+# --- exercise 7.6's check --------------------------------------------------------------------------------------------
+
+async def solution_fetch_uids(reactor, port, user, password, folder):
+    found = await _uid_map(reactor, port, user, password, folder)
+    return [int(found[number]["UID"]) for number in sorted(found)]
+
+
+async def sequence_numbers(reactor, port, user, password, folder):
+    return sorted(int(number) for number in await _uid_map(reactor, port, user, password, folder))
+
+
+async def uids_as_text(reactor, port, user, password, folder):
+    found = await _uid_map(reactor, port, user, password, folder)
+    return [found[number]["UID"] for number in sorted(found)]
+
+
+async def _uid_map(reactor, port, user, password, folder):
+    """IMAP4Client: log in, select the folder, fetchUID of every message: {sequence number: {"UID": "1001"}}."""
+    endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=WAIT)
+    client = await endpoints.connectProtocol(endpoint, imap4.IMAP4Client())
+    await client.login(user, password)
+    await client.select(folder)
+    found = await client.fetchUID(imap4.MessageSet(1, None))
+    await client.logout()
+    return found
+
+
+async def stub_fetch_uids(reactor, port, user, password, folder):
+    raise NotImplementedError()
+
+
+# --- every check: its solution passes; the stub and the typical mistakes fail, each with its hint -------------------
+
+SOLUTIONS = {"check_pop3_download": solution_download, "check_send_mail": solution_send,
+             "check_imap_uids": solution_fetch_uids}
+MISTAKES = [
+    ("check_pop3_download", stub_download, "not written yet"),
+    ("check_pop3_download", lines_not_joined, "a list with one bytes object per message"),
+    ("check_pop3_download", deletes_what_it_downloads, "a download must not delete"),
+    ("check_pop3_download", never_quits, "await client.quit()"),
+    ("check_send_mail", stub_send, "not written yet"),
+    ("check_send_mail", send_in_crlf, "CR CR LF"),
+    ("check_send_mail", send_unsecured, "requireTransportSecurity=True"),
+    ("check_imap_uids", stub_fetch_uids, "not written yet"),
+    ("check_imap_uids", sequence_numbers, "not the sequence numbers"),
+    ("check_imap_uids", uids_as_text, "the UIDs come back as str"),
+]
+
+
+@pytest.mark.parametrize("name", sorted(SOLUTIONS))
+def test_each_check_passes_its_solution(name):
+    getattr(ch07, name)(SOLUTIONS[name])
+
+
+@pytest.mark.parametrize("name, mistake, words", MISTAKES, ids=[f"{n}-{m.__name__}" for n, m, _ in MISTAKES])
+def test_each_check_fails_the_stub_and_typical_mistakes_with_the_right_hint(name, mistake, words):
     with pytest.raises(CheckFailed) as failed:
-        check_pop3_download(mistake)
+        getattr(ch07, name)(mistake)
     assert words in str(failed.value)

@@ -16,7 +16,7 @@ from labkit.wire import CLIENT
 from servers import accounts
 from servers.mail.messages import practice_messages
 
-__all__ = ["check_pop3_download"]
+__all__ = ["check_imap_uids", "check_pop3_download", "check_send_mail"]
 
 
 def _stored(folder) -> int:
@@ -57,3 +57,65 @@ def check_pop3_download(download) -> None:
                      hint="end with await client.quit(), so the server closes the session cleanly")
         server_health(check, served)
 
+
+
+def check_send_mail(send) -> None:
+    """Exercise 7.3: ``send(reactor, port, user, password, message)`` sends the ``email.message.EmailMessage``
+    ``message`` to the SMTP server on ``127.0.0.1:port`` with ``ESMTPSenderFactory``: STARTTLS verified with the
+    practice authority (``servers.tls.client_options()``), AUTH with the account, and the message given with LF
+    line ends (Twisted's client turns them into CR LF)."""
+    from email.message import EmailMessage
+
+    from servers.mail import smtp
+
+    account = accounts.accounts("mail")[0]
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "learner@example.test", "ada@example.test", "Grüße"
+    message.set_content("Sent over verified TLS.\n.A line that starts with a dot.\n")
+    with Check("your send delivers the message over verified STARTTLS, logged in, byte for byte",
+               hint="factory = smtp.ESMTPSenderFactory(user, password, message['From'], [message['To']], "
+                    "io.BytesIO(message.as_bytes()), done, contextFactory=tls.client_options(), "
+                    "requireTransportSecurity=True); connect it, then await done") as check:
+        server = smtp.smtp()
+        served = check.serve(server, "check-smtp")
+        react(send, served.port, account.user.encode(), account.password.encode(), message,
+              timeout=limits.REPLY * 2)
+        check.show(served.transcript)
+        client_said = served.transcript.sent_by(CLIENT).upper()
+        check.expect("STARTTLS before anything else", True, b"STARTTLS" in client_said,
+                     hint="give ESMTPSenderFactory contextFactory=tls.client_options() and "
+                          "requireTransportSecurity=True")
+        check.expect("messages the server kept", 1, len(server.outbox),
+                     hint="await the Deferred you gave ESMTPSenderFactory: it fires once the server accepted")
+        if server.outbox:
+            kept = server.outbox[0]
+            check.expect("who the server saw log in", account.user, kept.user,
+                         hint="pass the user name and password to ESMTPSenderFactory (AUTH)")
+            body = kept.data.split(b"\r\n\r\n", 1)[-1]
+            wanted = message.get_content().replace("\n", "\r\n").encode()
+            check.expect("the body as it arrived", short(wanted), short(body), ok=body == wanted,
+                         hint="give the message with LF line ends (message.as_bytes()): Twisted's client adds "
+                              "the CR itself, so CR LF would arrive as CR CR LF")
+        server_health(check, served)
+
+
+def check_imap_uids(fetch_uids) -> None:
+    """Exercise 7.6: ``fetch_uids(reactor, port, user, password, folder)`` logs in to the IMAP server with
+    ``IMAP4Client``, selects ``folder`` and returns the UIDs of its messages, as ints, in order."""
+    from servers.mail import imap
+
+    account = accounts.accounts("mail")[0]
+    with Check("your fetch_uids returns the UIDs of INBOX, which are not its sequence numbers",
+               hint="await client.select(folder); found = await client.fetchUID(imap4.MessageSet(1, None)); "
+                    "return [int(found[number]['UID']) for number in sorted(found)]") as check:
+        served = check.serve(imap.imap(), "check-imap")
+        got = react(fetch_uids, served.port, account.user.encode(), account.password.encode(), "INBOX",
+                    timeout=limits.REPLY * 2)
+        check.show(served.transcript)
+        wanted = list(imap.INBOX_UIDS)
+        check.expect("the UIDs", wanted, got, ok=got == wanted,
+                     hint="fetchUID gives {sequence number: {'UID': '1001'}}: return the UID values, as int, "
+                          "not the sequence numbers (the keys)" if got == list(range(1, len(wanted) + 1)) else
+                     "the UIDs come back as str: int(found[number]['UID'])" if got == [str(u) for u in wanted]
+                     else "")
+        server_health(check, served)
