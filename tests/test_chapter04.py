@@ -9,26 +9,16 @@ import time
 import warnings
 from urllib.parse import urlsplit
 
-import pytest
 from twisted.protocols import basic
 from twisted.web import http, pages, resource, server, static, util
 
-from labkit.checks import CheckFailed
 from labkit.chapters import ch04
+from tests.failing import fails
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"twisted\.web\.http\.HTTPClient was deprecated",
                             category=DeprecationWarning)
     from twisted.web import proxy
-
-
-def fails(check, *args) -> str:
-    """Run a check that must fail; return its message."""
-    with pytest.raises(CheckFailed) as failed:
-        check(*args)
-    message = str(failed.value)
-    assert message.startswith("FAIL")
-    return message
 
 
 # --- 4.1 HTTP by hand ---------------------------------------------------------------------------------------------

@@ -8,16 +8,8 @@ from twisted.spread import pb
 from twisted.web import http, resource, xmlrpc
 
 import labkit
-from labkit.checks import CheckFailed
 from labkit.chapters import ch05
-
-
-def fails(check, *args) -> str:
-    with pytest.raises(CheckFailed) as failed:
-        check(*args)
-    message = str(failed.value)
-    assert message.startswith("FAIL")
-    return message
+from tests.failing import fails
 
 
 # --- 5.1 the note store -------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from labkit.chapters import ch06
 from servers.auth.avatars import INamedUser, INewUser, NamedUser
 from servers.auth.passwords import UNKNOWN_USER, verify_password
 from servers.auth.pbtodo import AdminPerspective, UserPerspective
-from tests.test_chapter04 import fails
+from tests.failing import fails
 
 NOT_WRITTEN = "not written yet"
 

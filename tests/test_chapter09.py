@@ -12,7 +12,7 @@ from twisted.internet import defer
 from labkit.chapters import ch09
 from servers.news.client import NNTPError, connect
 from servers.news.server import Answer, NNTPServer
-from tests.test_chapter04 import fails
+from tests.failing import fails
 
 
 def stub(*args):

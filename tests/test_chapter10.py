@@ -14,7 +14,7 @@ from zope.interface import implementer
 
 from labkit.chapters import ch10
 from labkit.checks.ssh import Collect, RefusingUI
-from tests.test_chapter04 import fails
+from tests.failing import fails
 
 NOT_WRITTEN = "not written yet"
 

@@ -10,7 +10,7 @@ from twisted.web import resource
 
 from labkit import daemons, programs
 from labkit.chapters import ch11
-from tests.test_chapter04 import fails
+from tests.failing import fails
 
 STUB = "raise NotImplementedError()"
 
