@@ -51,6 +51,11 @@ def _refuse(message: str) -> int:
     return 2
 
 
+def details(thing) -> list[str]:
+    """The ``KEY: VALUE`` lines a built server offers about itself (``practice_details()``), if any."""
+    return list(thing.practice_details()) if hasattr(thing, "practice_details") else []
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     if args.name is None:
@@ -82,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.name} listening on {host} port {ports}; Ctrl-C stops it", flush=True)
         for account in entry.practice_accounts():
             print(account.line(), flush=True)
+        for detail in details(thing):  # what a real client must know beyond the address: an SSH host key
+            print(detail, flush=True)
         if tls is not None:
             from servers.tls import ca_path
 

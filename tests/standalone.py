@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Mapping
 
 from servers import catalogue
+from servers.__main__ import details
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP = 60.0
@@ -37,6 +38,7 @@ class Standalone:
     ports: list[int]
     accounts: list[tuple[str, str]] = field(default_factory=list)
     ca: str | None = None
+    details: dict[str, str] = field(default_factory=dict)  # other "KEY: VALUE" lines, such as an SSH host key
 
     @property
     def port(self) -> int:
@@ -103,6 +105,8 @@ def serving(command: list[str], name: str, *, following: int = 0, open_files: in
                     server.accounts.append((user, password))
                 elif kind == "ca":
                     server.ca = rest
+                elif rest:
+                    server.details[kind] = rest
                 else:
                     raise AssertionError(f"unexpected line from {name}: {line!r}")
             yield server
@@ -119,7 +123,8 @@ def standalone(name: str, *arguments: str, limits: Mapping[str, float] | None = 
     block ends; yield a :class:`Standalone`."""
     options = [option for key, value in (limits or {}).items() for option in ("--limit", f"{key}={value}")]
     # The lines that follow the listening line: one per practice account of the server, then the CA's with --tls.
-    following = len(catalogue.entry(name).practice_accounts()) + ("--tls" in arguments)
+    entry = catalogue.entry(name)
+    following = len(entry.practice_accounts()) + len(details(entry.build())) + ("--tls" in arguments)
     with serving([sys.executable, "-m", "servers", name, *arguments, *options], name, following=following,
                  open_files=open_files) as server:
         yield server

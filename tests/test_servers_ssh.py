@@ -376,3 +376,16 @@ def test_no_notebook_holds_a_private_key():
     assert notebooks
     for notebook in notebooks:
         assert "PRIVATE KEY-----" not in notebook.read_text(), f"{notebook.name} holds a private key"
+
+
+def test_python_m_servers_ssh_prints_the_host_key_that_openssh_then_sees():
+    from tests.standalone import standalone
+
+    keyscan, keygen = need("ssh-keyscan", "openssh-client"), need("ssh-keygen", "openssh-client")
+    with standalone("ssh") as server:
+        printed = server.details["host key"]
+        scanned = subprocess.run([keyscan, "-p", str(server.port), "-t", "ed25519", "127.0.0.1"],
+                                 capture_output=True, text=True, timeout=30).stdout
+    listed = subprocess.run([keygen, "-lf", "-"], input=scanned, capture_output=True, text=True, timeout=30).stdout
+    assert printed.startswith("ssh-ed25519 SHA256:")
+    assert printed.split()[1] == listed.split()[1], (printed, listed)

@@ -24,6 +24,7 @@ from twisted.cred.portal import Portal
 
 from servers import accounts
 from servers.ssh.connection import BoundedConnection
+from servers.ssh.keys import fingerprint
 from servers.ssh.keys import host_key as practice_host_key
 from servers.ssh.session import PracticeRealm
 from servers.ssh.transport import GoodbyeTransport
@@ -52,6 +53,11 @@ class PracticeSSHFactory(factory.SSHFactory):
         self.host_key = host_key
         self.publicKeys = {host_key.sshType(): host_key.public()}
         self.privateKeys = {host_key.sshType(): host_key}
+
+    def practice_details(self) -> list[str]:
+        """What ``python -m servers ssh`` prints for a real client: the host key's fingerprint, to compare with
+        what ``ssh`` shows on first contact."""
+        return [f"host key: {self.host_key.sshType().decode()} {fingerprint(self.host_key)}"]
 
 
 def key_checker(authorized_keys: Mapping[str, Iterable[keys.Key]]) -> SSHPublicKeyChecker:

@@ -37,7 +37,7 @@ def host_key() -> keys.Key:
 
 def fingerprint(key: keys.Key) -> str:
     """``SHA256:...``, the fingerprint OpenSSH shows for ``key``'s public half."""
-    return key.fingerprint(keys.FingerprintFormats.SHA256_BASE64)
+    return "SHA256:" + key.fingerprint(keys.FingerprintFormats.SHA256_BASE64).rstrip("=")
 
 
 def known_hosts_line(port: int, key: keys.Key, host: str = "127.0.0.1") -> str:

@@ -24,7 +24,7 @@ from twisted.cred.portal import Portal
 
 from servers.ssh import PracticeSSHFactory, key_checker
 from servers.ssh.keys import host_key as practice_host_key
-from servers.ssh.keys import new_key
+from servers.ssh.keys import fingerprint, new_key
 from servers.ssh.session import PracticeRealm, PracticeUser
 
 __all__ = ["ManholeSession", "ManholeUser", "manhole", "new_session"]
@@ -57,7 +57,7 @@ class ManholeSession:
     key: keys.Key
 
     def __repr__(self) -> str:  # keeps the private key out of any output that shows the object
-        return f"ManholeSession(user={self.user!r}, key={self.key.fingerprint(keys.FingerprintFormats.SHA256_BASE64)})"
+        return f"ManholeSession(user={self.user!r}, key={fingerprint(self.key)})"
 
     def factory(self, namespace: dict, host_key: keys.Key | None = None):
         """The manhole for this session's key, on ``namespace``."""
