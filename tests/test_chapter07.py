@@ -29,7 +29,7 @@ from servers.mail import pop3 as pop3_module
 from servers.mail import smtp as smtp_module
 from servers.mail.messages import practice_messages
 from tests.failing import fails
-from tests.test_servers_names import need
+from tests.peers import missing, need
 
 ACCOUNT = accounts.accounts("mail")[0]
 MESSAGES = practice_messages()
@@ -140,10 +140,7 @@ def aiosmtpd(tmp_path):
     try:
         import aiosmtpd  # noqa: F401
     except ImportError:
-        message = "aiosmtpd is missing: pip install 'aiosmtpd>=1.4,<2'"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("aiosmtpd is missing: pip install 'aiosmtpd>=1.4,<2'")
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
                                 "aiosmtpd.handlers.Mailbox", str(tmp_path / "box")],

@@ -4,8 +4,6 @@ lab's MX client is proven on a DNS server that is not ours."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -18,19 +16,9 @@ from twisted.names import client
 import labkit
 from servers import names
 from servers.names import probes
+from tests.peers import need
 
 WAIT = 10
-
-
-def need(program: str, package: str) -> str:
-    """The path of ``program``; missing, the test is skipped (fails under CI=true) naming how to install it."""
-    found = shutil.which(program) or (program if os.path.exists(program) else None)
-    if found is None:
-        message = f"{program} is missing: sudo apt-get install {package}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from servers.news.probes import nntplib
 from servers.news.server import NNTPServer
 from servers.news.storage import MAX_PER_GROUP, BadArticle, MemoryStorage, parse_article
 from servers.news.wire import multiline, parse_range, split_lines, unstuff
+from tests.peers import missing
 
 HOST = "127.0.0.1"
 
@@ -339,13 +340,10 @@ def inn_greets(port: int) -> bool:
 @pytest.fixture
 def inn():
     """INN's innd on a loopback port, from a temporary site; stopped with ctlinnd (innd ignores SIGTERM)."""
-    missing = not (INN_BIN / "innd").exists()
-    if missing or os.geteuid() != 0:
-        why = (f"INN is not installed: {INSTALL_INN}" if missing
-               else "INN starts only as root (it runs as the news user); run the tests as root to include it")
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
+    if not (INN_BIN / "innd").exists():
+        missing(f"INN is not installed: {INSTALL_INN}")
+    if os.geteuid() != 0:
+        missing("INN starts only as root (it runs as the news user); run the tests as root to include it")
     root = Path(tempfile.mkdtemp(prefix="inn-"))  # short: INN's control sockets live under it
     port = free_port()
     environment = {**os.environ, "INNCONF": str(inn_config(root, port))}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -26,20 +25,10 @@ from servers.ssh import probes, shell, ssh
 from servers.ssh.connection import MAX_CHANNELS
 from servers.ssh.keys import fingerprint, host_key, new_key
 from servers.ssh.manhole import new_session
+from tests.peers import need
 
 PASSWORD = {account.user: account.password for account in accounts.accounts("ssh")}["learner"]
 SSHD = "/usr/sbin/sshd"
-
-
-def need(program: str, package: str) -> str:
-    """The path of ``program``; missing, the test is skipped (fails under CI=true) naming how to install it."""
-    found = shutil.which(program) or (program if os.path.exists(program) else None)
-    if found is None:
-        message = f"{program} is missing: sudo apt-get install {package}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 @pytest.fixture(scope="module")
