@@ -9,6 +9,10 @@ What counts as a Jupyter credential: the ``_xsrf`` value (cookie, form field or 
 ``username-...`` (Jupyter server's login) and ``jupyterhub-...`` (JupyterHub's), ``token=`` query parameters,
 ``Authorization: token ...`` or ``Bearer ...``, and the ``X-XSRFToken`` header. A practice account's
 ``Authorization: Basic ...`` is the lesson itself and stays visible.
+
+:func:`redact_text` also cuts the machine's folders off library paths (``/home/me/.venv/lib/python3.11/
+site-packages/twisted/conch/...`` reads ``twisted/conch/...``): a traceback that a peer sent as text, or a
+library printed, names no folder of the machine in a saved notebook.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ _PATTERNS = (
 )
 _TEXT = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 _BYTES = re.compile(_TEXT.pattern.encode(), re.IGNORECASE)
+_LIBRARY_FOLDER = re.compile(r"/[^\s'\"<>:\\]*?/(?:site|dist)-packages/"  # POSIX
+                             r"|[A-Za-z]:\\[^\s'\"<>:]*?\\(?:site|dist)-packages\\")  # Windows
 
 
 def _keep_name(match: re.Match) -> str:
@@ -40,8 +46,9 @@ def _keep_name_bytes(match: re.Match) -> bytes:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every Jupyter credential's value replaced by ``[redacted]``."""
-    return _TEXT.sub(_keep_name, text)
+    """``text`` with every Jupyter credential's value replaced by ``[redacted]``, and library paths without the
+    machine's folders."""
+    return _LIBRARY_FOLDER.sub("", _TEXT.sub(_keep_name, text))
 
 
 def redact_bytes(data: bytes) -> bytes:

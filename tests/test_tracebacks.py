@@ -70,3 +70,13 @@ def test_no_committed_notebook_names_a_library_folder_of_the_machine_it_ran_on()
     for path in sorted(NOTEBOOKS.glob("**/*.ipynb")):
         text = json.dumps(json.loads(path.read_text()))
         assert "site-packages" not in text and "dist-packages" not in text, path
+
+
+def test_a_library_path_a_peer_sent_as_text_loses_the_machines_folders_in_a_log():
+    from labkit.output import Log
+
+    log = Log("test-paths")
+    log.write("Got remote error, code 9\n\treason: b\"bad host key [Failure instance: Traceback: HostKeyChanged\\n"
+              "/home/someone/.venv/lib/python3.11/site-packages/twisted/internet/defer.py:144:execute\\n]\"\n")
+    assert "/home/someone" not in log.text and "site-packages" not in log.text
+    assert "\\ntwisted/internet/defer.py:144:execute\\n" in log.text
