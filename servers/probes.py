@@ -26,6 +26,17 @@ def _read_to_close(sock: socket.socket, limit: int = 1 << 20) -> bytes:
     raise AssertionError(f"the server sent more than {limit} bytes without closing")
 
 
+def _read_exactly(sock: socket.socket, count: int) -> bytes:
+    """``count`` bytes from ``sock`` (a length-prefixed message, say), however the server splits them."""
+    received = b""
+    while len(received) < count:
+        chunk = sock.recv(count - len(received))
+        if not chunk:
+            raise AssertionError(f"the server closed after {len(received)} of {count} bytes")
+        received += chunk
+    return received
+
+
 def _read_line(sock: socket.socket, limit: int = 4096) -> bytes:
     received = b""
     while not received.endswith(b"\n"):

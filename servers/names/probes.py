@@ -8,7 +8,7 @@ import secrets
 import socket
 import struct
 
-from servers.probes import TIMEOUT
+from servers.probes import TIMEOUT, _read_exactly
 
 __all__ = ["dns", "query"]
 
@@ -25,18 +25,8 @@ def query(name: str, record_type: int) -> bytes:
 def _exchange_tcp(host: str, port: int, message: bytes) -> bytes:
     with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
         sock.sendall(struct.pack("!H", len(message)) + message)
-        size = struct.unpack("!H", _exactly(sock, 2))[0]
-        return _exactly(sock, size)
-
-
-def _exactly(sock: socket.socket, size: int) -> bytes:
-    received = b""
-    while len(received) < size:
-        chunk = sock.recv(size - len(received))
-        if not chunk:
-            raise AssertionError(f"the server closed after {len(received)} of {size} bytes")
-        received += chunk
-    return received
+        size = struct.unpack("!H", _read_exactly(sock, 2))[0]
+        return _read_exactly(sock, size)
 
 
 def dns(host: str, port: int) -> None:

@@ -10,21 +10,11 @@ from __future__ import annotations
 import socket
 import struct
 
-from servers.probes import TIMEOUT, _read_line
+from servers.probes import TIMEOUT, _read_exactly, _read_line
 
 __all__ = ["banner"]
 
 MSG_KEXINIT = 20
-
-
-def _read_exactly(sock: socket.socket, count: int) -> bytes:
-    received = b""
-    while len(received) < count:
-        chunk = sock.recv(count - len(received))
-        if not chunk:
-            raise AssertionError(f"the server closed after {len(received)} of {count} bytes")
-        received += chunk
-    return received
 
 
 def _name_lists(payload: bytes, count: int) -> list[list[bytes]]:
