@@ -17,7 +17,10 @@ Promises:
     that client until they drain (backpressure, through a push producer registered on the transport; a
     producer the wrapped protocol registers itself, such as twisted.web's, is kept informed and takes over);
   - when a client half-closes (``shutdown(SHUT_WR)``, ``nc -N``), a protocol that handles half-close is told;
-    any other protocol gets its answers to what it already received sent, then the connection closes.
+    any other protocol gets its answers to what it already received sent, then the connection closes;
+  - TLS works under the guard, from the first byte (``listenSSL``) or started in the middle of a session
+    (``transport.startTLS``, for POP3 STLS and SMTP/IMAP STARTTLS): the limits then apply to what the server
+    writes above TLS, and a server that greets first does not stall the handshake.
 
   A connection closed for the cap or the request time limit is dropped at once (what waits to be sent is
   discarded); the reason goes to the Twisted log. The wrapper stays out of the way: the wrapped protocol sees the real transport (so a recording wrapper inside
@@ -31,7 +34,7 @@ import socket
 from dataclasses import dataclass
 
 from twisted.internet.interfaces import (IHalfCloseableProtocol, IHandshakeListener, IProtocolFactory,
-                                         IProtocolNegotiationFactory, IPushProducer)
+                                         IProtocolNegotiationFactory, IPushProducer, ISSLTransport)
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
@@ -141,6 +144,10 @@ class _Backpressure:
     """The push producer on a guarded transport: the transport pauses it when ``max_buffered`` bytes wait.
 
     Paused, it stops reading the client, or passes the pause on to the wrapped protocol's own producer.
+
+    While a TLS handshake is under way (``handshaking``) a pause is only noted: TLS pauses its writer when the
+    server writes before the handshake is done (a greeting), and resumes it once it is done; stopping reading then
+    would leave the client's half of the handshake unread, and both sides would wait for ever.
     """
 
     def __init__(self, transport):
@@ -148,10 +155,12 @@ class _Backpressure:
         self.inner = None
         self.paused = False
         self.registered = False
+        self.handshaking = False
 
     def pauseProducing(self):
         self.paused = True
-        (self.inner or self.transport).pauseProducing()
+        if not self.handshaking:
+            (self.inner or self.transport).pauseProducing()
 
     def resumeProducing(self):
         self.paused = False
@@ -162,15 +171,16 @@ class _Backpressure:
             self.inner.stopProducing()
 
 
-_HOOKED = ("write", "writeSequence", "registerProducer", "unregisterProducer", "loseConnection")
+_HOOKED = ("write", "writeSequence", "registerProducer", "unregisterProducer", "loseConnection", "startTLS")
 
 
-@implementer(IHalfCloseableProtocol)
+@implementer(IHalfCloseableProtocol, IHandshakeListener)
 class GuardedConnection(Protocol):
     """Sits between the transport and the wrapped protocol, which still talks to the transport directly.
 
-    It hooks the transport's ``write``, ``writeSequence``, ``registerProducer``, ``unregisterProducer`` and
-    ``loseConnection`` on this one transport object, to note activity and keep its producer registered.
+    It hooks the transport's ``write``, ``writeSequence``, ``registerProducer``, ``unregisterProducer``,
+    ``loseConnection`` and ``startTLS`` on this one transport object, to note activity and keep its producer
+    registered, above TLS once TLS has started.
     """
 
     def __init__(self, factory: GuardedFactory, inner):
@@ -180,8 +190,6 @@ class GuardedConnection(Protocol):
         self._unanswered_since = None
         self._timer = None
         self._backpressure = None
-        if IHandshakeListener.providedBy(inner):
-            alsoProvides(self, IHandshakeListener)
 
     def logPrefix(self):
         prefix = getattr(self.inner, "logPrefix", None)
@@ -204,8 +212,10 @@ class GuardedConnection(Protocol):
         write, write_sequence = transport.write, transport.writeSequence
         register, unregister, lose = transport.registerProducer, transport.unregisterProducer, \
             transport.loseConnection
+        start_tls = getattr(transport, "startTLS", None)
         now = self.factory.clock.seconds
         backpressure = self._backpressure = _Backpressure(transport)
+        backpressure.handshaking = ISSLTransport.providedBy(transport)  # listenSSL: TLS from the first byte
 
         def answered():
             self._unanswered_since = None
@@ -250,8 +260,22 @@ class GuardedConnection(Protocol):
                 backpressure.registered = False
             return lose(*args, **kwargs)
 
+        def start_tls_under_guard(*args, **kwargs):
+            # Twisted moves a registered producer under the new TLS layer by unregistering it and registering it
+            # again through the transport's methods, which are the hooks above: the guard's producer comes off the
+            # plain transport first, and goes back on once TLS is in place, above it.
+            if backpressure.registered:
+                unregister()
+                backpressure.registered = False
+            backpressure.handshaking = True
+            start_tls(*args, **kwargs)
+            register(backpressure, True)
+            backpressure.registered = True
+
         hooks = dict(zip(_HOOKED, (guarded_write, guarded_write_sequence, register_producer, unregister_producer,
-                                   lose_connection)))
+                                   lose_connection, start_tls_under_guard)))
+        if start_tls is None:
+            del hooks["startTLS"]
         vars(transport).update(hooks)
         take_over(None, True)
 
@@ -309,7 +333,9 @@ class GuardedConnection(Protocol):
             self.transport.loseConnection()
 
     def handshakeCompleted(self):
-        self.inner.handshakeCompleted()
+        self._backpressure.handshaking = False
+        if IHandshakeListener.providedBy(self.inner):
+            self.inner.handshakeCompleted()
 
     def connectionLost(self, reason):
         if self._timer is not None and self._timer.active():

@@ -27,7 +27,6 @@ from zope.interface import implementer
 
 from servers import accounts
 from servers.mail.messages import practice_messages
-from servers.mail.starttls import GreetAfterHandshake, start_tls
 
 __all__ = ["FOLDERS", "INBOX_UIDS", "PracticeMailbox", "imap"]
 
@@ -253,7 +252,7 @@ class AccountRealm:
         return imap4.IAccount, account, lambda: None
 
 
-class PracticeIMAP4(GreetAfterHandshake, imap4.IMAP4Server):
+class PracticeIMAP4(imap4.IMAP4Server):
     """Twisted's IMAP server, with STARTTLS on a guarded connection, and LOGIN allowed before it.
 
     Twisted's server announces ``LOGINDISABLED`` until TLS is on whenever it can start TLS. The practice
@@ -270,7 +269,7 @@ class PracticeIMAP4(GreetAfterHandshake, imap4.IMAP4Server):
     def do_STARTTLS(self, tag):
         if self.ctx and self.canStartTLS and not self.startedTLS:
             self.sendPositiveResponse(tag, b"Begin TLS negotiation now")
-            start_tls(self.transport, self.ctx)
+            self.transport.startTLS(self.ctx)
             self.startedTLS = True
             return
         super().do_STARTTLS(tag)

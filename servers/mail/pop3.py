@@ -40,7 +40,6 @@ from zope.interface import implementer
 
 from servers import accounts
 from servers.mail.messages import practice_messages
-from servers.mail.starttls import GreetAfterHandshake, start_tls
 
 __all__ = ["APOPDigest", "PracticeMaildir", "PracticePOP3", "fill_maildir", "mail_folder", "pop3"]
 
@@ -102,7 +101,7 @@ class PracticeMaildir(maildir.MaildirMailbox):
         self.marked.clear()
 
 
-class PracticePOP3(GreetAfterHandshake, twisted_pop3.POP3):
+class PracticePOP3(twisted_pop3.POP3):
     """Twisted's POP3 server with APOP that works (see :class:`APOPDigest`) and STLS (RFC 2595), which
     Twisted's server lacks: offered in CAPA before login while ``tls`` (server options) is set."""
 
@@ -123,7 +122,7 @@ class PracticePOP3(GreetAfterHandshake, twisted_pop3.POP3):
             return
         self.successResponse(b"Begin TLS negotiation")
         self.secured = True
-        start_tls(self.transport, self.tls)
+        self.transport.startTLS(self.tls)
 
     def authenticateUserAPOP(self, user, digest):
         if self.portal is None:

@@ -25,7 +25,6 @@ from zope.interface import implementer
 
 from servers import accounts
 from servers.mail.messages import DOMAINS
-from servers.mail.starttls import GreetAfterHandshake, start_tls
 
 __all__ = ["MAX_MESSAGE", "MessageTooLarge", "PracticeESMTP", "Received", "smtp"]
 
@@ -116,7 +115,7 @@ class DeliveryRealm:
         return twisted_smtp.IMessageDelivery, Delivery(self.outbox, avatarId.decode("utf-8")), lambda: None
 
 
-class PracticeESMTP(GreetAfterHandshake, twisted_smtp.ESMTP):
+class PracticeESMTP(twisted_smtp.ESMTP):
     """Twisted's ESMTP: STARTTLS on a guarded connection, ``552`` for a message over the size limit, NOOP, and
     a line too long ends the session.
 
@@ -135,7 +134,7 @@ class PracticeESMTP(GreetAfterHandshake, twisted_smtp.ESMTP):
     def ext_STARTTLS(self, rest):
         if self.ctx and self.canStartTLS and not self.startedTLS:
             self.sendCode(220, b"Begin TLS negotiation now")
-            start_tls(self.transport, self.ctx)
+            self.transport.startTLS(self.ctx)
             self.startedTLS = True
             return
         super().ext_STARTTLS(rest)
