@@ -68,6 +68,29 @@ def test_a_served_server_and_a_folder_are_gone_when_the_learners_code_raises():
     assert not started["folder"].exists()
 
 
+def test_a_udp_listener_answers_during_the_check_and_is_closed_however_it_ends():
+    import socket
+
+    from servers import names
+
+    ports = []
+
+    def body(check):
+        factory = names.dns()
+        served = check.serve(factory, "kit-dns")
+        ports.append(check.serve_udp(names.listen_udp, factory, served.port).getHost().port)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(limits.REPLY)
+            sock.sendto(bytes.fromhex("abcd01000001000000000000") + b"\x07example\x04test\x00\x00\x0f\x00\x01",
+                        ("127.0.0.1", served.port))
+            check.expect("the answer's id", b"\xab\xcd", sock.recv(512)[:2])
+        raise ValueError("boom")
+
+    assert "your code raised ValueError: boom" in str(failure_of(body))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", ports[0]))  # free again: the check stopped listening
+
+
 def test_on_exit_runs_after_a_pass_too():
     calls = []
     with Check("passes") as check:

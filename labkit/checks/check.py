@@ -8,9 +8,9 @@ Promises:
 * Errors a served server raises are the check's to report (in its box), never printed under it: a graded cell
   that prints to stderr scores nothing in nbgrader, even on a pass. They stay in the server's log. Other errors
   the reactor reports during a check are shown under a failing check only.
-* What a check starts through it (:meth:`Check.serve`, :meth:`Check.temporary_folder`, :meth:`Check.on_exit`)
-  is stopped or removed when the check ends, however it ends: a pass, a fail, an exception from the learner's
-  code, or an interrupt.
+* What a check starts through it (:meth:`Check.serve`, :meth:`Check.serve_udp`, :meth:`Check.temporary_folder`,
+  :meth:`Check.on_exit`) is stopped or removed when the check ends, however it ends: a pass, a fail, an exception
+  from the learner's code, or an interrupt.
 * A failing check raises :class:`CheckFailed` (an ``AssertionError``), so nbgrader and nbval count it. An
   exception from the learner's code, a time-out or an unwritten stub (``NotImplementedError``) is a fail with
   its own message, never a crash of the kernel or a hang. In a notebook the failure shows once, as the check's
@@ -108,6 +108,15 @@ class Check:
         server.log.errors_shown_in_cell = False  # the box reports them (health), the log keeps them
         self.on_exit(server.stop, timeout=limits.CLEANUP)
         return server
+
+    def serve_udp(self, listen, *args):
+        """Start a UDP listener for the check: ``listen(reactor, *args)`` runs on the reactor thread and returns
+        its listening port (``servers.names.listen_udp`` is one). It stops listening when the check ends."""
+        from labkit.bridge import get_reactor, run_in_reactor
+
+        port = run_in_reactor(listen, get_reactor(), *args)
+        self.on_exit(run_in_reactor, port.stopListening, timeout=limits.CLEANUP)
+        return port
 
     def temporary_folder(self, prefix: str) -> Path:
         """A new empty folder, removed with everything in it when the check ends."""
