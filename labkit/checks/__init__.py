@@ -14,6 +14,12 @@ everything they share lives here, one idea per module:
 ``talk``                  socket conversations: :func:`converse`, :func:`closed_port`, :func:`wait_until`
 ``web``                   HTTP with ``http.client``: :func:`fetch`, :class:`Reply`, :func:`form`
 ``proxy``                 HTTP through a proxy with ``ProxyAgent``: :func:`via_proxy`
+``xmlrpc``                XML-RPC with ``xmlrpc.client``: :func:`call`, :func:`fault`
+``pb``                    Perspective Broker with Twisted's own client (no other exists): :func:`pb_session`
+``nntp``                  NNTP with ``nntplib``: :func:`newsreader`, :func:`ask`
+``ssh``                   SSH with conch's command endpoint and a pinned host key: :func:`run_command`,
+                          :func:`type_at_shell`, :func:`known_hosts_file`
+``quiet``                 reactor output without the tracebacks a check reports itself: :func:`tracebacks_left_out`
 ========================  =====================================================================================
 
 The shape of a check::
@@ -28,8 +34,8 @@ The shape of a check::
             check.expect("the answer", b"hello\\r\\n", got)
             server_health(check, server)
 
-Clients for later protocols (SMTP, POP3, IMAP, NNTP, SSH) go beside ``talk`` and ``web``, one module each,
-built on the standard library's clients.
+A client for another protocol goes beside these, one module each, built on the standard library's client where
+there is one.
 """
 
 from labkit.checks import limits
