@@ -162,6 +162,12 @@ class _ServedProtocol(RecordingProtocol):
     def dataReceived(self, data):
         self._guarded(super().dataReceived, data)
 
+    def readConnectionLost(self):
+        self._guarded(super().readConnectionLost)
+
+    def writeConnectionLost(self):
+        self._guarded(super().writeConnectionLost)
+
     def connectionLost(self, reason):
         self._guarded(super().connectionLost, reason)
 

@@ -80,6 +80,29 @@ def test_a_protocol_that_raises_is_reported_and_the_server_lives_on():
     assert talk(other.port, b"fine\n", b"quit\n") == b"You said: fine\r\nGoodbye.\r\n"
 
 
+def test_a_protocol_that_raises_on_a_half_close_is_reported_and_the_server_lives_on():
+    from twisted.internet.interfaces import IHalfCloseableProtocol
+    from zope.interface import implementer
+
+    @implementer(IHalfCloseableProtocol)
+    class BrokenAtHalfClose(protocol.Protocol):
+        def readConnectionLost(self):
+            raise RuntimeError("bug in readConnectionLost")
+
+        def writeConnectionLost(self):
+            pass
+
+    broken = labkit.serve(protocol.ServerFactory.forProtocol(BrokenAtHalfClose), name="broken-half-close")
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", broken.port), timeout=5) as sock:
+            sock.sendall(b"bye\n")
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(100) == b""  # closed by the server, not left hanging
+    labkit.react(lambda reactor: None)  # let the report land
+    assert "BrokenAtHalfClose raised RuntimeError: bug in readConnectionLost" in broken.log.text
+    assert "the server keeps running" in broken.log.text
+
+
 def test_a_crash_while_a_cell_waits_is_shown_in_that_cell():
     class Broken(basic.LineReceiver):
         def lineReceived(self, line):
