@@ -6,7 +6,8 @@ Promises:
   the :class:`CallbackChain` shows each step (callback and errback side by side), which side ran, and what it
   got and gave.
 * :class:`Timeline` records when each tracked Deferred started and finished and draws the bars (SVG), so it is
-  plain to see whether operations overlapped and how long the whole took.
+  plain to see whether operations overlapped and how long the whole took. :meth:`Timeline.add` places what was
+  timed elsewhere (a log's events, each an instant), with a legend of the caller's.
 """
 
 from __future__ import annotations
@@ -146,6 +147,15 @@ class Timeline:
     title: str = "timeline"
     spans: list[Span] = field(default_factory=list)
     origin: float = field(default_factory=time.perf_counter)
+    legend: str = "green: succeeded, grey: failed, yellow: still running."
+
+    def add(self, label: str, start: float, end: float | None = None, ok: bool = True) -> Span:
+        """Place something timed elsewhere: ``start`` and ``end`` on the same clock as ``origin`` (a log's
+        ``log_time`` with ``origin`` the first event's, say); no ``end`` makes it an instant. ``ok`` picks green
+        or grey (say what they mean in ``legend``)."""
+        span = Span(label, start - self.origin, (start if end is None else end) - self.origin, ok)
+        self.spans.append(span)
+        return span
 
     def track(self, label: str, d: Deferred) -> Deferred:
         span = Span(label, time.perf_counter() - self.origin)
@@ -199,7 +209,6 @@ class Timeline:
         height = 30 + len(self.spans) * row_h
         axis = (f"<text x='{label_w}' y='12' font-size='10'>0 ms</text>"
                 f"<text x='{width - 10}' y='12' font-size='10' text-anchor='end'>{total * 1000:.1f} ms</text>")
-        legend = ("<div style='font-size:80%'>green: succeeded, grey: failed, yellow: still running. "
-                  f"{html.escape(str(self))}</div>")
+        legend = f"<div style='font-size:80%'>{html.escape(self.legend)} {html.escape(str(self))}</div>"
         return (f"<div><b>{html.escape(self.title)}</b><br><svg width='{width}' height='{height}' "
                 f"style='font-family:monospace'>{axis}{''.join(bars)}</svg>{legend}</div>")

@@ -70,6 +70,18 @@ def test_timeline_measures_overlap():
     assert "<svg" in timeline._repr_html_()
 
 
+def test_a_timeline_places_instants_timed_elsewhere_with_its_own_legend():
+    timeline = Timeline("a log", origin=100.0, legend="green: info, grey: warn or worse.")
+    timeline.add("info", 100.0)
+    timeline.add("warn", 100.5, ok=False)
+    timeline.add("span", 100.25, 100.75)
+    assert [(s.start, s.end, s.ok) for s in timeline.spans] == [(0, 0, True), (0.5, 0.5, False), (0.25, 0.75, True)]
+    assert timeline.duration == 0.75
+    shown = timeline._repr_html_()
+    assert "green: info, grey: warn or worse." in shown and "succeeded" not in shown
+    assert shown.count("fill='#8c959f'") == 1 and shown.count("fill='#2da44e'") == 2
+
+
 @pytest.mark.parametrize("name", ["ABSOLUTE", "../outside.py", "ch02/../../outside.py", "link/escaped.py"])
 def test_a_program_is_never_written_outside_programs(in_tmp, name):
     outside = in_tmp.parent / f"{in_tmp.name}-elsewhere"
