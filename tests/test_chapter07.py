@@ -248,6 +248,69 @@ def test_smtp_sendmail_delivers_to_ours_and_to_aiosmtpd(aiosmtpd):
     assert len(delivered) == 1 and b"sent by Twisted" in delivered[0] and b"Subject: peer test" in delivered[0]
 
 
+# --- exercise 7.1's check: POP3 by hand over a socket ------------------------------------------------------------
+
+def pop3_by_socket(port, user, password, *, line_end=b"\r\n", until_closed=False, quit=True, convert=int):
+    """The solution, and with a keyword changed, one of its typical mistakes."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:  # no time-out given: the check's default bounds it
+        replies = sock.makefile("rb")
+
+        def command(line):
+            sock.sendall(line.encode() + line_end)
+            answer = replies.readline()
+            assert answer.startswith(b"+OK"), answer
+            return answer
+
+        replies.readline()
+        command(f"USER {user}")
+        command(f"PASS {password}")
+        command("LIST")
+        sizes = {}
+        while (line := replies.readline()) not in ((b"",) if until_closed else (b".\r\n", b"")):
+            if line != b".\r\n":
+                number, size = line.split()
+                sizes[convert(number)] = convert(size)
+        if quit:
+            command("QUIT")
+        return sizes
+
+
+def solution_sizes(port, user, password):
+    return pop3_by_socket(port, user, password)
+
+
+def stub_sizes(port, user, password):
+    raise NotImplementedError()
+
+
+def lf_line_ends(port, user, password):
+    return pop3_by_socket(port, user, password, line_end=b"\n")
+
+
+def reads_until_closed(port, user, password):
+    return pop3_by_socket(port, user, password, until_closed=True)
+
+
+def sizes_as_bytes(port, user, password):
+    return pop3_by_socket(port, user, password, convert=bytes)
+
+
+def sizes_without_quit(port, user, password):
+    return pop3_by_socket(port, user, password, quit=False)
+
+
+def first_line_only(port, user, password):
+    """Reads LIST's '+OK' line and no more (the message count taken for the answer)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
+        replies = sock.makefile("rb")
+        replies.readline()
+        for line in (b"USER " + user.encode(), b"PASS " + password.encode(), b"LIST"):
+            sock.sendall(line + b"\r\n")
+            answer = replies.readline()
+        sock.sendall(b"QUIT\r\n")
+        return {1: int(answer.split()[1])}
+
+
 # --- exercise 7.2's check: a right answer passes, the stub and typical mistakes fail with the right hint -----------
 
 async def logged_in(reactor, port: int, user: bytes, password: bytes) -> pop3.AdvancedPOP3Client:
@@ -337,6 +400,100 @@ async def stub_send(reactor, port, user, password, message):
     raise NotImplementedError()
 
 
+# --- exercise 7.4's check: MX lookups against the check's DNS server on UDP --------------------------------------
+
+async def mx_lookup(reactor, port, domain, *, order=True, fallback=True, check_address=True, catch=True,
+                    as_text=True):
+    """The solution, and with a keyword changed, one of its typical mistakes."""
+    from twisted.names import client, dns
+
+    resolver = client.Resolver(servers=[("127.0.0.1", port)], reactor=reactor)
+    try:
+        answers, _, _ = await resolver.lookupMailExchange(domain, timeout=(2,))
+        found = [(a.payload.preference, a.payload.name) for a in answers if a.type == dns.MX]
+        if found:
+            found = sorted(found) if order else found
+            return [str(name) if as_text else name for _, name in found]
+        if not fallback:
+            return []
+        if not check_address:
+            return [domain]
+        addresses, _, _ = await resolver.lookupAddress(domain, timeout=(2,))
+    except dns.DomainError:
+        if not catch:
+            raise
+        return []
+    return [domain] if any(a.type == dns.A for a in addresses) else []
+
+
+async def solution_mail_hosts(reactor, port, domain):
+    return await mx_lookup(reactor, port, domain)
+
+
+async def stub_mail_hosts(reactor, port, domain):
+    raise NotImplementedError()
+
+
+async def mx_in_answer_order(reactor, port, domain):
+    return await mx_lookup(reactor, port, domain, order=False)
+
+
+async def mx_without_fallback(reactor, port, domain):
+    return await mx_lookup(reactor, port, domain, fallback=False)
+
+
+async def mx_fallback_without_asking(reactor, port, domain):
+    return await mx_lookup(reactor, port, domain, check_address=False)
+
+
+async def mx_not_caught(reactor, port, domain):
+    return await mx_lookup(reactor, port, domain, catch=False)
+
+
+async def mx_names_not_text(reactor, port, domain):
+    return await mx_lookup(reactor, port, domain, as_text=False)
+
+
+# --- exercise 7.5's check: folders and their counts -----------------------------------------------------------------
+
+async def counts_of_folders(reactor, port, user, password, *, skip_noselect=True, logout=True, as_text=False):
+    """The solution, and with a keyword changed, one of its typical mistakes."""
+    endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=WAIT)
+    client = await endpoints.connectProtocol(endpoint, imap4.IMAP4Client())
+    await client.login(user, password)
+    counts = {}
+    for flags, delimiter, name in await client.list("", "*"):
+        if skip_noselect and "\\Noselect" in flags:
+            continue
+        exists = (await client.examine(name))["EXISTS"]
+        counts[name] = str(exists) if as_text else exists
+    if logout:
+        await client.logout()
+    else:
+        client.transport.loseConnection()
+    return counts
+
+
+async def solution_folder_counts(reactor, port, user, password):
+    return await counts_of_folders(reactor, port, user, password)
+
+
+async def stub_folder_counts(reactor, port, user, password):
+    raise NotImplementedError()
+
+
+async def selects_every_folder(reactor, port, user, password):
+    return await counts_of_folders(reactor, port, user, password, skip_noselect=False)
+
+
+async def counts_as_text(reactor, port, user, password):
+    return await counts_of_folders(reactor, port, user, password, as_text=True)
+
+
+async def counts_without_logout(reactor, port, user, password):
+    return await counts_of_folders(reactor, port, user, password, logout=False)
+
+
 # --- exercise 7.6's check --------------------------------------------------------------------------------------------
 
 async def solution_fetch_uids(reactor, port, user, password, folder):
@@ -370,9 +527,16 @@ async def stub_fetch_uids(reactor, port, user, password, folder):
 
 # --- every check: its solution passes; the stub and the typical mistakes fail, each with its hint -------------------
 
-SOLUTIONS = {"check_pop3_download": solution_download, "check_send_mail": solution_send,
-             "check_imap_uids": solution_fetch_uids}
+SOLUTIONS = {"check_pop3_sizes": solution_sizes, "check_pop3_download": solution_download,
+             "check_send_mail": solution_send, "check_mail_hosts": solution_mail_hosts,
+             "check_folder_counts": solution_folder_counts, "check_imap_uids": solution_fetch_uids}
 MISTAKES = [
+    ("check_pop3_sizes", stub_sizes, "not written yet"),
+    ("check_pop3_sizes", lf_line_ends, "end every command with b'\\r\\n'"),
+    ("check_pop3_sizes", reads_until_closed, "read lines until that one"),
+    ("check_pop3_sizes", sizes_as_bytes, "both int"),
+    ("check_pop3_sizes", sizes_without_quit, "send b'QUIT\\r\\n' at the end"),
+    ("check_pop3_sizes", first_line_only, "keep every line before the dot"),
     ("check_pop3_download", stub_download, "not written yet"),
     ("check_pop3_download", lines_not_joined, "a list with one bytes object per message"),
     ("check_pop3_download", deletes_what_it_downloads, "a download must not delete"),
@@ -380,6 +544,16 @@ MISTAKES = [
     ("check_send_mail", stub_send, "not written yet"),
     ("check_send_mail", send_in_crlf, "CR CR LF"),
     ("check_send_mail", send_unsecured, "requireTransportSecurity=True"),
+    ("check_mail_hosts", stub_mail_hosts, "not written yet"),
+    ("check_mail_hosts", mx_in_answer_order, "sort them by answer.payload.preference"),
+    ("check_mail_hosts", mx_without_fallback, "resolver.lookupAddress(domain)"),
+    ("check_mail_hosts", mx_fallback_without_asking, "this one has none, so []"),
+    ("check_mail_hosts", mx_not_caught, "catch it and return []"),
+    ("check_mail_hosts", mx_names_not_text, "str(answer.payload.name)"),
+    ("check_folder_counts", stub_folder_counts, "not written yet"),
+    ("check_folder_counts", selects_every_folder, "its flags include \\Noselect"),
+    ("check_folder_counts", counts_as_text, "its 'EXISTS' is the number of messages, an int"),
+    ("check_folder_counts", counts_without_logout, "await client.logout()"),
     ("check_imap_uids", stub_fetch_uids, "not written yet"),
     ("check_imap_uids", sequence_numbers, "not the sequence numbers"),
     ("check_imap_uids", uids_as_text, "the UIDs come back as str"),

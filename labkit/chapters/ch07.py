@@ -8,36 +8,112 @@ and at what the server holds afterwards. Every wait is bounded; every server a c
 from __future__ import annotations
 
 import os
+import random
+import socket
 
-from labkit.bridge import react
+from labkit.bridge import LabTimeout, react
 from labkit.checks import Check, limits, server_health, short
 from labkit.wire import CLIENT
 
 from servers import accounts
 from servers.mail.messages import practice_messages
 
-__all__ = ["check_imap_uids", "check_pop3_download", "check_send_mail"]
+__all__ = ["check_folder_counts", "check_imap_uids", "check_mail_hosts", "check_pop3_download", "check_pop3_sizes",
+           "check_send_mail"]
 
 
 def _stored(folder) -> int:
     return sum(len(os.listdir(folder / part)) for part in ("cur", "new"))
 
 
+def _note(size: int) -> bytes:
+    """A plain message of about ``size`` bytes, so a check's mailbox is never the one the notebook showed."""
+    head = (b"From: Ada Lovelace <ada@example.test>\r\nTo: Learner <learner@example.test>\r\n"
+            b"Subject: A note of some length\r\nMessage-ID: <check-note@example.test>\r\n\r\n")
+    line = b"Notes on the Analytical Engine.\r\n"
+    return head + line * max(1, (size - len(head)) // len(line))
+
+
+def _pop3_served(check: Check, account, messages: list[bytes]):
+    """A fresh ``pop3`` server for the check (no STLS), ``account`` holding ``messages``: (served, its folder)."""
+    from servers.mail import pop3
+
+    folder = check.temporary_folder("check-pop3-")
+    pop3.fill_maildir(folder / account.user, messages)
+    return check.serve(pop3.pop3(folder, tls=False), "check-pop3"), folder
+
+
+def _sent_by_learner(served) -> bytes:
+    return served.transcript.sent_by(CLIENT)
+
+
+def _silent_server_hint(said: bytes) -> str:
+    """Why a POP3 server may have stopped answering the learner's socket, read from what the learner sent."""
+    if not said:
+        return "the server speaks first: read its greeting line, then send USER, PASS, LIST and QUIT"
+    if said.replace(b"\r\n", b"").count(b"\n") or not said.endswith(b"\r\n"):
+        return ("end every command with b'\\r\\n': the server answers only once a line has ended the way "
+                "POP3 ends lines")
+    return ("LIST's answer ends with a line holding a single dot: read lines until that one (the server does not "
+            "close the connection, so reading until it does waits forever)")
+
+
+def check_pop3_sizes(message_sizes) -> None:
+    """Exercise 7.1: ``message_sizes(port, user, password)`` talks POP3 over a plain socket to ``127.0.0.1:port``:
+    reads the greeting, logs in with USER and PASS, sends LIST, returns ``{message number: size}`` (both int),
+    and ends with QUIT. Every socket the learner makes without a time-out of its own gets
+    :data:`limits.QUICK`, so a client waiting for an answer that never comes ends instead of hanging."""
+    account = accounts.accounts("mail")[0]
+    messages = random.sample(practice_messages()[:3], random.randint(1, 3)) + [_note(random.randint(600, 4000))]
+    # The server gives each message's size as stored: its file, whose lines end with LF alone.
+    expected = {number: len(message.replace(b"\r\n", b"\n")) for number, message in enumerate(messages, 1)}
+    with Check("your message_sizes logs in over a socket and reads every size from LIST",
+               hint="read the greeting; send b'USER ...\\r\\n', b'PASS ...\\r\\n' and b'LIST\\r\\n', "
+                    "reading one reply line after each; after LIST's '+OK' read lines until b'.\\r\\n', "
+                    "each 'number size'; then send b'QUIT\\r\\n'") as check:
+        served, _ = _pop3_served(check, account, messages)
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(limits.QUICK)
+        try:
+            got = message_sizes(served.port, account.user, account.password)
+        except TimeoutError:
+            got = TimeoutError
+        finally:
+            socket.setdefaulttimeout(previous)
+        check.show(served.transcript)
+        said = _sent_by_learner(served)
+        if got is TimeoutError:
+            check.expect("the server answered everything you waited for", "an answer",
+                         f"your socket waited {limits.QUICK:g} s for bytes that never came", ok=False,
+                         hint=_silent_server_hint(said))
+            return
+        whole = isinstance(got, dict) and all(type(k) is int and type(v) is int for k, v in got.items())
+        check.expect("what message_sizes returned", "a dict of int: int", type(got).__name__, ok=whole,
+                     hint="return {number: size}, both int: int(word) of each 'number size' line of LIST's answer")
+        if whole:
+            check.expect("the sizes LIST gave", expected, got,
+                         hint="LIST answers '+OK', then one 'number size' line per message, then '.': keep every "
+                              "line before the dot" if len(got) < len(expected) else
+                         "take the message lines only: not the '+OK' line, not the final dot")
+        check.expect("logged in with USER and PASS", True,
+                     b"USER " in said.upper() and b"PASS " in said.upper() or b"APOP " in said.upper(),
+                     hint="log in before LIST: b'USER name\\r\\n', then b'PASS password\\r\\n'")
+        check.expect("the session ended with QUIT", True, said.upper().rstrip().endswith(b"QUIT"),
+                     hint="send b'QUIT\\r\\n' at the end and read its '+OK': the server then ends the session")
+        server_health(check, served)
+
+
 def check_pop3_download(download) -> None:
     """Exercise 7.2: ``download(reactor, port, user, password)`` logs in to the POP3 server on ``127.0.0.1:port``
     with Twisted's ``AdvancedPOP3Client``, returns every message as bytes (lines joined with CR LF, a CR LF at the
     end) in the server's order, quits, and deletes nothing."""
-    from servers.mail import pop3
-
     account = accounts.accounts("mail")[0]
     expected = practice_messages()
     with Check("your download gets every message of the practice mailbox, byte for byte, and leaves it as it was",
                hint="client = await endpoints.connectProtocol(endpoint, pop3.AdvancedPOP3Client()); await "
                     "client.login(user, password); sizes = await client.listSize(); for each index: lines = await "
                     "client.retrieve(index), b'\\r\\n'.join(lines) + b'\\r\\n'; then await client.quit()") as check:
-        folder = check.temporary_folder("check-pop3-")
-        pop3.fill_maildir(folder / account.user, expected)
-        served = check.serve(pop3.pop3(folder), "check-pop3")
+        served, folder = _pop3_served(check, account, expected)
         got = react(download, served.port, account.user.encode(), account.password.encode(),
                     timeout=limits.REPLY * 2)
         check.show(served.transcript)
@@ -96,6 +172,97 @@ def check_send_mail(send) -> None:
             check.expect("the body as it arrived", short(wanted), short(body), ok=body == wanted,
                          hint="give the message with LF line ends (message.as_bytes()): Twisted's client adds "
                               "the CR itself, so CR LF would arrive as CR CR LF")
+        server_health(check, served)
+
+
+def _call(fn, *args):
+    """``react(fn, *args)``, bounded: the value, or a text saying which exception the learner's code ended with
+    (an unwritten stub and a time-out are left to the check, which reports them as such)."""
+    try:
+        return react(fn, *args, timeout=limits.LEARNER_CALL)
+    except (NotImplementedError, LabTimeout):
+        raise
+    except Exception as failed:  # noqa: BLE001 - the learner's exception is what the check reports
+        return f"raised {type(failed).__name__}: {failed}"
+
+
+def _mx_hint(domain: str, wanted: list, got) -> str:
+    if isinstance(got, str) and ("DNSNameError" in got or "DomainError" in got):
+        return ("a name that does not exist fails with DNSNameError (a dns.DomainError): catch it and return [], "
+                "no mail can go there")
+    if isinstance(got, list) and got and not all(type(host) is str for host in got):
+        return "return host names as str: str(answer.payload.name)"
+    if isinstance(got, list) and sorted(got) == sorted(wanted) and got != wanted:
+        return ("DNS gives MX records in any order: sort them by answer.payload.preference, lowest first (the "
+                "most preferred)")
+    if wanted == [domain] and got == []:
+        return ("no MX record is not the end: a domain with an address (A) record takes mail itself; ask "
+                "resolver.lookupAddress(domain) and return [domain] when it answers an A record")
+    if wanted == [] and got == [domain]:
+        return "fall back to the domain only when lookupAddress answers an A record: this one has none, so []"
+    return ""
+
+
+def check_mail_hosts(mail_hosts) -> None:
+    """Exercise 7.4: ``mail_hosts(reactor, port, domain)`` asks the DNS server on ``127.0.0.1:port`` with
+    ``twisted.names.client.Resolver`` and returns the domain's mail hosts as str, most preferred first; a domain
+    without MX records but with an A record gives ``[domain]``; one with neither, or a name that does not exist,
+    gives ``[]``. The check's server answers over UDP and TCP, with preferences of its own, stored out of order."""
+    from servers import names
+
+    preferences = sorted(random.sample(range(5, 100, 5), len(names.MX_HOSTS)))
+    hosts = [host for _, host in names.MX_HOSTS]
+    random.shuffle(hosts)
+    ranked = list(zip(preferences, hosts))
+    stored = ranked[::-1]  # answered least preferred first: an unsorted answer is visibly wrong
+    expected = {names.ZONE: [host for _, host in ranked], f"lists.{names.ZONE}": [f"lists.{names.ZONE}"],
+                f"nomail.{names.ZONE}": [], f"missing.{names.ZONE}": []}
+    with Check("your mail_hosts finds where mail for a domain goes, in preference order",
+               hint="resolver = client.Resolver(servers=[('127.0.0.1', port)]); answers, _, _ = await "
+                    "resolver.lookupMailExchange(domain); sort by answer.payload.preference; with no MX, "
+                    "lookupAddress(domain) decides between [domain] and []; catch dns.DomainError: []") as check:
+        factory = names.dns(stored)
+        served = check.serve(factory, "check-dns")
+        check.serve_udp(names.listen_udp, factory, served.port)
+        for domain, wanted in expected.items():
+            got = _call(mail_hosts, served.port, domain)
+            check.expect(f"mail hosts of {domain}", wanted, got, sent=domain, hint=_mx_hint(domain, wanted, got))
+        server_health(check, served)
+
+
+def check_folder_counts(folder_counts) -> None:
+    """Exercise 7.5: ``folder_counts(reactor, port, user, password)`` logs in to the IMAP server on
+    ``127.0.0.1:port`` with ``IMAP4Client``, lists every folder and returns ``{name: number of messages}`` for
+    those that can be selected (not ``\\Noselect``), then logs out. The check's account holds mail of its own."""
+    from twisted.mail import imap4
+
+    from servers.mail import imap
+
+    account = accounts.accounts("mail")[0]
+    with Check("your folder_counts counts the messages of every folder that holds any",
+               hint="for flags, delimiter, name in await client.list('', '*'): skip '\\Noselect' in flags; "
+                    "status = await client.examine(name); counts[name] = status['EXISTS']; then await "
+                    "client.logout()") as check:
+        factory = imap.imap(tls=False)
+        mailboxes = factory.realm.requestAvatar(account.user.encode(), None, imap4.IAccount)[1].folders
+        for name, box in mailboxes.items():
+            for _ in range(random.randint(0, 2) if box.selectable else 0):
+                box.addMessage(_note(random.randint(600, 2000)))
+        expected = {name: len(box.messages) for name, box in mailboxes.items() if box.selectable}
+        served = check.serve(factory, "check-imap")
+        got = _call(folder_counts, served.port, account.user.encode(), account.password.encode())
+        check.show(served.transcript)
+        said = _sent_by_learner(served).upper()
+        noselect = [name for name, box in mailboxes.items() if not box.selectable]
+        tried = any(f" {name}\r\n".upper().encode() in said or f' "{name}"\r\n'.upper().encode() in said
+                    for name in noselect)
+        hint = (f"{' and '.join(noselect)} holds only other folders (its flags include \\Noselect): skip it, "
+                f"selecting it fails" if tried or isinstance(got, dict) and set(noselect) & set(got) else
+                "examine(name) answers a dict: its 'EXISTS' is the number of messages, an int"
+                if isinstance(got, dict) and set(got) == set(expected) else "")
+        check.expect("the folders and their counts", expected, got, hint=hint)
+        check.expect("the session ended with LOGOUT", True, b" LOGOUT\r\n" in said,
+                     hint="end with await client.logout(), so the server ends the session cleanly")
         server_health(check, served)
 
 

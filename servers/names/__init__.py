@@ -26,9 +26,11 @@ TTL = 300
 
 
 class PracticeAuthority(authority.FileAuthority):
-    """The practice zone, held in memory (``FileAuthority`` without a file)."""
+    """The practice zone, held in memory (``FileAuthority`` without a file); ``mx_hosts``: the MX records of
+    ``example.test`` as (preference, host) pairs, in the order they are stored and answered."""
 
-    def __init__(self):
+    def __init__(self, mx_hosts=MX_HOSTS):
+        self.mx_hosts = tuple(mx_hosts)
         super().__init__(None)
 
     def loadFile(self, filename) -> None:
@@ -36,7 +38,7 @@ class PracticeAuthority(authority.FileAuthority):
                                    refresh=3600, retry=600, expire=86400, minimum=TTL, ttl=TTL)
         records: dict[bytes, list] = {ZONE.encode(): [soa, names_dns.Record_NS(f"ns.{ZONE}", ttl=TTL)]}
         records[f"ns.{ZONE}".encode()] = [names_dns.Record_A("127.0.0.1", ttl=TTL)]
-        for preference, host in MX_HOSTS:
+        for preference, host in self.mx_hosts:
             records[ZONE.encode()].append(names_dns.Record_MX(preference, host, ttl=TTL))
         for host, address in ADDRESSES.items():
             records.setdefault(host.encode(), []).append(names_dns.Record_A(address, ttl=TTL))
@@ -46,9 +48,10 @@ class PracticeAuthority(authority.FileAuthority):
         self.records = records
 
 
-def dns():
-    """The DNS practice server (TCP); :func:`listen_udp` adds UDP on the same port number."""
-    factory = server.DNSServerFactory(authorities=[PracticeAuthority()])
+def dns(mx_hosts=MX_HOSTS):
+    """The DNS practice server (TCP); :func:`listen_udp` adds UDP on the same port number. ``mx_hosts`` changes
+    the preferences and order of the MX records (the hosts keep their addresses)."""
+    factory = server.DNSServerFactory(authorities=[PracticeAuthority(mx_hosts)])
     factory.noisy = False
     return factory
 
