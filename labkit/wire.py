@@ -237,7 +237,8 @@ class RecordingProtocol(ProtocolWrapper):
 
     Reads are recorded as they arrive. Writes are recorded where the bytes leave: on a socket transport, when
     the transport hands them to the socket (so a busy server pays per send, not per write, and what was never
-    sent is not shown as sent); on any other transport (TLS, test transports), as they are written. A wrapped
+    sent is not shown as sent); on any other transport (TLS from the first byte, test transports), as they are
+    written, before encryption. A wrapped
     protocol that handles half-closed connections (``IHalfCloseableProtocol``) is told of them through this one.
     """
 
@@ -247,7 +248,9 @@ class RecordingProtocol(ProtocolWrapper):
         self._number = transcript.open(f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}")
         self._record = transcript.record
         self._writes_as = self.factory.writes_as
-        send = getattr(transport, "writeSomeData", None)
+        # Only a socket transport's own writeSomeData: a wrapper (TLS from the first byte) would hand on its
+        # transport's, below the encryption, and this protocol's writes would never be recorded.
+        send = getattr(transport, "writeSomeData", None) if hasattr(type(transport), "writeSomeData") else None
         if send is None:
             super().makeConnection(transport)
         else:

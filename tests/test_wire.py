@@ -77,6 +77,25 @@ def test_echo_served_by_labkit_answers_an_unfinished_line_after_a_half_close():
     assert server.transcript.sent_by(CLIENT) == b"nc -N\nunfinished"
 
 
+def test_a_server_over_tls_from_the_first_byte_has_both_sides_recorded_in_plain_text():
+    import socket
+    import ssl
+
+    from servers import tls
+
+    server = labkit.serve("echo", name="wire-tls", tls=tls.server_options(), show=False)
+    try:
+        context = ssl.create_default_context(cadata=tls.ca_pem().decode())
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as sock:
+                sock.sendall(b"hello\r\n")
+                assert sock.recv(100) == b"You said: hello\r\n"
+        assert server.transcript.sent_by(CLIENT) == b"hello\r\n"
+        assert server.transcript.sent_by(SERVER) == b"You said: hello\r\n"
+    finally:
+        server.stop()
+
+
 def test_binary_and_control_bytes_are_shown_safely():
     assert show_bytes(b"a\tb\x00\xff\r\n") == "a\\tb\\x00\\xff\\r\\n\n"
     assert show_bytes("café".encode()) == "café"
