@@ -20,7 +20,9 @@ Promises:
 * It shows as HTML in a notebook (one row per step, the state as a coloured band, long replies folded) and as plain
   text everywhere else (``str()``: one block per state, ``C:`` / ``S:`` lines), stable enough to compare in tests.
 * After a ``STLS``/``STARTTLS`` the server accepted, and from the first byte when the client opens with a TLS
-  handshake (implicit TLS), the bytes are encrypted: the picture says so and counts them instead of reading them.
+  handshake (implicit TLS), the bytes are encrypted: the picture says so, and counts them (``.encrypted_bytes``)
+  instead of reading them. (A server recording inside its TLS layer, as ``labkit.serve`` does for TLS from the
+  first byte, records plain text: that session reads as any other.)
 * It never raises on what it reads: a line it does not understand is shown as it came and leaves the state alone.
 """
 
@@ -342,7 +344,7 @@ class SessionPicture:
         pending: deque[Exchange] = deque([greeting])
         buffers = {CLIENT: b"", SERVER: b""}
         content: Exchange | None = None
-        secure: Exchange | None = None  # the note saying encryption started, once it has
+        secure = False
         started = False
         for side, data in chunks:
             if side == NOTE:
@@ -352,9 +354,9 @@ class SessionPicture:
             if not started and side == CLIENT and _looks_like_tls(data):
                 self.exchanges.remove(greeting)  # implicit TLS: the client's first bytes are a handshake
                 pending.clear()
-                secure = Exchange(model.state, after=model.state, complete=True,
-                                  note="TLS from the first byte (implicit TLS): everything is encrypted")
-                self.exchanges.append(secure)
+                secure = True
+                self.exchanges.append(Exchange(model.state, after=model.state, complete=True,
+                                               note="TLS from the first byte (implicit TLS): everything is encrypted"))
             started = True
             if secure:
                 self.encrypted_bytes[side] += len(data)
@@ -368,9 +370,9 @@ class SessionPicture:
                 else:
                     self._server_line(model, pending, line)
                 if model.secure_next:
-                    secure = Exchange(model.state, after=model.state, complete=True,
-                                      note="TLS handshake: from here on the session is encrypted")
-                    self.exchanges.append(secure)
+                    secure = True
+                    self.exchanges.append(Exchange(model.state, after=model.state, complete=True,
+                                                   note="TLS handshake: from here on the session is encrypted"))
             if secure:
                 self.encrypted_bytes[side] += len(buffer)
                 buffer = b""
@@ -381,9 +383,6 @@ class SessionPicture:
                     self._client_line(model, pending, content, _text(rest) + " (no line end)")
                 else:
                     self._server_line(model, pending, _text(rest) + " (no line end)")
-        if secure:
-            secure.note += (f" ({self.encrypted_bytes[CLIENT]:,} bytes from the client, "
-                            f"{self.encrypted_bytes[SERVER]:,} from the server)")
 
     def _client_line(self, model: _Model, pending: deque, content: Exchange | None, line: str) -> Exchange | None:
         if model.collects():

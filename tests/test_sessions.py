@@ -124,16 +124,16 @@ def test_smtp_starttls_stops_reading_and_counts_the_encrypted_bytes():
     shown = picture("smtp", [(S, b"220 hi\r\n"), (C, b"EHLO me\r\n"), (S, b"250 STARTTLS\r\n"),
                              (C, b"STARTTLS\r\n"), (S, b"220 go ahead\r\n"), (C, b"\x16\x03\x01" + b"x" * 97),
                              (S, b"\x16\x03\x03" + b"y" * 197), (C, b"QUIT\r\n")])
-    assert shown.exchanges[-1].note == ("TLS handshake: from here on the session is encrypted "
-                                        "(106 bytes from the client, 200 from the server)")
+    assert shown.exchanges[-1].note == "TLS handshake: from here on the session is encrypted"
+    assert shown.encrypted_bytes == {C: 106, S: 200}
     assert shown.states == ["connected", "greeted", "ready", "greeted"]
     assert "QUIT" not in str(shown)
 
 
 def test_implicit_tls_is_encrypted_from_the_first_byte():
     shown = picture("pop3", [(C, b"\x16\x03\x01abc"), (S, b"\x16\x03\x03defg"), ("note", "closed")])
-    assert str(shown).splitlines()[2] == ("  -- TLS from the first byte (implicit TLS): everything is encrypted "
-                                          "(6 bytes from the client, 7 from the server)")
+    assert str(shown).splitlines()[2] == "  -- TLS from the first byte (implicit TLS): everything is encrypted"
+    assert shown.encrypted_bytes == {C: 6, S: 7}
 
 
 def test_imap_matches_pipelined_replies_by_tag_and_follows_its_states():
@@ -263,3 +263,22 @@ def test_an_imaplib_session_with_the_practice_server_picks_the_connection_asked_
     assert first.title.endswith("connection 1)") and last.title.endswith("connection 2)")
     assert last.states == ["not authenticated", "authenticated", "selected", "logout"]
     assert [e.verb for e in last.exchanges if not e.note] == ["", "CAPABILITY", "LOGIN", "SELECT", "LOGOUT"]
+
+
+def test_a_pop3_session_over_tls_from_the_first_byte_reads_as_plain_text_recorded_inside_tls():
+    import ssl
+
+    from servers import tls
+
+    server = labkit.serve("pop3", name="pop3s", tls=tls.server_options(), show=False)
+    try:
+        context = ssl.create_default_context(cadata=tls.ca_pem().decode())
+        client = poplib.POP3_SSL("127.0.0.1", server.port, context=context, timeout=WAIT)
+        client.user(ACCOUNT.user)
+        client.pass_(ACCOUNT.password)
+        client.quit()
+        closed(server)
+        shown = SessionPicture.from_transcript(server, "pop3")
+        assert shown.states == ["AUTHORIZATION", "TRANSACTION", "UPDATE"] and shown.encrypted_bytes == {C: 0, S: 0}
+    finally:
+        server.stop()
