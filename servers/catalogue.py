@@ -132,6 +132,8 @@ _ENTRIES = [
           "servers.mail.imap:imap", scheme="imap", accounts="mail", tls=True, probe="servers.mail.probes:imap"),
     Entry("dns", "chapter 7's DNS authority for example.test (MX of three preferences, A fallback, NXDOMAIN), TCP",
           "servers.names:dns", scheme="dns", probe="servers.names.probes:dns"),
+    Entry("lucky", "chapter 8's 'I'm feeling lucky' search: /lucky?q=WORDS redirects to the first matching page",
+          "servers.web.lucky:lucky", scheme="http", probe="servers.web.lucky:probe"),
 ]
 
 CATALOGUE: dict[str, Entry] = {made.name: made for made in _ENTRIES}
