@@ -276,6 +276,7 @@ class _IMAP(_Model):
 
 
 PROTOCOLS = {"pop3": _POP3, "smtp": _SMTP, "imap": _IMAP}
+_PLAIN = {"pop3s": "pop3", "smtps": "smtp", "imaps": "imap"}  # the same protocols over TLS from the first byte
 
 
 def _looks_like_tls(data: bytes) -> bool:
@@ -298,12 +299,14 @@ class SessionPicture:
     def from_transcript(cls, source, protocol: str | None = None, connection: int | None = None,
                         title: str | None = None) -> SessionPicture:
         """The session on ``connection`` (by default the last one) of ``source``: a Transcript, or an object with a
-        ``.transcript`` (a served practice server). ``protocol`` defaults to the source's name when that is one
-        of :data:`PROTOCOLS`."""
+        ``.transcript`` (a served practice server). ``protocol`` defaults to the source's URL scheme or name when
+        that is one of :data:`PROTOCOLS` (or its TLS twin: ``pop3s``, ``smtps``, ``imaps``)."""
         transcript = getattr(source, "transcript", source)
         if protocol is None:
-            named = str(getattr(source, "name", "") or getattr(transcript, "name", "")).lower()
-            protocol = named if named in PROTOCOLS else None
+            said = [str(getattr(source, "scheme", "")), str(getattr(source, "name", "")),
+                    str(getattr(transcript, "name", ""))]
+            known = [_PLAIN.get(word.lower(), word.lower()) for word in said]
+            protocol = next((word for word in known if word in PROTOCOLS), None)
             if protocol is None:
                 raise ValueError(f"say which protocol the session speaks: one of {', '.join(PROTOCOLS)}")
         messages = transcript.snapshot()

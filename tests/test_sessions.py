@@ -278,7 +278,7 @@ def test_a_pop3_session_over_tls_from_the_first_byte_reads_as_plain_text_recorde
         client.pass_(ACCOUNT.password)
         client.quit()
         closed(server)
-        shown = SessionPicture.from_transcript(server, "pop3")
+        shown = SessionPicture.from_transcript(server)  # its scheme, pop3s, says POP3
         assert shown.states == ["AUTHORIZATION", "TRANSACTION", "UPDATE"] and shown.encrypted_bytes == {C: 0, S: 0}
     finally:
         server.stop()
