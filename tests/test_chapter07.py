@@ -23,6 +23,7 @@ from twisted.mail import imap4, pop3, smtp
 
 import labkit
 from labkit.chapters import ch07
+from labkit.checks import CheckFailed
 from servers import accounts
 from servers.mail import imap as imap_module
 from servers.mail import pop3 as pop3_module
@@ -523,6 +524,28 @@ async def _uid_map(reactor, port, user, password, folder):
 
 async def stub_fetch_uids(reactor, port, user, password, folder):
     raise NotImplementedError()
+
+
+def test_the_imap_checks_serve_plain_imap_so_a_client_without_a_context_factory_starts_no_unverified_tls():
+    """IMAP4Client() takes a STARTTLS it is offered with a context factory that verifies nothing; the exercises
+    say plain TCP is fine, so their checks' servers offer none."""
+    started_tls = []
+
+    async def noting_tls(reactor, port, user, password, folder=None):
+        endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=WAIT)
+        client = await endpoints.connectProtocol(endpoint, imap4.IMAP4Client())
+        await client.login(user, password)
+        started_tls.append(client.startedTLS)
+        listed = await client.list("", "*")
+        counts = {name: (await client.examine(name))["EXISTS"] for flags, _, name in listed
+                  if "\\Noselect" not in flags}
+        await client.logout()
+        return counts
+
+    with pytest.raises(CheckFailed):  # the counts are not UIDs; what matters here is how the session went
+        ch07.check_imap_uids(noting_tls)
+    ch07.check_folder_counts(noting_tls)
+    assert started_tls == [False, False]
 
 
 # --- every check: its solution passes; the stub and the typical mistakes fail, each with its hint -------------------
