@@ -1,0 +1,739 @@
+"""Chapter 8: the labs' mail servers (notebooks/programs/ch08, the reference solutions) with independent clients
+(smtplib, poplib, imaplib, curl), run in the test process and as real programs; the reliability the chapter
+promises: no message acknowledged with 250 is lost (a server killed right after 250 still serves it when
+started again), a connection dropped mid-DATA leaves nothing behind, concurrent deliveries each arrive once,
+the limits hold, and POP3 and IMAP see the same Maildir while SMTP delivers into it."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import email
+import email.policy
+import imaplib
+import os
+import poplib
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import labkit
+from labkit.checks import wait_until
+from servers import accounts
+from servers.mail import smtp as practice_smtp
+from servers.web.lucky import lucky, page_html
+from tests.peers import missing, need
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08-mail-servers.ipynb"
+
+
+def write_programs() -> Path:
+    """The chapter's %%program cells, as the notebook has them, written to a folder of their own (the notebook's
+    programs/ folder is made by running it, and is not kept in git)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    import nbformat
+
+    folder = Path(tempfile.mkdtemp(prefix="ch08-programs-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
+        first, _, source = cell.source.partition("\n")
+        if cell.cell_type == "code" and first.startswith("%%program ch08/"):
+            (folder / first.split("/", 1)[1].strip()).write_text(source + "\n")
+    return folder
+
+
+PROGRAMS = write_programs()
+sys.path.insert(0, str(PROGRAMS))
+
+import imap_maildir  # noqa: E402
+import lucky_mail  # noqa: E402
+import mail_notify  # noqa: E402
+import pop3_maildir  # noqa: E402
+import smtp_maildir  # noqa: E402
+
+ACCOUNT = accounts.accounts("mail")[0]
+WAIT = 10
+
+
+def message(number: int, subject: str = "") -> bytes:
+    return (f"From: ada@example.test\r\nTo: {ACCOUNT.user}@example.test\r\nSubject: {subject or f'number {number}'}"
+            f"\r\nMessage-ID: <m{number}@example.test>\r\n\r\nmessage number {number}\r\n").encode()
+
+
+def stored(root: Path, user: str = ACCOUNT.user) -> list[bytes]:
+    """The messages in a user's Maildir (new/ and cur/), in name order; tmp/ is not mail."""
+    folder = root / user
+    return [path.read_bytes() for part in ("new", "cur") if (folder / part).exists()
+            for path in sorted((folder / part).iterdir())]
+
+
+def temporary(root: Path, user: str = ACCOUNT.user) -> list[str]:
+    folder = root / user / "tmp"
+    return sorted(os.listdir(folder)) if folder.exists() else []
+
+
+@pytest.fixture
+def root(tmp_path):
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    pop3_maildir.add_users(folder, [(a.user, a.password) for a in accounts.accounts("mail")])
+    return folder
+
+
+@pytest.fixture
+def smtp_server(root):
+    served = labkit.serve(smtp_maildir.MaildirSMTPFactory(root), name="ch08-smtp", show=False)
+    yield served
+    served.stop()
+
+
+def send(port: int, *messages: bytes, recipients=(f"{ACCOUNT.user}@example.test",)) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=WAIT) as client:
+        for data in messages:
+            client.sendmail("ada@example.test", list(recipients), data)
+
+
+# --- 8-1: delivery into Maildir ----------------------------------------------------------------------------------
+
+def test_a_message_lands_in_new_with_a_received_header_and_nothing_in_tmp(root, smtp_server):
+    send(smtp_server.port, message(1))
+    [kept] = stored(root)
+    assert kept.startswith(b"Received: from ") and b"\r\n" not in kept  # Maildir files end lines with LF
+    assert kept.endswith(message(1).replace(b"\r\n", b"\n"))
+    assert temporary(root) == []
+
+
+def test_the_books_str_domains_refuse_every_recipient(root):
+    """The book compared bytes (user.dest.domain) with str: on Python 3 nothing is ever in the list."""
+    class BookDelivery(smtp_maildir.MaildirDelivery):
+        def validateTo(self, user):
+            if user.dest.domain not in ["example.test"]:
+                raise smtp_maildir.smtp.SMTPBadRcpt(user)
+            return super().validateTo(user)
+
+    class BookFactory(smtp_maildir.MaildirSMTPFactory):
+        def buildProtocol(self, addr):
+            server = super().buildProtocol(addr)
+            server.delivery = BookDelivery(self.root)
+            return server
+
+    served = labkit.serve(BookFactory(root), name="ch08-book", show=False)
+    try:
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            send(served.port, message(1))
+    finally:
+        served.stop()
+    assert stored(root) == []
+
+
+def test_relaying_is_refused_and_a_path_is_not_a_mailbox_name(root, smtp_server):
+    with smtplib.SMTP("127.0.0.1", smtp_server.port, timeout=WAIT) as client:
+        client.ehlo()
+        code, answer = client.docmd("MAIL FROM:<ada@example.test>")
+        assert code == 250
+        code, answer = client.docmd("RCPT TO:<someone@elsewhere.invalid>")
+        assert code == 550 and b"relaying denied" in answer
+        code, answer = client.docmd("RCPT TO:<../../etc@example.test>")
+        assert code == 550
+    assert not (root.parent / "etc").exists() and stored(root) == []
+
+
+def test_limits_size_recipients_and_line_length(root, smtp_server):
+    with smtplib.SMTP("127.0.0.1", smtp_server.port, timeout=WAIT) as client:
+        client.ehlo()
+        assert int(client.esmtp_features["size"]) == smtp_maildir.MAX_MESSAGE
+        big = message(1) + b"x" * 1000 + b"\r\n"
+        big *= 2 * smtp_maildir.MAX_MESSAGE // len(big)
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.sendmail("ada@example.test", [f"{ACCOUNT.user}@example.test"], big)
+        assert refused.value.smtp_code == 552
+        many = [f"user{n}@example.test" for n in range(smtp_maildir.MAX_RECIPIENTS + 5)]
+        client.sendmail("ada@example.test", many, message(2))  # the first MAX_RECIPIENTS get it
+        client.mail("ada@example.test")
+        for n in range(smtp_maildir.MAX_RECIPIENTS):
+            assert client.rcpt(f"r{n}@example.test")[0] == 250
+        assert client.rcpt("one-too-many@example.test")[0] == 452
+        client.rset()
+    assert sum(len(stored(root, f"user{n}")) for n in range(smtp_maildir.MAX_RECIPIENTS + 5)) == \
+        smtp_maildir.MAX_RECIPIENTS
+    assert all(temporary(root, name) == [] for name in os.listdir(root) if (root / name).is_dir())
+    with socket.create_connection(("127.0.0.1", smtp_server.port), timeout=WAIT) as sock:
+        sock.recv(1024)
+        sock.sendall(b"EHLO " + b"x" * (smtp_maildir.MAX_LINE + 10) + b"\r\n")
+        answer = b""
+        while chunk := sock.recv(1024):
+            answer += chunk
+        assert answer.startswith(b"500")  # and the server hung up (recv returned b"")
+    assert stored(root) == []
+
+
+def test_a_connection_dropped_mid_data_leaves_nothing(root, smtp_server):
+    with socket.create_connection(("127.0.0.1", smtp_server.port), timeout=WAIT) as sock:
+        replies = sock.makefile("rb")
+        replies.readline()
+        for command in (b"HELO test", b"MAIL FROM:<ada@example.test>", f"RCPT TO:<{ACCOUNT.user}@example.test>"
+                        .encode(), b"DATA"):
+            sock.sendall(command + b"\r\n")
+            assert replies.readline()[:1] in b"23"
+        sock.sendall(b"Subject: half\r\n\r\nthe first half of a message")
+        assert wait_until(lambda: len(temporary(root)) == 1)  # being written
+        replies.close()  # the socket closes only once its file is closed too
+    assert wait_until(lambda: temporary(root) == [])
+    assert stored(root) == []
+    send(smtp_server.port, message(2))  # and the server takes the next one
+    assert len(stored(root)) == 1
+
+
+def test_garbage_and_a_stalled_client_do_not_hold_up_others(root, smtp_server):
+    stalled = socket.create_connection(("127.0.0.1", smtp_server.port), timeout=WAIT)
+    garbage = socket.create_connection(("127.0.0.1", smtp_server.port), timeout=WAIT)
+    try:
+        stalled.sendall(b"HELO stall\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<learner@example.test>\r\nDATA\r\n"
+                        b"Subject: never ends")
+        garbage.sendall(bytes(range(256)) * 8 + b"\r\n\x00\xff\r\n")
+        send(smtp_server.port, message(1))
+        assert len(stored(root)) == 1
+    finally:
+        stalled.close()
+        garbage.close()
+
+
+def test_twenty_concurrent_deliveries_each_arrive_once(root, smtp_server):
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        list(pool.map(lambda number: send(smtp_server.port, message(number)), range(20)))
+    ids = sorted(email.message_from_bytes(kept)["Message-ID"] for kept in stored(root))
+    assert ids == sorted(f"<m{number}@example.test>" for number in range(20))
+    assert temporary(root) == []
+
+
+# --- as real programs: killed right after 250, started again --------------------------------------------------------
+
+def start(program: str, *args) -> tuple[subprocess.Popen, list[int]]:
+    process = subprocess.Popen([sys.executable, str(PROGRAMS / program), *map(str, args)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    line = process.stdout.readline()
+    assert "port" in line, f"{program} said {line!r}: {process.stdout.read() if process.poll() is not None else ''}"
+    import re
+
+    return process, [int(port) for port in re.findall(r"port (\d+)", line)]
+
+
+def stop(process: subprocess.Popen, how=signal.SIGINT) -> int:
+    """Ctrl-C's signal, and the exit status; a program that outlives it is killed and the test fails."""
+    process.send_signal(how)
+    try:
+        return process.wait(WAIT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError(f"{process.args[1]} went on after signal {how}: {process.stdout.read()}") from None
+    finally:
+        process.stdout.close()
+
+
+FIGURES: dict[str, int] = {}
+
+
+def test_acknowledged_mail_survives_a_kill_and_a_restart_served_by_pop3_and_imap(root):
+    """The reliability figures of the chapter's closing note: sent, acknowledged, found after a restart."""
+    smtp, [port] = start("smtp_maildir.py", root)
+    sent = acknowledged = 0
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=WAIT) as client:
+            for number in range(10):
+                sent += 1
+                client.sendmail("ada@example.test", [f"{ACCOUNT.user}@example.test"], message(number))
+                acknowledged += 1  # sendmail returned: the server said 250
+            os.kill(smtp.pid, signal.SIGKILL)  # no goodbye, no chance to tidy up
+    except smtplib.SMTPServerDisconnected:
+        pass
+    finally:
+        smtp.wait(WAIT)
+        smtp.stdout.close()
+    smtp, [port] = start("smtp_maildir.py", root)  # started again on the same folder
+    stop(smtp)
+    pop, [pop_port] = start("pop3_maildir.py", root)
+    imap, [imap_port] = start("imap_maildir.py", root)
+    try:
+        client = poplib.POP3("127.0.0.1", pop_port, timeout=WAIT)
+        client.user(ACCOUNT.user)
+        client.pass_(ACCOUNT.password)
+        found = [b"\r\n".join(client.retr(n)[1]) for n in range(1, client.stat()[0] + 1)]
+        client.quit()
+        with imaplib.IMAP4("127.0.0.1", imap_port, timeout=WAIT) as reader:
+            reader.login(ACCOUNT.user, ACCOUNT.password)
+            reader.select("INBOX", readonly=True)
+            _, [numbers] = reader.search(None, "ALL")
+    finally:
+        assert stop(pop) is not None and stop(imap) is not None
+    FIGURES.update(sent=sent, acknowledged=acknowledged, found_by_pop3=len(found),
+                   found_by_imap=len(numbers.split()))
+    print("reliability figures:", FIGURES)
+    assert sent == acknowledged == len(found) == len(numbers.split()) == 10
+    assert sorted(email.message_from_bytes(m)["Message-ID"] for m in found) == sorted(
+        f"<m{n}@example.test>" for n in range(10))
+
+
+def test_a_program_stops_on_ctrl_c(root):
+    for program in ("smtp_maildir.py", "pop3_maildir.py", "imap_maildir.py"):
+        process, _ = start(program, root)
+        assert stop(process) in (0, 1)
+
+
+# --- 8-3: POP3 over the same Maildir, with chapter 6's hashed passwords ---------------------------------------------
+
+def fill(root: Path, count: int = 3, user: str = ACCOUNT.user) -> None:
+    """Deliver ``count`` messages through the lab's own SMTP server (the way mail gets there)."""
+    served = labkit.serve(smtp_maildir.MaildirSMTPFactory(root), name="ch08-fill", show=False)
+    try:
+        send(served.port, *(message(n) for n in range(count)), recipients=(f"{user}@example.test",))
+    finally:
+        served.stop()
+
+
+def pop_login(port: int, password: str = ACCOUNT.password) -> poplib.POP3:
+    client = poplib.POP3("127.0.0.1", port, timeout=WAIT)
+    client.user(ACCOUNT.user)
+    client.pass_(password)
+    return client
+
+
+def test_pop3_serves_what_smtp_delivered_and_refuses_a_wrong_password(root):
+    fill(root)
+    served = labkit.serve(pop3_maildir.POP3Factory(root), name="ch08-pop3", show=False)
+    try:
+        client = pop_login(served.port)
+        assert client.stat()[0] == 3
+        uidls = [line.split()[1] for line in client.uidl()[1]]
+        assert len(set(uidls)) == 3 and all(len(uid) == 32 for uid in uidls)
+        bodies = [b"\r\n".join(client.retr(n)[1]) + b"\r\n" for n in (1, 2, 3)]
+        client.quit()
+        assert [m.split(b"\r\n", 2)[2] for m in bodies] == [message(n) for n in range(3)]  # after Received
+        with pytest.raises(poplib.error_proto):
+            pop_login(served.port, "wrong")
+    finally:
+        served.stop()
+
+
+def test_twisteds_own_maildir_mailbox_never_answers_retr_and_the_subclass_does(root):
+    fill(root, 1)
+    from twisted.mail import maildir
+
+    served = labkit.serve(pop3_maildir.POP3Factory(root, maildir.MaildirMailbox), name="ch08-pop3-bug", show=False)
+    served.log.errors_shown_in_cell = False  # its TypeError is expected
+    try:
+        client = poplib.POP3("127.0.0.1", served.port, timeout=2)
+        client.user(ACCOUNT.user)
+        client.pass_(ACCOUNT.password)
+        with pytest.raises((TimeoutError, socket.timeout)):
+            client.retr(1)  # Twisted logs a TypeError and never answers
+        client.close()
+    finally:
+        served.stop()
+
+
+def test_twisteds_apop_check_refuses_the_right_digest():
+    from hashlib import md5
+
+    from twisted.mail import pop3
+
+    magic, password = b"<1.2@test>", ACCOUNT.password.encode()
+    digest = md5(magic + password).hexdigest().encode()
+    assert not pop3.APOPCredentials(magic, b"learner", digest).checkPassword(password)
+
+
+# --- 8-4: IMAP on the same Maildir -----------------------------------------------------------------------------------
+
+def imap_login(port: int) -> imaplib.IMAP4:
+    client = imaplib.IMAP4("127.0.0.1", port, timeout=WAIT)
+    client.login(ACCOUNT.user, ACCOUNT.password)
+    return client
+
+
+def uids(client: imaplib.IMAP4) -> list[int]:
+    _, [found] = client.uid("SEARCH", "ALL")
+    return [int(uid) for uid in found.split()]
+
+
+def test_imap_uids_stay_across_restarts_flags_live_in_file_names_and_expunge_removes(root):
+    fill(root, 3)
+    served = labkit.serve(imap_maildir.IMAPFactory(root), name="ch08-imap", show=False)
+    try:
+        with imap_login(served.port) as client:
+            client.select("INBOX")
+            first = uids(client)
+            assert first == [1, 2, 3]
+            client.store("2", "+FLAGS", r"(\Deleted \Flagged)")
+            client.store("1", "+FLAGS", r"(\Seen)")
+            _, flags = client.fetch("1:3", "(UID FLAGS)")
+            assert [b"\\Seen" in f for f in flags] == [True, False, False]
+            _, gone = client.expunge()
+            assert gone == [b"2"]
+            assert uids(client) == [1, 3]
+            client.logout()
+    finally:
+        served.stop()
+    names = sorted(os.listdir(root / ACCOUNT.user / "cur")) + sorted(os.listdir(root / ACCOUNT.user / "new"))
+    assert len(names) == 2 and names[0].endswith(":2,S")
+    fill(root, 1)
+    again = labkit.serve(imap_maildir.IMAPFactory(root), name="ch08-imap", show=False)  # a restart
+    try:
+        with imap_login(again.port) as client:
+            status, [validity] = client.select("INBOX")
+            assert uids(client) == [1, 3, 4]  # the old ones kept theirs; the new one got the next
+            _, [answer] = client.fetch("1", "(FLAGS)")
+            assert b"\\Seen" in answer
+            client.logout()
+    finally:
+        again.stop()
+
+
+def test_pop3_and_imap_see_the_same_maildir_while_smtp_delivers(root):
+    smtp = labkit.serve(smtp_maildir.MaildirSMTPFactory(root), name="ch08-smtp", show=False)
+    pop = labkit.serve(pop3_maildir.POP3Factory(root), name="ch08-pop3", show=False)
+    imap = labkit.serve(imap_maildir.IMAPFactory(root), name="ch08-imap", show=False)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            sending = pool.submit(lambda: [send(smtp.port, message(n)) for n in range(30)])
+            seen = []
+            while not sending.done() or len(seen) < 2:
+                reader = pop_login(pop.port)
+                count = reader.stat()[0]
+                whole = [email.message_from_bytes(b"\r\n".join(reader.retr(n)[1])) for n in range(1, count + 1)]
+                reader.quit()
+                assert all(m["Message-ID"] and m.get_payload().startswith("message number") for m in whole)
+                with imap_login(imap.port) as client:
+                    client.select("INBOX", readonly=True)
+                    found = uids(client)
+                    client.logout()
+                assert found == sorted(set(found)) and len(found) >= count  # never a half message, never less
+                seen.append((count, len(found)))
+            sending.result()
+    finally:
+        for served in (smtp, pop, imap):
+            served.stop()
+    assert seen[-1] == (30, 30)
+
+
+# --- 8-5: a delivery announced to a connected IMAP client ------------------------------------------------------------
+
+def test_a_delivery_is_announced_as_exists_to_a_selected_client_without_asking(root):
+    smtp_factory, imap_factory = mail_notify.mail_system(root)
+    smtp = labkit.serve(smtp_factory, name="ch08-notify-smtp", show=False)
+    imap = labkit.serve(imap_factory, name="ch08-notify-imap", show=False)
+    try:
+        with imap_login(imap.port) as client:
+            client.select("INBOX")
+            send(smtp.port, message(1))
+            client.sock.settimeout(WAIT)
+            assert client.readline() == b"* 1 EXISTS\r\n"  # unsolicited: no command was sent
+            client.logout()
+    finally:
+        smtp.stop()
+        imap.stop()
+
+
+@pytest.fixture
+def aiosmtpd(tmp_path):
+    """aiosmtpd (PyPI), a real SMTP server, on a free loopback port, delivering into a Maildir."""
+    try:
+        import aiosmtpd  # noqa: F401
+    except ImportError:
+        missing("aiosmtpd is missing: pip install 'aiosmtpd>=1.4,<2'")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
+                                "aiosmtpd.handlers.Mailbox", str(tmp_path / "box")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert wait_until(lambda: _listening(port), timeout=WAIT), "aiosmtpd did not listen"
+        yield port, tmp_path / "box"
+    finally:
+        process.terminate()
+        process.wait(timeout=WAIT)
+        process.stdout.close()
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+# --- 8-2: mail as a user interface ---------------------------------------------------------------------------------
+
+def ask(port: int, subject: str) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=WAIT) as client:
+        client.sendmail("ada@example.test", ["lucky@example.test"],
+                        f"From: Ada <ada@example.test>\r\nTo: lucky@example.test\r\nSubject: {subject}\r\n"
+                        f"Message-ID: <q1@example.test>\r\n\r\n?\r\n".encode())
+
+
+def test_the_robot_answers_through_the_practice_smtp_server_before_its_250():
+    service = lucky()
+    search = labkit.serve(service, name="ch08-lucky", show=False)
+    upstream = practice_smtp.smtp(tls=False)
+    relay = labkit.serve(upstream, name="ch08-upstream", show=False)
+    robot = labkit.serve(lucky_mail.LuckySMTPFactory(labkit.get_reactor(), "lucky@example.test", search.url.rstrip("/"),
+                                                     relay.port), name="ch08-robot", show=False)
+    try:
+        ask(robot.port, "How does a Maildir work?")
+        assert len(upstream.outbox) == 1  # sent on before the robot said 250
+        reply = email.message_from_bytes(upstream.outbox[0].data, policy=email.policy.default)
+        assert reply["To"].addresses[0].addr_spec == "ada@example.test" and reply["In-Reply-To"] == "<q1@example.test>"
+        text, page = [part.get_content() for part in reply.iter_parts()]
+        assert text.rstrip().endswith("/pages/maildir")
+        assert page.encode() == page_html("maildir")
+        ask(robot.port, "nothing matches this")
+        nothing = email.message_from_bytes(upstream.outbox[1].data, policy=email.policy.default)
+        assert "Nothing was found" in nothing.get_content()
+        assert service.queries == ["How does a Maildir work?", "nothing matches this"]
+    finally:
+        for served in (search, relay, robot):
+            served.stop()
+
+
+def test_the_robots_reply_reaches_aiosmtpd_a_real_smtp_server(aiosmtpd):
+    port, box = aiosmtpd
+    search = labkit.serve(lucky(), name="ch08-lucky", show=False)
+    robot = labkit.serve(lucky_mail.LuckySMTPFactory(labkit.get_reactor(), "lucky@example.test",
+                                                     search.url.rstrip("/"), port), name="ch08-robot", show=False)
+    try:
+        ask(robot.port, "twisted")
+        [delivered] = [path.read_bytes() for path in (box / "new").iterdir()]
+    finally:
+        search.stop()
+        robot.stop()
+    reply = email.message_from_bytes(delivered, policy=email.policy.default)
+    assert reply["Subject"] == "Re: twisted" and reply["To"].addresses[0].addr_spec == "ada@example.test"
+    assert [part.get_content_type() for part in reply.iter_parts()] == ["text/plain", "text/html"]
+
+
+# --- curl, an independent client of all three protocols ------------------------------------------------------------
+
+def curl(*args: str) -> str:
+    program = need("curl", "curl")
+    done = subprocess.run([program, "--silent", "--show-error", "--max-time", str(WAIT), *args], capture_output=True,
+                          text=True, timeout=WAIT * 2)
+    assert done.returncode == 0, f"curl {' '.join(args)} failed: {done.stderr}"
+    return done.stdout
+
+
+def test_curl_sends_with_smtp_and_reads_with_pop3_and_imap(root, tmp_path):
+    smtp = labkit.serve(smtp_maildir.MaildirSMTPFactory(root), name="ch08-smtp", show=False)
+    pop = labkit.serve(pop3_maildir.POP3Factory(root), name="ch08-pop3", show=False)
+    imap = labkit.serve(imap_maildir.IMAPFactory(root), name="ch08-imap", show=False)
+    (tmp_path / "mail.txt").write_bytes(message(7, "sent by curl"))
+    login = f"{ACCOUNT.user}:{ACCOUNT.password}"
+    try:
+        curl(f"smtp://127.0.0.1:{smtp.port}", "--mail-from", "ada@example.test", "--mail-rcpt",
+             f"{ACCOUNT.user}@example.test", "-T", str(tmp_path / "mail.txt"))
+        assert len(stored(root)) == 1
+        by_pop3 = curl(f"pop3://{login}@127.0.0.1:{pop.port}/1")
+        by_imap = curl(f"imap://{login}@127.0.0.1:{imap.port}/INBOX;UID=1")
+    finally:
+        for served in (smtp, pop, imap):
+            served.stop()
+    for got in (by_pop3, by_imap):
+        assert "Subject: sent by curl" in got and "message number 7" in got
+
+
+# --- the exercises' checks: each solution passes; the stub and typical mistakes fail, each with its hint ------------
+
+from hashlib import md5  # noqa: E402
+
+from twisted.internet import defer  # noqa: E402
+from twisted.mail import maildir, smtp  # noqa: E402
+
+from labkit.chapters import ch08  # noqa: E402
+from tests.failing import fails  # noqa: E402
+
+
+def smtp_with(delivery_class):
+    return lambda root: smtp_maildir.MaildirSMTPFactory(root, delivery_class)
+
+
+class KnownRecipients(smtp_maildir.MaildirDelivery):
+    def validateTo(self, user):
+        domain, local = user.dest.domain.lower(), user.dest.local.lower()
+        if (domain not in self.domains or not smtp_maildir.LOCAL_PART.fullmatch(local)
+                or not os.path.isdir(os.path.join(self.root, local))):
+            raise smtp.SMTPBadRcpt(user, 550, "5.1.1 no such mailbox here")
+        return super().validateTo(user)
+
+
+class UnwrittenRecipients(smtp_maildir.MaildirDelivery):
+    def validateTo(self, user):
+        raise NotImplementedError()
+
+
+class TextDomains(smtp_maildir.MaildirDelivery):
+    def validateTo(self, user):
+        if user.dest.domain.lower() not in ("example.test", "lists.example.test"):  # the book's str
+            raise smtp.SMTPBadRcpt(user, 550, "5.1.1 not here")
+        return super().validateTo(user)
+
+
+class AnyLocalPart(smtp_maildir.MaildirDelivery):
+    """The lab's delivery as it is: every name in the domain gets a Maildir."""
+
+
+class OpenRelay(smtp_maildir.MaildirDelivery):
+    def validateTo(self, user):
+        local = user.dest.local.lower()
+        if not smtp_maildir.LOCAL_PART.fullmatch(local) or not os.path.isdir(os.path.join(self.root, local)):
+            raise smtp.SMTPBadRcpt(user, 550, "5.1.1 no such mailbox here")
+        return lambda: smtp_maildir.MaildirWriter(os.path.join(self.root, local))
+
+
+def robot_with(question_class):
+    return lambda search_url, upstream_port: lucky_mail.LuckySMTPFactory(
+        labkit.get_reactor(), "lucky@example.test", search_url, upstream_port, question_class)
+
+
+class PromptQuestion(lucky_mail.Question):
+    def eomReceived(self):
+        question = email.message_from_bytes(b"\n".join(self.lines), policy=email.policy.default)
+        return defer.ensureDeferred(self.answer(question))
+
+
+class UnwrittenQuestion(lucky_mail.Question):
+    def eomReceived(self):
+        raise NotImplementedError()
+
+
+class AnswersAfter250(lucky_mail.Question):
+    """The mistake: the job started, and 250 said at once (a failed answer would be lost)."""
+
+    def eomReceived(self):
+        question = email.message_from_bytes(b"\n".join(self.lines), policy=email.policy.default)
+        self.reactor.callLater(0.5, lambda: defer.ensureDeferred(self.answer(question)))
+        return defer.succeed(None)
+
+
+def pop3_with(mailbox_class):
+    return lambda root: pop3_maildir.POP3Factory(root, mailbox_class)
+
+
+class FixedInbox(maildir.MaildirMailbox):
+    def getMessage(self, i):
+        return open(self.list[i], "rb")
+
+    def getUidl(self, i):
+        return md5(os.path.basename(self.list[i])).hexdigest().encode("ascii")
+
+
+class UnwrittenInbox(maildir.MaildirMailbox):
+    def getMessage(self, i):
+        raise NotImplementedError()
+
+    def getUidl(self, i):
+        raise NotImplementedError()
+
+
+class TextModeInbox(FixedInbox):
+    def getMessage(self, i):
+        return open(self.list[i])
+
+
+class TextUidInbox(FixedInbox):
+    def getUidl(self, i):
+        return md5(os.path.basename(self.list[i])).hexdigest()
+
+
+def imap_with(folder_class):
+    return lambda root: imap_maildir.IMAPFactory(root, folder_class)
+
+
+class ExpungingFolder(imap_maildir.MaildirFolder):
+    def expunge(self):
+        gone = [number for number, message in enumerate(self.messages, 1) if "\\Deleted" in message.getFlags()]
+        for number in gone:
+            os.remove(self.messages[number - 1].path)
+        self.rescan()
+        return gone[::-1]
+
+
+class UnwrittenExpunge(imap_maildir.MaildirFolder):
+    def expunge(self):
+        raise NotImplementedError()
+
+
+class LowestFirst(ExpungingFolder):
+    def expunge(self):
+        return super().expunge()[::-1]
+
+
+class ForgetsTheFiles(imap_maildir.MaildirFolder):
+    def expunge(self):
+        gone = [number for number, message in enumerate(self.messages, 1) if "\\Deleted" in message.getFlags()]
+        self.messages = [m for m in self.messages if "\\Deleted" not in m.getFlags()]
+        return gone[::-1]
+
+
+def system_with(folder_class):
+    return lambda root: mail_notify.mail_system(root, folder_class)
+
+
+class NotifyingFolder(imap_maildir.MaildirFolder):
+    def notify(self):
+        for listener in list(self.listeners):
+            listener.newMessages(len(self.messages), None)
+
+
+class UnwrittenNotify(imap_maildir.MaildirFolder):
+    def notify(self):
+        raise NotImplementedError()
+
+
+class CountsOnlyTheNew(imap_maildir.MaildirFolder):
+    def notify(self):
+        for listener in list(self.listeners):
+            listener.newMessages(1, None)
+
+
+class TellsNobody(imap_maildir.MaildirFolder):
+    def notify(self):
+        pass
+
+
+SOLUTIONS = {"check_known_recipients": smtp_with(KnownRecipients), "check_lucky_reply": robot_with(PromptQuestion),
+             "check_fixed_inbox": pop3_with(FixedInbox), "check_expunge": imap_with(ExpungingFolder),
+             "check_new_mail_pushed": system_with(NotifyingFolder)}
+MISTAKES = [
+    ("check_known_recipients", smtp_with(UnwrittenRecipients), "not written yet"),
+    ("check_known_recipients", smtp_with(TextDomains), "compare it with bytes"),
+    ("check_known_recipients", smtp_with(AnyLocalPart), "refuse a user with no Maildir"),
+    ("check_known_recipients", smtp_with(OpenRelay), "open relay"),
+    ("check_lucky_reply", robot_with(UnwrittenQuestion), "not written yet"),
+    ("check_lucky_reply", robot_with(AnswersAfter250), "the client's 250 must mean"),
+    ("check_fixed_inbox", pop3_with(UnwrittenInbox), "not written yet"),
+    ("check_fixed_inbox", pop3_with(TextModeInbox), "binary mode"),
+    ("check_fixed_inbox", pop3_with(TextUidInbox), "getUidl must return bytes"),
+    ("check_expunge", imap_with(UnwrittenExpunge), "not written yet"),
+    ("check_expunge", imap_with(LowestFirst), "highest first"),
+    ("check_expunge", imap_with(ForgetsTheFiles), "remove the files"),
+    ("check_new_mail_pushed", system_with(UnwrittenNotify), "not written yet"),
+    ("check_new_mail_pushed", system_with(CountsOnlyTheNew), "not how many are new"),
+    ("check_new_mail_pushed", system_with(TellsNobody), "newMessages(count, None)"),
+]
+
+
+@pytest.mark.parametrize("name", sorted(SOLUTIONS))
+def test_each_check_passes_its_solution(name):
+    getattr(ch08, name)(SOLUTIONS[name])
+
+
+@pytest.mark.parametrize("name, mistake, words", MISTAKES, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(MISTAKES)])
+def test_each_check_fails_the_stub_and_typical_mistakes_with_the_right_hint(name, mistake, words):
+    assert words in fails(getattr(ch08, name), mistake)
