@@ -209,3 +209,50 @@ def test_a_filter_on_level_alone_loses_the_services_info_events():
     message = fails(ch11.check_log_filter, filter_program(
         "return PredicateResult.yes if event['log_level'] >= LogLevel.warn else PredicateResult.no"))
     assert "the service's info events are kept" in message and "servers.services" in message
+
+
+# --- 11.3 privileges ----------------------------------------------------------------------------------------------
+
+KEYS = """
+    from twisted.application import service
+    from twisted.logger import Logger
+
+    class KeyService(service.Service):
+        log = Logger()
+
+        def __init__(self, path):
+            self.path = path
+
+        def privilegedStartService(self):
+            {privileged}
+
+        def startService(self):
+            {start}
+"""
+READ = "service.Service.privilegedStartService(self)\n            self.key = open(self.path, 'rb').read()"
+LOG = "service.Service.startService(self)\n            self.log.info('loaded a key of {size} bytes', size=len(self.key))"
+
+
+def key_program(privileged=READ, start=LOG) -> str:
+    return program("keyservice", KEYS.format(privileged=privileged, start=start))
+
+
+def test_a_key_service_that_reads_before_root_is_dropped_passes():
+    ch11.check_key_service(key_program())
+
+
+def test_the_key_service_stub_is_not_written_yet():
+    assert "not written yet" in fails(ch11.check_key_service, key_program(STUB, STUB))
+
+
+def test_a_key_read_in_start_service_is_told_it_was_read_too_late():
+    message = fails(ch11.check_key_service, key_program(
+        privileged="service.Service.privilegedStartService(self)",
+        start="service.Service.startService(self)\n            self.key = open(self.path, 'rb').read()"))
+    assert "read after root was given up" in message and "PermissionError" in message
+    assert "privilegedStartService before it drops root" in message
+
+
+def test_a_key_service_that_never_logs_is_told_what_to_log():
+    message = fails(ch11.check_key_service, key_program(start="service.Service.startService(self)"))
+    assert "its log says how long the key is" in message and "self.log.info" in message

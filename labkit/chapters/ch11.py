@@ -8,6 +8,7 @@ would, and reads its log. Every wait is bounded; no daemon outlives the check.
 
 from __future__ import annotations
 
+import os
 import socket
 import textwrap
 
@@ -19,7 +20,8 @@ from labkit.checks import NOT_WRITTEN, Check, limits, server_health, unwritten
 from labkit.checks.web import fetch
 from labkit.programs import program_path
 
-__all__ = ["check_greeter_plugin", "check_log_filter", "check_services_page", "check_status_service"]
+__all__ = ["check_greeter_plugin", "check_key_service", "check_log_filter", "check_services_page",
+           "check_status_service"]
 
 DAEMON_START = 10.0  # seconds for twistd to load a .tac, start its services and run its reactor
 
@@ -137,6 +139,65 @@ def check_greeter_plugin(program: str) -> None:
                      hint="the greeting comes from --greeting: options['greeting'], handed to the protocol "
                           "through its factory")
         check.expect("then each line reversed, and Goodbye", [b"desserts", b"Goodbye.", b""], lines[1:], sent=sent)
+        check.expect("the daemon's log shows no traceback", False, "Traceback" in daemon.log,
+                     hint="read the daemon's log: the traceback names the line that failed")
+
+
+# --- 11.3 privileges -------------------------------------------------------------------------------------------
+
+KEY = b"a practice key, readable by its owner only\n"
+
+
+def check_key_service(program: str) -> None:
+    """Exercise 11.3: ``KeyService(path)`` in ``programs/PROGRAM``, a ``service.Service`` that reads the file at
+    ``path`` (only its owner may read it) into ``self.key`` in ``privilegedStartService``, before twistd drops
+    root, and logs ``loaded a key of {size} bytes`` from ``startService``.
+
+    Where the kernel is root the check runs twistd with ``--uid nobody --gid nogroup`` and a key only root may
+    read; elsewhere the daemon runs as the kernel's user, and the key's mode becomes 000 between the two
+    methods, as dropping root would make it unreadable: in both, the key can be read in the first and not in
+    the second."""
+    with Check("your KeyService reads its key while it is still root, then runs without root",
+               hint="twistd calls privilegedStartService before it drops root and startService after: read "
+                    "the file there (call service.Service.privilegedStartService(self) too), and only log in "
+                    "startService") as check:
+        path = _program(check, program)
+        if path is None:
+            return
+        vault = check.temporary_folder("check-ch11-key-")  # only the kernel's user may enter it
+        key = vault / "practice.key"
+        key.write_bytes(KEY)
+        key.chmod(0o600)
+        root = os.geteuid() == 0
+        daemon = _start(check, f"""
+            import os, sys
+            sys.path.insert(0, {str(path.parent)!r})
+            from twisted.application import service
+            from {path.stem} import KeyService
+
+            class DroppingRoot(service.MultiService):
+                # Where twistd cannot drop root (the kernel is not root), the key is taken away from its owner
+                # between privilegedStartService and startService, as dropping root would.
+                def startService(self):
+                    if not {root}:
+                        os.chmod({str(key)!r}, 0)
+                    service.MultiService.startService(self)
+
+            application = service.Application("keys")
+            parent = DroppingRoot()
+            parent.setServiceParent(application)
+            KeyService({str(key)!r}).setServiceParent(parent)
+        """, *(["--uid", "nobody", "--gid", "nogroup"] if root else []))
+        if daemon is None:
+            if "PermissionError" in check.problem:
+                check.problem = ("twistd did not start: reading the key raised PermissionError, so it was read "
+                                 "after root was given up. " + check.problem)
+            return
+        check.expect("the daemon does not run as root", True, daemon.identity[0] != "root")
+        check.expect("its log says how long the key is", True, f"loaded a key of {len(KEY)} bytes" in daemon.log,
+                     hint="in startService: self.log.info('loaded a key of {size} bytes', size=len(self.key)), "
+                          "with log = Logger() in the class")
+        daemon.stop()
         check.expect("the daemon's log shows no traceback", False, "Traceback" in daemon.log,
                      hint="read the daemon's log: the traceback names the line that failed")
 
