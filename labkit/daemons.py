@@ -121,8 +121,11 @@ _HINTS = [
                                                    "read the port from the log, or stop the other server"),
     (r"Another twistd server is running", "a pid file names a process that still runs: stop that daemon "
                                           "(its pid is in the pid file), or start this one in another folder"),
-    (r"Permission denied|Read-only file system|Not a directory", "twistd cannot write there: give a log file or "
-                                                                 "pid file in a folder you can write"),
+    (r"Permission denied|Read-only file system|Not a directory", "the daemon may not open a file the log names: "
+                                                                 "for a log or pid file, twistd cannot write there "
+                                                                 "(give one in a folder you can write); a file a "
+                                                                 "service opens after twistd dropped root must be "
+                                                                 "open to the user it became"),
     (r"No variable named 'application'", "a .tac file must define a module-level name `application` "
                                         "(service.Application(...))"),
     (r"in startService", "a service raised in its startService, so twistd stopped: fix what the traceback "

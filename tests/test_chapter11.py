@@ -3,6 +3,12 @@ message. Every check runs the learner's program under a real twistd (see labkit.
 
 from __future__ import annotations
 
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -13,6 +19,7 @@ from labkit.chapters import ch11
 from tests.failing import fails
 
 STUB = "raise NotImplementedError()"
+REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -256,3 +263,53 @@ def test_a_key_read_in_start_service_is_told_it_was_read_too_late():
 def test_a_key_service_that_never_logs_is_told_what_to_log():
     message = fails(ch11.check_key_service, key_program(start="service.Service.startService(self)"))
     assert "its log says how long the key is" in message and "self.log.info" in message
+
+
+AS_AN_ORDINARY_USER = """
+import textwrap
+from labkit import programs
+from labkit.checks import CheckFailed
+from labkit.chapters import ch11
+for name, privileged, start in {cases!r}:
+    programs.save_program("ch11/keyservice.py", textwrap.dedent({source!r}.format(privileged=privileged, start=start)))
+    try:
+        ch11.check_key_service("ch11/keyservice.py")
+        print(name, "passed")
+    except CheckFailed as failed:
+        print(name, "failed:", " ".join(str(failed).split()))
+"""
+
+
+def python_for_nobody() -> tuple[str, list[str]]:
+    """A Python that nobody may run, and what to put on its path: this one, or where it lies in a folder nobody
+    may not enter (a pyenv under /root), the system's Python of the same version with this one's packages."""
+    candidates = [(sys.executable, []), (f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}",
+                                         [path for path in sys.path if path.endswith("site-packages")])]
+    for python, packages in candidates:
+        probe = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c",
+                                f"{python} -c 'import twisted'"], capture_output=True,
+                               env={**os.environ, "PYTHONPATH": os.pathsep.join(packages)})
+        if probe.returncode == 0:
+            return python, packages
+    pytest.skip(f"no Python that nobody may run: {sys.executable} lies in a folder closed to nobody")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs the check as nobody, which needs root")
+def test_the_key_check_run_by_an_ordinary_user_passes_the_solution_and_fails_a_late_read():
+    """Where the kernel is not root there is no --uid: the check takes the key away between the two methods."""
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="nobody-"))  # pytest's folders are root's alone
+    os.chown(folder, 65534, 65534)
+    late = ("service.Service.privilegedStartService(self)",
+            "service.Service.startService(self)\n            self.key = open(self.path, 'rb').read()")
+    python, packages = python_for_nobody()
+    script = (f"import sys; sys.executable = {python!r}\n"  # the daemons the check starts run on it too
+              + AS_AN_ORDINARY_USER.format(cases=[("right", READ, LOG), ("late", *late)], source=KEYS))
+    ran = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", python, "-c", script],
+                         cwd=folder, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "HOME": str(folder),
+                              "PYTHONPATH": os.pathsep.join([str(REPOSITORY), *packages])})
+    shutil.rmtree(folder)
+    lines = [line for line in ran.stdout.splitlines() if line.startswith(("right ", "late "))]
+    assert ran.returncode == 0 and lines[0] == "right passed", ran.stdout + ran.stderr
+    assert lines[1].startswith("late failed:") and "read after root was given up" in lines[1]
+    assert "PermissionError" in lines[1]
