@@ -176,9 +176,11 @@ class Timeline:
     @property
     def most_at_once(self) -> int:
         """The largest number of operations that were under way at the same moment."""
-        edges = sorted([(s.start, 1) for s in self.spans] + [(s.end, -1) for s in self.spans if s.end is not None])
+        # at one moment: ends of spans first, then starts, then ends of instants (which count while they happen)
+        edges = sorted([(s.start, 1, 1) for s in self.spans] +
+                       [(s.end, 2 if s.end == s.start else 0, -1) for s in self.spans if s.end is not None])
         busy = best = 0
-        for _, change in edges:
+        for _, _, change in edges:
             busy += change
             best = max(best, busy)
         return best

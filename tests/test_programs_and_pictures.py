@@ -76,7 +76,7 @@ def test_a_timeline_places_instants_timed_elsewhere_with_its_own_legend():
     timeline.add("warn", 100.5, ok=False)
     timeline.add("span", 100.25, 100.75)
     assert [(s.start, s.end, s.ok) for s in timeline.spans] == [(0, 0, True), (0.5, 0.5, False), (0.25, 0.75, True)]
-    assert timeline.duration == 0.75
+    assert timeline.duration == 0.75 and timeline.most_at_once == 2  # the instant at 0.5 within the span
     shown = timeline._repr_html_()
     assert "green: info, grey: warn or worse." in shown and "succeeded" not in shown
     assert shown.count("fill='#8c959f'") == 1 and shown.count("fill='#2da44e'") == 2
