@@ -223,7 +223,11 @@ def start(program: str, *args) -> tuple[subprocess.Popen, list[int]]:
     assert "port" in line, f"{program} said {line!r}: {process.stdout.read() if process.poll() is not None else ''}"
     import re
 
-    return process, [int(port) for port in re.findall(r"port (\d+)", line)]
+    ports = [int(port) for port in re.findall(r"port (\d+)", line)]
+    for port in ports:  # greeted: the reactor runs, with its Ctrl-C handler in place
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
+            assert sock.recv(1024), f"{program} did not greet on port {port}"
+    return process, ports
 
 
 def stop(process: subprocess.Popen, how=signal.SIGINT) -> int:
@@ -737,3 +741,24 @@ def test_each_check_passes_its_solution(name):
 @pytest.mark.parametrize("name, mistake, words", MISTAKES, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(MISTAKES)])
 def test_each_check_fails_the_stub_and_typical_mistakes_with_the_right_hint(name, mistake, words):
     assert words in fails(getattr(ch08, name), mistake)
+
+
+# --- the journey picture ---------------------------------------------------------------------------------------------
+
+def test_the_journey_shows_each_hops_commands_and_first_reply_lines_and_leaves_the_message_out(root, smtp_server):
+    from labkit.journey import MOST_LINES, message_journey
+    from labkit.sessions import SessionPicture
+
+    send(smtp_server.port, message(1))
+    assert wait_until(lambda: "closed (" in str(smtp_server.transcript).rsplit("\n", 1)[-1])
+    journey = message_journey("one message", ("SMTP in", SessionPicture.from_transcript(smtp_server, "smtp")),
+                              ("Maildir", ["renamed into new/"]), ("many", [f"line {n}" for n in range(40)]))
+    text = str(journey)
+    assert text.splitlines()[:2] == ["one message", "[SMTP in]"]
+    assert "  C: rcpt TO:<learner@example.test>" in text and "  S: 250 Recipient address accepted" in text
+    assert "  C: (the message: 7 lines)" in text  # four headers, a blank line, the body, the dot
+    assert "message number 1" not in text
+    assert "[Maildir]\n  renamed into new/" in text
+    assert f"… {40 - MOST_LINES + 1} more lines" in text
+    page = journey._repr_html_()
+    assert page.count("&#8594;") == 2 and "rcpt TO:&lt;learner@example.test&gt;" in page
