@@ -5,8 +5,8 @@ depend on a search engine's answers).
 Promises:
 
 * ``GET /lucky?q=WORDS`` answers ``302 Found`` with ``Location: /pages/NAME``, the first page (in
-  :data:`PAGES` order) one of whose keywords is one of the query's words (case ignored). No page matches:
-  ``404`` with a plain-text line saying so. No ``q``, or an empty one: ``400``.
+  :data:`PAGES` order) one of whose keywords is one of the query's words (case and punctuation ignored). No
+  page matches: ``404`` with a plain-text line saying so. No ``q``, or an empty one: ``400``.
 * ``GET /pages/NAME`` answers ``200`` with the page (HTML, UTF-8); any other path ``404``.
 * Every query is appended to ``resource.queries`` (text), so a check can see whether a robot asked; the list
   keeps the newest :data:`KEPT_QUERIES`.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import http.client
+import re
 
 from twisted.web import resource
 
@@ -46,7 +47,7 @@ def page_html(name: str) -> bytes:
 
 
 def first_match(query: str) -> str | None:
-    words = set(query.lower().split())
+    words = set(re.findall(r"\w+", query.lower()))
     return next((name for name, (_, _, keywords) in PAGES.items() if words & keywords), None)
 
 
