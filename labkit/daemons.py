@@ -57,14 +57,17 @@ LISTENING = re.compile(r"starting on (\d+)")
 _LAUNCHER = """
 import ctypes, os, runpy, shutil, signal, sys
 
-def die_with_the_kernel():
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux clears it when the uid changes)
-    except (AttributeError, OSError):
-        pass
+kernel = int(sys.argv.pop(1))
+
+def die_with_the_kernel():  # while the kernel is the parent: a real daemon leaves it on purpose
+    if os.getppid() == kernel:
+        try:
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux clears it when the uid changes)
+        except (AttributeError, OSError):
+            pass
 
 die_with_the_kernel()
-if os.getppid() != int(sys.argv.pop(1)):
+if os.getppid() != kernel:
     sys.exit("the kernel that started this daemon is gone")
 # opened now, before twistd may chroot or drop root; written to once every service has started
 ready = os.open(sys.argv.pop(1), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
