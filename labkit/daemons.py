@@ -112,6 +112,8 @@ else:
 READY = ".daemon-ready"
 
 _HINTS = [
+    (r"\(exit status -15\)", "something sent it SIGTERM before it had started (a service manager, kill, or a "
+                              "stop from the notebook): start it again once that is sorted out"),
     (r"SyntaxError", "the .tac file does not compile: fix the line the traceback names, then start it again"),
     (r"\[Errno 13\] Permission denied\.", "only root may listen on a port below 1024: listen on a higher port "
                                            "(a proxy or the service manager can hand the low one over), or start "
@@ -230,7 +232,7 @@ class Daemon(Program):
 
     def explain(self, why: str) -> str:
         log = self.log
-        hint = next((fix for pattern, fix in _HINTS if re.search(pattern, log)),
+        hint = next((fix for pattern, fix in _HINTS if re.search(pattern, f"{why}\n{log}")),
                     "read the daemon's log below for the first error")
         return f"{why}: {hint}.\n{self.command}\n{log.rstrip()}"
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -366,3 +367,32 @@ def test_the_port_is_known_even_when_the_log_does_not_say_it(tmp_path):
     assert "starting on" not in daemon.log
     probe_reverse("127.0.0.1", daemon.port)
     daemon.stop()
+
+
+def test_sigterm_from_outside_while_the_tac_loads_is_reported_and_leaves_nothing(tmp_path):
+    """A service manager (or a person with kill) stops the daemon before it has started."""
+    loading = tac(tmp_path, f"""
+        import os, time
+        from twisted.application import service
+        open({str(tmp_path / "loading")!r}, "w").write(str(os.getpid()))
+        time.sleep(30)
+        application = service.Application("slow")
+    """)
+
+    def terminate_once_loading():
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "loading").exists() or not (tmp_path / "loading").read_text():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(int((tmp_path / "loading").read_text()), signal.SIGTERM)
+
+    killer = threading.Thread(target=terminate_once_loading)
+    killer.start()
+    try:
+        with pytest.raises(daemons.DaemonFailed, match=r"twistd ended \(exit status -15\)") as failure:
+            daemons.twistd(loading, timeout=20)
+    finally:
+        killer.join()
+    assert "something sent it SIGTERM before it had started" in str(failure.value)
+    assert "$ twistd -n -y" in str(failure.value)
