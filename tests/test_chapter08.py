@@ -763,3 +763,25 @@ def test_the_journey_shows_each_hops_commands_and_first_reply_lines_and_leaves_t
     assert f"… {40 - MOST_LINES + 1} more lines" in text
     page = journey._repr_html_()
     assert page.count("&#8594;") == 2 and "rcpt TO:&lt;learner@example.test&gt;" in page
+
+
+def test_the_robot_and_the_notifying_mail_system_run_as_programs(root):
+    service = lucky()
+    search = labkit.serve(service, name="ch08-lucky", show=False)
+    upstream = practice_smtp.smtp(tls=False)
+    relay = labkit.serve(upstream, name="ch08-upstream", show=False)
+    robot, [robot_port] = start("lucky_mail.py", "lucky@example.test", search.url.rstrip("/"), relay.port)
+    system, [smtp_port, imap_port] = start("mail_notify.py", root)
+    try:
+        ask(robot_port, "smtp relay")
+        assert len(upstream.outbox) == 1 and service.queries == ["smtp relay"]
+        with imap_login(imap_port) as client:
+            client.select("INBOX")
+            send(smtp_port, message(1))
+            client.sock.settimeout(WAIT)
+            assert client.readline() == b"* 1 EXISTS\r\n"
+            client.logout()
+    finally:
+        search.stop()
+        relay.stop()
+        assert stop(robot) == 0 and stop(system) == 0
