@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import time
 
 import pytest
 
@@ -22,3 +25,25 @@ def need(program: str, package: str) -> str:
     if found is None:
         missing(f"{program} is missing: sudo apt-get install {package}")
     return found
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a peer that must be told its port (it cannot take port 0 and say which
+    one it got)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, what: str, limit: float = 10) -> None:
+    """Return once ``process`` (a peer started with stdout piped) accepts connections on loopback ``port``; fail the
+    test with the end of its output if it exits first, or naming the port if ``limit`` seconds pass."""
+    deadline = time.monotonic() + limit
+    while True:
+        assert process.poll() is None, f"{what} exited: {process.stdout.read().decode()[-800:]}"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"{what} did not listen on port {port}"
+            time.sleep(0.1)

@@ -31,6 +31,7 @@ from labkit import bridge, browser, output, serving
 from labkit.wire import Transcript
 from labkit.browser import NotServing, browser_url, fetch_page, link_bundle, open_link, show_page
 from tests.chromium import dump_dom, find_chromium
+from tests.peers import free_port
 
 MARKER = f"labkit-page-{secrets.token_hex(4)}"
 CSS_COLOR = "rgb(12, 34, 56)"
@@ -144,12 +145,6 @@ def shown(monkeypatch):
     calls = []
     monkeypatch.setattr(browser, "_display", lambda *objs, **kwargs: calls.append((objs, kwargs)))
     return calls
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- browser_url ------------------------------------------------------------------------------------------

@@ -7,15 +7,8 @@ proven against dnsmasq in tests/test_servers_names.py.)"""
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import socket
-import subprocess
-import sys
-import tempfile
-import time
 from email import message_from_bytes
-from pathlib import Path
 
 import pytest
 from twisted.internet import endpoints
@@ -29,129 +22,27 @@ from servers.mail import imap as imap_module
 from servers.mail import pop3 as pop3_module
 from servers.mail import smtp as smtp_module
 from servers.mail.messages import practice_messages
+from tests import mail_peers
 from tests.failing import fails
-from tests.peers import missing, need
 
 ACCOUNT = accounts.accounts("mail")[0]
 MESSAGES = practice_messages()
 WAIT = 10
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(port: int, process: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while True:
-        assert process.poll() is None, f"{what} exited: {process.stdout.read().decode()[-800:]}"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, f"{what} did not listen on port {port}"
-            time.sleep(0.1)
-
-
-DOVECOT_CONF = """\
-protocols = imap pop3
-listen = 127.0.0.1
-base_dir = {folder}/base
-state_dir = {folder}/state
-log_path = {folder}/log
-default_login_user = {login_user}
-default_internal_user = {internal_user}
-default_internal_group = {internal_group}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login apop
-mail_location = maildir:{folder}/mail/%u
-passdb {{
-  driver = passwd-file
-  args = {folder}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={folder}/mail/%u
-}}
-service imap-login {{
-  chroot =
-  inet_listener imap {{
-    port = {imap}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service pop3-login {{
-  chroot =
-  inet_listener pop3 {{
-    port = {pop3}
-  }}
-  inet_listener pop3s {{
-    port = 0
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-"""
-
-
 @pytest.fixture
 def dovecot():
-    """Dovecot on two free loopback ports, its one user holding the practice messages in a Maildir. Its folder
-    is one Dovecot's own users can read (pytest's temporary folders are private to this user)."""
-    program = need("dovecot", "dovecot-imapd dovecot-pop3d")
-    folder = Path(tempfile.mkdtemp(prefix="dovecot-peer-"))
-    folder.chmod(0o755)
-    for part in ("base", "state"):
-        (folder / part).mkdir(mode=0o755)
-    pop3_module.fill_maildir(folder / "mail" / ACCOUNT.user, MESSAGES)
-    if os.geteuid() == 0:  # Dovecot runs no login process as root, nor mail owned by root
-        users = {"login_user": "dovenull", "internal_user": "dovecot", "internal_group": "dovecot",
-                 "uid": "nobody", "gid": "nogroup"}
-        subprocess.run(["chown", "-R", "nobody:nogroup", str(folder / "mail")], check=True)
-    else:
-        import grp
-        import pwd
-
-        me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
-        users = {"login_user": me, "internal_user": me, "internal_group": group, "uid": me, "gid": group}
-    (folder / "passwd").write_text(f"{ACCOUNT.user}:{{PLAIN}}{ACCOUNT.password}::::\n")
-    ports = {"pop3": free_port(), "imap": free_port()}
-    (folder / "dovecot.conf").write_text(DOVECOT_CONF.format(folder=folder, **users, **ports))
-    process = subprocess.Popen([program, "-F", "-c", str(folder / "dovecot.conf")], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-    try:
-        wait_for(ports["pop3"], process, "dovecot")
-        wait_for(ports["imap"], process, "dovecot")
+    """Dovecot on two free loopback ports, its one user holding the practice messages in a Maildir."""
+    with mail_peers.dovecot(ACCOUNT.user, ACCOUNT.password,
+                         lambda mail: pop3_module.fill_maildir(mail / ACCOUNT.user, MESSAGES)) as ports:
         yield ports
-    finally:
-        process.terminate()
-        process.wait(timeout=WAIT)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
 def aiosmtpd(tmp_path):
-    """aiosmtpd (PyPI) on a free loopback port, delivering into a Maildir."""
-    try:
-        import aiosmtpd  # noqa: F401
-    except ImportError:
-        missing("aiosmtpd is missing: pip install 'aiosmtpd>=1.4,<2'")
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
-                                "aiosmtpd.handlers.Mailbox", str(tmp_path / "box")],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        wait_for(port, process, "aiosmtpd")
+    """aiosmtpd (PyPI), a real SMTP server, on a free loopback port, delivering into a Maildir."""
+    with mail_peers.aiosmtpd(tmp_path / "box") as port:
         yield port, tmp_path / "box"
-    finally:
-        process.terminate()
-        process.wait(timeout=WAIT)
 
 
 # --- the clients, as the labs write them -----------------------------------------------------------------------------

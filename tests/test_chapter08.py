@@ -26,7 +26,8 @@ from labkit.checks import wait_until
 from servers import accounts
 from servers.mail import smtp as practice_smtp
 from servers.web.lucky import lucky, page_html
-from tests.peers import missing, need
+from tests import mail_peers
+from tests.peers import need
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08-mail-servers.ipynb"
 
@@ -453,31 +454,8 @@ def test_a_delivery_is_announced_as_exists_to_a_selected_client_without_asking(r
 @pytest.fixture
 def aiosmtpd(tmp_path):
     """aiosmtpd (PyPI), a real SMTP server, on a free loopback port, delivering into a Maildir."""
-    try:
-        import aiosmtpd  # noqa: F401
-    except ImportError:
-        missing("aiosmtpd is missing: pip install 'aiosmtpd>=1.4,<2'")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c",
-                                "aiosmtpd.handlers.Mailbox", str(tmp_path / "box")],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        assert wait_until(lambda: _listening(port), timeout=WAIT), "aiosmtpd did not listen"
+    with mail_peers.aiosmtpd(tmp_path / "box") as port:
         yield port, tmp_path / "box"
-    finally:
-        process.terminate()
-        process.wait(timeout=WAIT)
-        process.stdout.close()
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 # --- 8-2: mail as a user interface ---------------------------------------------------------------------------------
@@ -790,54 +768,23 @@ def test_the_robot_and_the_notifying_mail_system_run_as_programs(root):
 
 def test_dovecot_reads_the_maildir_our_smtp_wrote_with_the_flags_our_imap_set():
     """The Maildir is the standard one: Dovecot finds every message and the \\Seen flag kept in a file's name."""
-    import shutil
-    import tempfile
+    def fill_through_our_servers(root):
+        pop3_maildir.add_users(root, [(ACCOUNT.user, ACCOUNT.password)])
+        fill(root, 3)
+        ours = labkit.serve(imap_maildir.IMAPFactory(root), name="ch08-imap", show=False)
+        try:
+            with imap_login(ours.port) as client:
+                client.select("INBOX")
+                client.store("2", "+FLAGS", r"(\Seen)")
+                client.logout()
+        finally:
+            ours.stop()
 
-    from tests.test_chapter07 import DOVECOT_CONF, free_port, wait_for
-
-    program = need("dovecot", "dovecot-imapd dovecot-pop3d")
-    folder = Path(tempfile.mkdtemp(prefix="dovecot-ch08-"))
-    folder.chmod(0o755)
-    root = folder / "mail"
-    root.mkdir()
-    pop3_maildir.add_users(root, [(ACCOUNT.user, ACCOUNT.password)])
-    fill(root, 3)
-    ours = labkit.serve(imap_maildir.IMAPFactory(root), name="ch08-imap", show=False)
-    try:
-        with imap_login(ours.port) as client:
-            client.select("INBOX")
-            client.store("2", "+FLAGS", r"(\Seen)")
-            client.logout()
-    finally:
-        ours.stop()
-    for part in ("base", "state"):
-        (folder / part).mkdir(mode=0o755)
-    if os.geteuid() == 0:  # Dovecot reads mail as another user than root
-        users = {"login_user": "dovenull", "internal_user": "dovecot", "internal_group": "dovecot",
-                 "uid": "nobody", "gid": "nogroup"}
-        subprocess.run(["chown", "-R", "nobody:nogroup", str(root)], check=True)
-    else:
-        import grp
-        import pwd
-
-        me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
-        users = {"login_user": me, "internal_user": me, "internal_group": group, "uid": me, "gid": group}
-    (folder / "passwd").write_text(f"{ACCOUNT.user}:{{PLAIN}}{ACCOUNT.password}::::\n")
-    ports = {"pop3": free_port(), "imap": free_port()}
-    (folder / "dovecot.conf").write_text(DOVECOT_CONF.format(folder=folder, **users, **ports))
-    dovecot = subprocess.Popen([program, "-F", "-c", str(folder / "dovecot.conf")], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-    try:
-        wait_for(ports["imap"], dovecot, "dovecot")
+    with mail_peers.dovecot(ACCOUNT.user, ACCOUNT.password, fill_through_our_servers) as ports:
         with imap_login(ports["imap"]) as client:
             client.select("INBOX", readonly=True)
             _, found = client.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
             client.logout()
-    finally:
-        dovecot.terminate()
-        dovecot.wait(timeout=WAIT)
-        dovecot.stdout.close()
-        shutil.rmtree(folder, ignore_errors=True)
     fetched = [item for item in found if isinstance(item, tuple)]
     ids = [email.message_from_bytes(item[1])["Message-ID"] for item in fetched]
     assert ids == [f"<m{n}@example.test>" for n in range(3)]

@@ -23,7 +23,7 @@ from servers.news.probes import nntplib
 from servers.news.server import NNTPServer
 from servers.news.storage import MAX_PER_GROUP, BadArticle, MemoryStorage, parse_article
 from servers.news.wire import multiline, parse_range, split_lines, unstuff
-from tests.peers import missing
+from tests.peers import free_port, missing
 
 HOST = "127.0.0.1"
 
@@ -286,12 +286,6 @@ def test_the_sqlite_storage_keeps_posts_across_a_restart_and_nntplib_reads_them(
 INN_BIN = Path("/usr/lib/news/bin")
 INN_GROUP = "practice.test"
 INSTALL_INN = "apt-get install inn2 (then set 'domain:' in /etc/news/inn.conf and run dpkg --configure -a)"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def inn_config(root: Path, port: int) -> Path:
