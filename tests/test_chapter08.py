@@ -491,6 +491,51 @@ def test_the_robot_answers_through_the_practice_smtp_server_before_its_250():
             served.stop()
 
 
+def test_the_robot_answers_451_while_the_search_service_or_the_relay_is_down():
+    """A failure that passes gets 4xx (RFC 5321: the sender keeps the question and offers it again later)."""
+    service = lucky()
+    search = labkit.serve(service, name="ch08-lucky", show=False)
+    upstream = practice_smtp.smtp(tls=False)
+    relay = labkit.serve(upstream, name="ch08-upstream", show=False)
+    robot = labkit.serve(lucky_mail.LuckySMTPFactory(labkit.get_reactor(), "lucky@example.test",
+                                                     search.url.rstrip("/"), relay.port), name="ch08-robot", show=False)
+    try:
+        relay.stop()
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            ask(robot.port, "smtp relay")
+        assert refused.value.smtp_code == 451 and b"ConnectionRefusedError" in refused.value.smtp_error
+        assert service.queries == ["smtp relay"]  # the search was made; the hand-over failed
+        search.stop()
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            ask(robot.port, "twisted")
+        assert refused.value.smtp_code == 451 and service.queries == ["smtp relay"]
+        assert upstream.outbox == []
+        assert "Traceback" not in robot.log.text  # a refusal the robot chose is no error
+    finally:
+        for served in (search, relay, robot):
+            served.stop()
+
+
+def test_a_failure_that_is_not_an_smtp_error_still_gets_twisteds_550_and_is_logged():
+    class Broken(lucky_mail.Question):
+        async def answer(self, question):
+            raise ValueError("a bug in the robot")
+
+        def eomReceived(self):
+            return defer.ensureDeferred(self.answer(None))  # no try_later: the bug reaches the protocol
+
+    robot = labkit.serve(lucky_mail.LuckySMTPFactory(labkit.get_reactor(), "lucky@example.test", "http://127.0.0.1:9",
+                                                     9, Broken), name="ch08-robot", show=False)
+    robot.log.errors_shown_in_cell = False  # its ValueError is expected
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            ask(robot.port, "anything")
+        assert refused.value.smtp_code == 550
+        assert wait_until(lambda: "a bug in the robot" in robot.log.text)
+    finally:
+        robot.stop()
+
+
 def test_the_robots_reply_reaches_aiosmtpd_a_real_smtp_server(aiosmtpd):
     port, box = aiosmtpd
     search = labkit.serve(lucky(), name="ch08-lucky", show=False)
@@ -590,6 +635,14 @@ def robot_with(question_class):
 
 
 class PromptQuestion(lucky_mail.Question):
+    def eomReceived(self):
+        question = email.message_from_bytes(b"\n".join(self.lines), policy=email.policy.default)
+        return defer.ensureDeferred(self.answer(question)).addErrback(self.try_later)
+
+
+class NoErrback(lucky_mail.Question):
+    """The mistake: a failed job reaches Twisted, whose answer is 550 (the question bounces for good)."""
+
     def eomReceived(self):
         question = email.message_from_bytes(b"\n".join(self.lines), policy=email.policy.default)
         return defer.ensureDeferred(self.answer(question))
@@ -700,6 +753,7 @@ MISTAKES = [
     ("check_known_recipients", smtp_with(OpenRelay), "open relay"),
     ("check_lucky_reply", robot_with(UnwrittenQuestion), "not written yet"),
     ("check_lucky_reply", robot_with(AnswersAfter250), "the client's 250 must mean"),
+    ("check_lucky_reply", robot_with(NoErrback), "answer 451"),
     ("check_fixed_inbox", pop3_with(UnwrittenInbox), "not written yet"),
     ("check_fixed_inbox", pop3_with(TextModeInbox), "binary mode"),
     ("check_expunge", imap_with(UnwrittenExpunge), "not written yet"),

@@ -112,16 +112,30 @@ def check_known_recipients(factory_for) -> None:
         server_health(check, served)
 
 
+def _ask_robot(port: int, question: bytes) -> str:
+    """The robot's answer to the end of DATA: ``"250"``, the code and text it refused with, or what went wrong."""
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=limits.REPLY) as client:
+            client.sendmail(SENDER, ["lucky@example.test"], question)
+        return "250"
+    except smtplib.SMTPDataError as refused:
+        return f"{refused.smtp_code} {refused.smtp_error.decode('utf-8', 'replace')}"
+    except (smtplib.SMTPException, OSError) as error:
+        return f"{type(error).__name__}: {error}"
+
+
 def check_lucky_reply(factory_for) -> None:
     """Exercise 8.2: ``factory_for(search_url, upstream_port)`` is the robot's SMTP factory: mail to
     ``lucky@example.test`` is answered through the SMTP server on ``upstream_port``, and the robot's 250 comes
-    only once the answer has been handed on (``eomReceived`` returns the Deferred of the whole job)."""
+    only once the answer has been handed on (``eomReceived`` returns the Deferred of the whole job); with the
+    search service stopped, the robot answers 451 (a temporary failure: the sender tries again later)."""
     from servers.mail import smtp as practice_smtp
     from servers.web.lucky import lucky
 
-    with Check("your robot answers before it says 250",
+    with Check("your robot answers before it says 250, and says 451 when it cannot answer",
                hint="in eomReceived: question = email.message_from_bytes(b'\\n'.join(self.lines), "
-                    "policy=email.policy.default); return defer.ensureDeferred(self.answer(question))") as check:
+                    "policy=email.policy.default); return defer.ensureDeferred(self.answer(question))"
+                    ".addErrback(self.try_later)") as check:
         service = lucky()
         search = check.serve(service, "check-lucky")
         upstream = practice_smtp.smtp(tls=False)
@@ -129,28 +143,32 @@ def check_lucky_reply(factory_for) -> None:
         robot = check.serve(factory_for(search.url.rstrip("/"), relay.port), "check-robot")
         question = (f"From: Ada <{SENDER}>\r\nTo: lucky@example.test\r\nSubject: twisted deferred\r\n"
                     f"Message-ID: <question@example.test>\r\n\r\nPlease look it up.\r\n").encode()
-        try:
-            with smtplib.SMTP("127.0.0.1", robot.port, timeout=limits.REPLY) as client:
-                client.sendmail(SENDER, ["lucky@example.test"], question)
-            answered_at_250 = len(upstream.outbox)
-            outcome = "250"
-        except (smtplib.SMTPException, OSError) as error:
-            answered_at_250, outcome = len(upstream.outbox), f"{type(error).__name__}: {error}"
-        check.show(robot.transcript)
+        outcome = _ask_robot(robot.port, question)
+        answered_at_250 = len(upstream.outbox)
         if unwritten(check, robot):
+            check.show(robot.transcript)
             return
+        wait_until(lambda: upstream.outbox)  # a reply sent after the 250 (the mistake) is let finish
+        search.stop()  # the search service is down: no answer can be made now
+        later = _ask_robot(robot.port, question.replace(b"twisted deferred", b"smtp relay"))
+        check.show(robot.transcript)
         check.expect("the robot's answer to DATA", "250", outcome,
                      hint="eomReceived must return a Deferred (defer.ensureDeferred(...)), not a coroutine or None")
         check.expect("replies handed on when the robot said 250", 1, answered_at_250,
                      hint="return the Deferred of the whole job from eomReceived: the client's 250 must mean "
                           "the answer has gone out")
-        wait_until(lambda: upstream.outbox)
-        check.expect("the query the search service got", ["twisted deferred"], service.queries)
+        check.expect("the query the search service got", ["twisted deferred"], service.queries[:1])
         if upstream.outbox:
             reply = message_from_bytes(upstream.outbox[0].data, policy=policy.default)
             check.expect("the reply's recipient", SENDER, upstream.outbox[0].recipients[0] if upstream.outbox[0]
                          .recipients else "")
             check.expect("the reply's In-Reply-To", "<question@example.test>", reply["In-Reply-To"])
+        check.expect("the robot's answer with the search service stopped", "451 (try again later)", later,
+                     ok=later.startswith("451"),
+                     hint="a search service that is down is a trouble that passes: answer 451 (the sender tries "
+                          "again later), not 550 (it bounces the question): .addErrback(self.try_later)"
+                     if later.startswith("550") else "")
+        check.expect("replies handed on while the search service was down", 1, len(upstream.outbox))
         server_health(check, robot)
 
 
