@@ -19,7 +19,8 @@ Promises:
 * Plugins found under the folder on the daemon's ``PYTHONPATH`` (``programs/...``) are read from a copy in its
   run folder, so the ``dropin.cache`` Twisted writes never lands in ``programs/``, which kernels share.
 * No daemon outlives the kernel: each ``-n`` child asks Linux for SIGTERM when the kernel dies, and every daemon
-  still running (real daemons included) is stopped when the kernel's Python exits. :func:`running` lists them,
+  still running (real daemons included) is stopped when the kernel's Python exits, and the fresh run folders
+  are removed then. :func:`running` lists them,
   :func:`processes` finds every one still alive on the machine, :func:`stop_all` stops them.
 """
 
@@ -140,6 +141,7 @@ _HINTS = [
 ]
 
 _running: set[Daemon] = set()
+_made: list[pathlib.Path] = []  # fresh run folders, kept while the kernel lives (their logs and files are read)
 
 
 class DaemonFailed(RuntimeError):
@@ -271,6 +273,7 @@ def _folder(folder, owner: str | None = None) -> pathlib.Path:
     daemon that will run as that user: its pid file, its ready mark and what it writes live there."""
     if folder is None:
         folder = pathlib.Path(tempfile.mkdtemp(prefix="daemon-"))
+        _made.append(folder)
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if owner is not None and os.geteuid() == 0:
@@ -417,4 +420,10 @@ def stop_all() -> None:
         daemon.stop()
 
 
-atexit.register(stop_all)
+def _at_exit() -> None:
+    stop_all()
+    for folder in _made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+atexit.register(_at_exit)

@@ -396,3 +396,13 @@ def test_sigterm_from_outside_while_the_tac_loads_is_reported_and_leaves_nothing
         killer.join()
     assert "something sent it SIGTERM before it had started" in str(failure.value)
     assert "$ twistd -n -y" in str(failure.value)
+
+
+def test_the_run_folders_a_kernel_made_are_removed_when_it_exits():
+    ran = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        from labkit import daemons
+        daemon = daemons.twistd({str(REVERSE_TAC)!r})
+        print(daemon.folder, flush=True)
+    """)], capture_output=True, text=True, timeout=60)
+    folder = pathlib.Path(ran.stdout.strip())
+    assert ran.returncode == 0 and folder.name.startswith("daemon-") and not folder.exists(), ran.stderr
