@@ -350,6 +350,59 @@ def test_twisteds_own_maildir_mailbox_never_answers_retr_and_the_subclass_does(r
         served.stop()
 
 
+def test_twisteds_own_maildir_mailbox_drops_the_connection_at_dele(root):
+    fill(root, 1)
+    from twisted.mail import maildir
+
+    served = labkit.serve(pop3_maildir.POP3Factory(root, maildir.MaildirMailbox), name="ch08-pop3-bug", show=False)
+    served.log.errors_shown_in_cell = False  # its TypeError is expected
+    try:
+        client = pop_login(served.port)
+        with pytest.raises(poplib.error_proto, match="EOF"):
+            client.dele(1)  # a str and a bytes path joined: TypeError, and another in the error's own answer
+        client.close()
+        assert wait_until(lambda: "TypeError" in served.log.text)
+    finally:
+        served.stop()
+    assert len(stored(root)) == 1
+
+
+def test_dele_only_marks_until_quit_and_rset_unmarks(root):
+    """RFC 1939: messages marked with DELE are removed in the UPDATE state, after QUIT, and only then."""
+    fill(root, 3)
+    trash = root / ACCOUNT.user / ".Trash" / "cur"
+    served = labkit.serve(pop3_maildir.POP3Factory(root), name="ch08-pop3", show=False)
+    try:
+        client = pop_login(served.port)
+        client.dele(1)
+        with pytest.raises(poplib.error_proto, match="already deleted"):
+            client.dele(1)
+        with pytest.raises(poplib.error_proto):
+            client.retr(1)  # a marked message is gone for the rest of the session
+        client.close()  # the session breaks off: nothing is removed
+        assert wait_until(lambda: "closed (" in str(served.transcript).rsplit("\n", 1)[-1])
+        assert len(stored(root)) == 3 and os.listdir(trash) == []
+
+        client = pop_login(served.port)
+        client.dele(2)
+        client.rset()  # unmarked
+        client.quit()
+        assert len(stored(root)) == 3 and os.listdir(trash) == []
+
+        client = pop_login(served.port)
+        client.dele(2)
+        client.quit()  # UPDATE: message 2 moves to .Trash/
+        assert len(stored(root)) == 2 and len(os.listdir(trash)) == 1
+        assert b"message number 1" in (trash / os.listdir(trash)[0]).read_bytes()
+
+        client = pop_login(served.port)
+        subjects = [email.message_from_bytes(b"\r\n".join(client.retr(n)[1]))["Subject"] for n in (1, 2)]
+        client.quit()
+        assert subjects == ["number 0", "number 2"]
+    finally:
+        served.stop()
+
+
 def test_twisteds_apop_check_refuses_the_right_digest():
     from hashlib import md5
 
