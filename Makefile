@@ -21,7 +21,7 @@ lab: $(INSTALLED)
 	$(BIN)/jupyter lab $(WORKSPACE)/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: $(INSTALLED)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --durations=20
 	$(BIN)/python -m pytest --nbval notebooks/*.ipynb --nbval-sanitize-with notebooks/sanitize.cfg \
 		--nbval-cell-timeout 120 -p no:cacheprovider
 
