@@ -106,3 +106,29 @@ def test_a_server_that_greets_first_over_tls_from_the_first_byte_completes_the_h
             assert _read_line(client) == b"+OK NOOP\r\n"
     finally:
         served.stop()
+
+
+def test_over_https_a_client_that_pipelines_and_never_reads_is_held_back():
+    """twisted.web registers its own producer; over TLS from the first byte the guard still stops reading a client
+    that asks for /big again and again without reading, and the site keeps serving others."""
+    served = labkit.serve("web", name="https-web", show=False, tls=tls.server_options())
+    request = b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    chunk = request * (65536 // len(request) + 1)
+    sent = 0
+    try:
+        plain = socket.create_connection(("127.0.0.1", served.port), timeout=WAIT)
+        with tls.ssl_context().wrap_socket(plain, server_hostname="localhost") as client:
+            client.settimeout(2.0)
+            try:
+                while sent < 64 * 1024 * 1024:
+                    client.sendall(chunk)
+                    sent += len(chunk)
+            except (TimeoutError, socket.timeout, ssl.SSLWantWriteError):
+                pass
+            assert sent < 64 * 1024 * 1024, "the server kept reading a client that never read its answers"
+            plain_other = socket.create_connection(("127.0.0.1", served.port), timeout=WAIT)
+            with tls.ssl_context().wrap_socket(plain_other, server_hostname="localhost") as other:
+                other.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                assert other.recv(12) == b"HTTP/1.1 200"
+    finally:
+        served.stop()
