@@ -166,6 +166,26 @@ def test_pop3_deletes_only_at_quit(pop3_server):
     assert stored(pop3_server.folder) == len(MESSAGES) - 1
 
 
+def test_pop3_a_marked_message_is_left_out_of_stat_list_and_uidl_until_rset(pop3_server):
+    """RFC 1939: messages marked as deleted are not counted by STAT nor listed by LIST and UIDL (Twisted's own
+    server counts them with size 0)."""
+    client = pop_login(pop3_server.port)
+    count, total = client.stat()
+    sizes = {int(number): int(size) for number, size in (entry.split() for entry in client.list()[1])}
+    client.dele(1)
+    assert client.stat() == (count - 1, total - sizes[1])
+    assert [int(entry.split()[0]) for entry in client.list()[1]] == list(range(2, count + 1))
+    assert [int(entry.split()[0]) for entry in client.uidl()[1]] == list(range(2, count + 1))
+    for command in (client.list, client.uidl):
+        with pytest.raises(poplib.error_proto, match="-ERR no such message: 1"):
+            command(1)
+    assert client.list(2).split()[1:] == [b"2", str(sizes[2]).encode()]
+    client.rset()
+    assert client.stat() == (count, total)
+    client.quit()
+    assert stored(pop3_server.folder) == len(MESSAGES)
+
+
 def test_pop3_a_message_removed_by_another_session_is_an_error_and_the_session_goes_on(pop3_server):
     first = pop_login(pop3_server.port)
     second = pop_login(pop3_server.port)

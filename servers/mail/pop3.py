@@ -8,7 +8,9 @@ Promises:
   ``tls=`` (server options) offers STLS; over ``listenSSL`` the same factory serves implicit TLS (port 995 style).
 * Deletion follows RFC 1939: DELE only marks a message; QUIT removes what was marked; a session that ends any
   other way (a client that hangs up mid-RETR) removes nothing. A message removed by another session answers
-  ``-ERR`` (Twisted says "message deleted"), and the session goes on.
+  ``-ERR`` (Twisted says "message deleted"), and the session goes on. A marked message is left out of STAT, LIST
+  and UIDL, and ``LIST n``/``UIDL n`` of it answer ``-ERR``, as RFC 1939 says (Twisted's server counts and lists it
+  with size 0, the size its ``IMailbox`` interface gives a deleted message).
 
 The two bugs of Twisted 26.10 fixed by subclassing (both still in Twisted's own code):
 
@@ -123,6 +125,35 @@ class PracticePOP3(twisted_pop3.POP3):
         self.successResponse(b"Begin TLS negotiation")
         self.secured = True
         self.transport.startTLS(self.tls)
+
+    def do_STAT(self):
+        sizes = self._kept_sizes()
+        self.successResponse(b"%d %d" % (len(sizes), sum(sizes.values())))
+
+    def do_LIST(self, i=None):
+        self._kept_listing(i, b"%d" % len(self._kept_sizes()), lambda number, size: b"%d %d" % (number, size))
+
+    def do_UIDL(self, i=None):
+        self._kept_listing(i, b"", lambda number, size: b"%d %b" % (number, self.mbox.getUidl(number - 1)))
+
+    def _kept_sizes(self) -> dict[int, int]:
+        """{message number: size} of the messages not marked deleted (Twisted's mailboxes give those size 0)."""
+        return {number: size for number, size in enumerate(self.mbox.listMessages(), start=1) if size}
+
+    def _kept_listing(self, i, first: bytes, line) -> None:
+        """One ``line(number, size)`` for message ``i``, or ``first`` then one line per message kept (the same
+        first lines as Twisted's)."""
+        sizes = self._kept_sizes()
+        if i is None:
+            self.successResponse(first)
+            self.transport.writeSequence([line(number, size) + b"\r\n" for number, size in sizes.items()])
+            self.transport.write(b".\r\n")
+            return
+        number = int(i) if i.isdigit() else 0
+        if number in sizes:
+            self.successResponse(line(number, sizes[number]))
+        else:
+            self.failResponse(b"no such message: " + i)
 
     def authenticateUserAPOP(self, user, digest):
         if self.portal is None:
