@@ -385,7 +385,11 @@ def test_dele_only_marks_until_quit_and_rset_unmarks(root):
 
         client = pop_login(served.port)
         client.dele(2)
+        assert client.stat()[0] == 2  # RFC 1939: a marked message is not counted, nor listed
+        assert [entry.split()[0] for entry in client.list()[1]] == [b"1", b"3"]
+        assert [entry.split()[0] for entry in client.uidl()[1]] == [b"1", b"3"]
         client.rset()  # unmarked
+        assert client.stat()[0] == 3
         client.quit()
         assert len(stored(root)) == 3 and os.listdir(trash) == []
 

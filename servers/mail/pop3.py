@@ -9,8 +9,7 @@ Promises:
 * Deletion follows RFC 1939: DELE only marks a message; QUIT removes what was marked; a session that ends any
   other way (a client that hangs up mid-RETR) removes nothing. A message removed by another session answers
   ``-ERR`` (Twisted says "message deleted"), and the session goes on. A marked message is left out of STAT, LIST
-  and UIDL, and ``LIST n``/``UIDL n`` of it answer ``-ERR``, as RFC 1939 says (Twisted's server counts and lists it
-  with size 0, the size its ``IMailbox`` interface gives a deleted message).
+  and UIDL (:class:`ListsOnlyKeptMessages`, which chapter 8's POP3 lab uses too).
 
 The two bugs of Twisted 26.10 fixed by subclassing (both still in Twisted's own code):
 
@@ -43,7 +42,8 @@ from zope.interface import implementer
 from servers import accounts
 from servers.mail.messages import practice_messages
 
-__all__ = ["APOPDigest", "PracticeMaildir", "PracticePOP3", "fill_maildir", "mail_folder", "pop3"]
+__all__ = ["APOPDigest", "ListsOnlyKeptMessages", "PracticeMaildir", "PracticePOP3", "fill_maildir", "mail_folder",
+           "pop3"]
 
 FAMILY = "mail"
 
@@ -103,28 +103,11 @@ class PracticeMaildir(maildir.MaildirMailbox):
         self.marked.clear()
 
 
-class PracticePOP3(twisted_pop3.POP3):
-    """Twisted's POP3 server with APOP that works (see :class:`APOPDigest`) and STLS (RFC 2595), which
-    Twisted's server lacks: offered in CAPA before login while ``tls`` (server options) is set."""
-
-    AUTH_CMDS = twisted_pop3.POP3.AUTH_CMDS + [b"STLS"]
-    tls = None
-    secured = False
-
-    def listCapabilities(self):
-        offered = super().listCapabilities()
-        return offered + [b"STLS"] if self._can_start_tls() else offered
-
-    def _can_start_tls(self) -> bool:
-        return self.tls is not None and not self.secured and not self.mbox
-
-    def do_STLS(self):
-        if not self._can_start_tls():
-            self.failResponse(b"STLS is not available now (not offered, already secure, or logged in)")
-            return
-        self.successResponse(b"Begin TLS negotiation")
-        self.secured = True
-        self.transport.startTLS(self.tls)
+class ListsOnlyKeptMessages:
+    """Mix in before ``twisted.mail.pop3.POP3``: STAT, LIST and UIDL leave out the messages marked by DELE, and
+    ``LIST n``/``UIDL n`` of one answer ``-ERR``, as RFC 1939 says. Twisted's server counts and lists them with
+    size 0, the size its ``IMailbox`` interface gives a deleted message, which is how they are recognised here
+    (the mailbox must answer ``listMessages`` at once, not with a Deferred)."""
 
     def do_STAT(self):
         sizes = self._kept_sizes()
@@ -154,6 +137,30 @@ class PracticePOP3(twisted_pop3.POP3):
             self.successResponse(line(number, sizes[number]))
         else:
             self.failResponse(b"no such message: " + i)
+
+
+class PracticePOP3(ListsOnlyKeptMessages, twisted_pop3.POP3):
+    """Twisted's POP3 server with APOP that works (see :class:`APOPDigest`) and STLS (RFC 2595), which
+    Twisted's server lacks: offered in CAPA before login while ``tls`` (server options) is set."""
+
+    AUTH_CMDS = twisted_pop3.POP3.AUTH_CMDS + [b"STLS"]
+    tls = None
+    secured = False
+
+    def listCapabilities(self):
+        offered = super().listCapabilities()
+        return offered + [b"STLS"] if self._can_start_tls() else offered
+
+    def _can_start_tls(self) -> bool:
+        return self.tls is not None and not self.secured and not self.mbox
+
+    def do_STLS(self):
+        if not self._can_start_tls():
+            self.failResponse(b"STLS is not available now (not offered, already secure, or logged in)")
+            return
+        self.successResponse(b"Begin TLS negotiation")
+        self.secured = True
+        self.transport.startTLS(self.tls)
 
     def authenticateUserAPOP(self, user, digest):
         if self.portal is None:
