@@ -39,7 +39,6 @@ import shutil
 import signal
 import socket
 import stat
-import subprocess
 import sys
 import tempfile
 import time
@@ -163,7 +162,8 @@ class Daemon(Program):
         python_path = os.pathsep.join(filter(None, [str(path_entry.resolve()), os.environ.get("PYTHONPATH")]))
         launcher = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), READY, str(path_entry.resolve()), tool]
         if user is not None:  # setpriv replaces itself with the launcher: the kernel stays its parent
-            launcher = ["setpriv", f"--reuid={user}", f"--regid={_group_of(user)}", "--clear-groups", *launcher]
+            launcher = ["setpriv", f"--reuid={user}", f"--regid={_account(user).pw_gid}", "--clear-groups",
+                        *launcher]
         super().__init__(tool, args, launcher=launcher, cwd=folder,
                          env={"PYTHONPATH": python_path, **(env or {})})
         _running.add(self)
@@ -277,7 +277,7 @@ def _folder(folder, owner: str | None = None) -> pathlib.Path:
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if owner is not None and os.geteuid() == 0:
-        entry = pwd.getpwuid(int(owner)) if str(owner).isdigit() else pwd.getpwnam(owner)
+        entry = _account(owner)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     return folder
 
@@ -291,15 +291,16 @@ def _furnish_jail(root: pathlib.Path, user: str | None) -> None:
         os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
         os.chmod(null, 0o666)
     if user is not None:
-        entry = pwd.getpwuid(int(user)) if str(user).isdigit() else pwd.getpwnam(user)
+        entry = _account(user)
         group = grp.getgrgid(entry.pw_gid)
         (root / "etc").mkdir(exist_ok=True)
         (root / "etc" / "passwd").write_text(f"{entry.pw_name}:x:{entry.pw_uid}:{entry.pw_gid}::/:/nonexistent\n")
         (root / "etc" / "group").write_text(f"{group.gr_name}:x:{group.gr_gid}:\n")
 
 
-def _group_of(user: str) -> int:
-    return pwd.getpwnam(user).pw_gid
+def _account(user) -> pwd.struct_passwd:
+    """The password-file entry of ``user``, a name or a uid (as ``--uid`` takes either)."""
+    return pwd.getpwuid(int(user)) if str(user).isdigit() else pwd.getpwnam(user)
 
 
 def ordinary_user() -> str | None:
@@ -360,7 +361,8 @@ def twistd(tac, *options: str, folder=None, daemonize: bool = False, timeout: fl
                                   "ordinary user: leave out user=")
         folder = _folder(folder, user)
         tac = pathlib.Path(shutil.copy(tac, folder))
-        os.chown(tac, pwd.getpwnam(user).pw_uid, _group_of(user))
+        entry = _account(user)
+        os.chown(tac, entry.pw_uid, entry.pw_gid)
     else:
         folder = _folder(folder, _option(options, "--uid") if "--uid" in named else None)
     if "--chroot" in named and os.geteuid() == 0:

@@ -1,14 +1,19 @@
-"""Independent mail servers for the tests, each started on free loopback ports for the block that uses it:
+"""Independent mail peers for the tests.
 
 * :func:`dovecot`: Debian's Dovecot (IMAP and POP3) from a temporary configuration, serving one user's Maildir;
-* :func:`aiosmtpd`: aiosmtpd (PyPI), a real SMTP server, delivering into a Maildir.
+* :func:`aiosmtpd`: aiosmtpd (PyPI), a real SMTP server, delivering into a Maildir;
+
+each started on free loopback ports for the block that uses it; and the standard library's clients logged in as
+the first practice mail account: :func:`pop_login`, :func:`imap_login`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import imaplib
 import importlib.util
 import os
+import poplib
 import shutil
 import subprocess
 import sys
@@ -16,7 +21,26 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from servers import accounts
 from tests.peers import free_port, missing, need, wait_for_port
+
+ACCOUNT = accounts.accounts("mail")[0]
+WAIT = 10
+
+
+def pop_login(port: int, password: str = ACCOUNT.password) -> poplib.POP3:
+    """``poplib`` logged in with USER/PASS to the POP3 server on loopback ``port``."""
+    client = poplib.POP3("127.0.0.1", port, timeout=WAIT)
+    client.user(ACCOUNT.user)
+    client.pass_(password)
+    return client
+
+
+def imap_login(port: int) -> imaplib.IMAP4:
+    """``imaplib`` logged in to the IMAP server on loopback ``port``."""
+    client = imaplib.IMAP4("127.0.0.1", port, timeout=WAIT)
+    client.login(ACCOUNT.user, ACCOUNT.password)
+    return client
 
 CONFIGURATION = """\
 protocols = imap pop3

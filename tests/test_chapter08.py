@@ -27,6 +27,7 @@ from servers import accounts
 from servers.mail import smtp as practice_smtp
 from servers.web.lucky import lucky, page_html
 from tests import mail_peers
+from tests.mail_peers import imap_login, pop_login
 from tests.peers import need
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08-mail-servers.ipynb"
@@ -309,13 +310,6 @@ def fill(root: Path, count: int = 3, user: str = ACCOUNT.user) -> None:
         served.stop()
 
 
-def pop_login(port: int, password: str = ACCOUNT.password) -> poplib.POP3:
-    client = poplib.POP3("127.0.0.1", port, timeout=WAIT)
-    client.user(ACCOUNT.user)
-    client.pass_(password)
-    return client
-
-
 def test_pop3_serves_what_smtp_delivered_and_refuses_a_wrong_password(root):
     fill(root)
     served = labkit.serve(pop3_maildir.POP3Factory(root), name="ch08-pop3", show=False)
@@ -418,11 +412,6 @@ def test_twisteds_apop_check_refuses_the_right_digest():
 
 
 # --- 8-4: IMAP on the same Maildir -----------------------------------------------------------------------------------
-
-def imap_login(port: int) -> imaplib.IMAP4:
-    client = imaplib.IMAP4("127.0.0.1", port, timeout=WAIT)
-    client.login(ACCOUNT.user, ACCOUNT.password)
-    return client
 
 
 def uids(client: imaplib.IMAP4) -> list[int]:

@@ -27,6 +27,7 @@ from servers.mail import probes
 from servers.mail import smtp as smtp_module
 from servers.mail.messages import practice_messages
 from servers.mail.smtp import MAX_MESSAGE
+from tests.mail_peers import imap_login, pop_login
 
 ACCOUNT = accounts.accounts("mail")[0]
 MESSAGES = practice_messages()
@@ -58,13 +59,6 @@ def imap_server():
     served = labkit.serve("imap", name="test-imap", show=False)
     yield served
     served.stop()
-
-
-def pop_login(port: int) -> poplib.POP3:
-    client = poplib.POP3("127.0.0.1", port, timeout=WAIT)
-    client.user(ACCOUNT.user)
-    client.pass_(ACCOUNT.password)
-    return client
 
 
 def stored(folder) -> int:
@@ -266,11 +260,6 @@ def test_smtp_ends_a_session_whose_line_never_ends(smtp_server):
 
 
 # --- IMAP ------------------------------------------------------------------------------------------------------------
-
-def imap_login(port: int) -> imaplib.IMAP4:
-    client = imaplib.IMAP4("127.0.0.1", port, timeout=WAIT)
-    client.login(ACCOUNT.user, ACCOUNT.password)
-    return client
 
 
 def test_imap_folders_uids_and_messages(imap_server):

@@ -21,6 +21,7 @@ import re
 from twisted.web import resource
 
 from servers.rpc.bounded import BoundedRoot
+from servers.web.pages import FixedPage
 
 __all__ = ["PAGES", "LuckySearch", "lucky", "page_html", "probe"]
 
@@ -51,22 +52,10 @@ def first_match(query: str) -> str | None:
     return next((name for name, (_, _, keywords) in PAGES.items() if words & keywords), None)
 
 
-class _Page(resource.Resource):
-    isLeaf = True
-
-    def __init__(self, name: str):
-        super().__init__()
-        self.name = name
-
-    def render_GET(self, request):
-        request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        return page_html(self.name)
-
-
 class _Pages(resource.Resource):
     def getChild(self, path, request):
         name = path.decode("utf-8", "replace")
-        return _Page(name) if name in PAGES else resource.NoResource("no such page")
+        return FixedPage(page_html(name)) if name in PAGES else resource.NoResource("no such page")
 
 
 class _Lucky(resource.Resource):
