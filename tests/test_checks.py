@@ -165,6 +165,33 @@ def test_an_unwritten_client_protocol_ends_the_wait_with_its_error_and_no_traceb
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_a_failure_left_unhandled_by_earlier_code_is_not_blamed_on_the_watched_call():
+    """A Deferred that failed with nobody to handle it is reported when it is garbage-collected, which may happen
+    on the reactor thread during a later, unrelated call; that call's outcome must not take the blame."""
+    import gc
+
+    def left_unhandled():
+        d = defer.Deferred()
+        d.cycle = d  # kept alive until the cycle collector runs
+        try:
+            raise ValueError("from an earlier cell")  # raised in code that is not a library's, as a learner's
+        except ValueError:
+            d.errback()
+
+    def main(reactor):
+        def later():
+            gc.collect()  # the collector happens to run now, on the reactor thread
+            return "value"
+        return task.deferLater(reactor, 0.01, later)
+
+    gc.disable()
+    try:
+        left_unhandled()
+        assert run_watched(main, timeout=limits.LEARNER_CALL) == "value"
+    finally:
+        gc.enable()
+
+
 def test_a_watched_call_returns_its_value_and_passes_prints_on(capsys):
     def main(reactor):
         print("from the reactor")

@@ -17,6 +17,7 @@ Promises:
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sysconfig
@@ -54,8 +55,12 @@ def _raised_by_learner(failure: Failure) -> bool:
 
 def run_watched(main, *args, timeout: float):
     """``labkit.react(main, *args, timeout=timeout)``, but an exception that the learner's code raises inside
-    the reactor and Twisted only logs ends the wait at once and is raised here."""
+    the reactor and Twisted only logs ends the wait at once and is raised here.
+
+    Garbage is collected first: a Deferred that failed earlier with nobody to handle it is reported when it is
+    collected, which could otherwise happen during this call, and its error be taken for this call's."""
     caught: list[Failure] = []
+    gc.collect()
 
     def watched(reactor, *args):
         result = defer.maybeDeferred(main, reactor, *args)
