@@ -10,8 +10,8 @@ from twisted.internet import defer, protocol, task
 from twisted.web import resource
 
 import labkit
-from labkit.checks import (Check, CheckFailed, Outcome, closed_port, converse, fetch, limits, logged_error,
-                           run_watched, server_health, short, shown, unwritten)
+from labkit.checks import (Check, CheckFailed, Outcome, call_learner, closed_port, converse, fetch, limits,
+                           logged_error, server_health, short, shown, unwritten)
 from labkit.checks.report import html_box
 from tests.kernel import Kernel
 
@@ -161,7 +161,7 @@ def test_an_unwritten_client_protocol_ends_the_wait_with_its_error_and_no_traceb
         return defer.Deferred()  # never fires: only the error can end this wait before the time limit
 
     with pytest.raises(NotImplementedError):
-        run_watched(main, timeout=limits.CONCURRENT_CLIENTS)
+        call_learner(main, timeout=limits.CONCURRENT_CLIENTS)
     assert "Traceback" not in capsys.readouterr().err
 
 
@@ -187,7 +187,7 @@ def test_a_failure_left_unhandled_by_earlier_code_is_not_blamed_on_the_watched_c
     gc.disable()
     try:
         left_unhandled()
-        assert run_watched(main, timeout=limits.LEARNER_CALL) == "value"
+        assert call_learner(main, timeout=limits.LEARNER_CALL) == "value"
     finally:
         gc.enable()
 
@@ -197,7 +197,7 @@ def test_a_watched_call_returns_its_value_and_passes_prints_on(capsys):
         print("from the reactor")
         return task.deferLater(reactor, 0.01, lambda: "value")
 
-    assert run_watched(main, timeout=limits.LEARNER_CALL) == "value"
+    assert call_learner(main, timeout=limits.LEARNER_CALL) == "value"
     assert "from the reactor" in capsys.readouterr().out
 
 
@@ -275,3 +275,19 @@ class _Page(resource.Resource):
     def render_GET(self, request):
         request.setHeader(b"content-type", b"text/html")
         return b"<p>a page</p>"
+
+
+def test_a_blocking_learner_call_runs_in_a_thread_and_is_bounded():
+    import threading
+    import time
+
+    from labkit.bridge import LabTimeout
+
+    assert call_learner(lambda n: (n, threading.current_thread().name), 7, timeout=limits.QUICK,
+                        blocking=True) == (7, "check-learner-call")
+    with pytest.raises(ValueError, match="bad"):
+        call_learner(lambda: (_ for _ in ()).throw(ValueError("bad")), timeout=limits.QUICK, blocking=True)
+    with pytest.raises(LabTimeout, match="did not return within 0.2 s"):
+        call_learner(time.sleep, 5, timeout=0.2, blocking=True)
+    assert Outcome(lambda: 1 / 0, timeout=limits.QUICK, blocking=True).described() == \
+        "it raised ZeroDivisionError: division by zero"

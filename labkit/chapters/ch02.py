@@ -13,7 +13,8 @@ from twisted.internet import defer, error, protocol, task
 from twisted.internet.testing import MemoryReactor
 
 from labkit.bridge import LabTimeout
-from labkit.checks import Check, closed_port, converse, limits, run_watched, server_health, unwritten, wait_until
+from labkit.checks import (Check, call_learner, closed_port, converse, limits, server_health, unwritten,
+                           wait_until)
 
 __all__ = ["check_countdown", "check_echo_server", "check_forwarder", "check_hello_client", "check_scan",
            "check_test_connect"]
@@ -53,7 +54,7 @@ def check_hello_client(factory_class, server_name: str = "echo") -> None:
             reactor.connectTCP(server.host, server.port, factory)
             return factory.done
 
-        reason = run_watched(main, timeout=limits.LEARNER_CALL)
+        reason = call_learner(main, timeout=limits.LEARNER_CALL)
         wait_until(lambda: server.open_connections == 0)
         check.show(server.transcript)
         check.expect("what the server received", b"hello\r\n", server.transcript.sent_by("client"))
@@ -68,10 +69,10 @@ def check_test_connect(test_connect) -> None:
                     "fire self.deferred.errback(reason) there, or the Deferred never fires") as check:
         server = check.serve("hangup", "check-connect")
         closed = closed_port()
-        opened = run_watched(test_connect, server.host, server.port, timeout=limits.LEARNER_CALL)
+        opened = call_learner(test_connect, server.host, server.port, timeout=limits.LEARNER_CALL)
         check.expect("an open port", "Connected!", opened)
         try:
-            outcome = run_watched(test_connect, "127.0.0.1", closed, timeout=limits.QUICK)
+            outcome = call_learner(test_connect, "127.0.0.1", closed, timeout=limits.QUICK)
         except error.ConnectionRefusedError:
             outcome = "ConnectionRefusedError"
         except NotImplementedError:
@@ -91,7 +92,7 @@ def check_scan(scan) -> None:
         target = check.serve("ports", "check-ports", size=20, open_offsets=(2, 7, 13))
         first = target.ports[0] - 2
         ports = list(range(first, first + 20))
-        found = run_watched(scan, "127.0.0.1", ports, timeout=limits.SCAN)
+        found = call_learner(scan, "127.0.0.1", ports, timeout=limits.SCAN)
         check.expect("open ports found", target.ports, found)
         memory = MemoryReactor()
         scan(memory, "127.0.0.1", [1001, 1002, 1003])
@@ -139,7 +140,7 @@ def check_forwarder(forwarder_class) -> None:
             return done
 
         try:
-            received = run_watched(main, timeout=limits.QUICK)
+            received = call_learner(main, timeout=limits.QUICK)
         except LabTimeout:  # the server never saw the request end: show what it did see
             received = b"(nothing: the server was still waiting for the end of the request)"
         wait_until(lambda: server.open_connections == 0)

@@ -7,9 +7,11 @@ everything they share lives here, one idea per module:
 ``check``                 :class:`Check` (expectations, what it serves and stops), :class:`CheckFailed`
 ``report``                the result as one box, text and HTML, shown once
 ``values``                values as the learner writes them: :func:`shown`, :func:`short`
+``calls``                 the one way a check calls the learner's code: :func:`call_learner` (bounded, watched;
+                          ``blocking=True`` for a blocking client in a worker thread)
 ``outcome``               how a call into the learner's code ended: :class:`Outcome`, :func:`http_error`
-``health``                errors raised where no caller sees them: :func:`run_watched`, :func:`unwritten`,
-                          :func:`server_health`, :func:`logged_error`
+``health``                errors a served server logged: :func:`unwritten`, :func:`server_health`,
+                          :func:`logged_error`
 ``limits``                named time limits for every wait
 ``talk``                  socket conversations: :func:`converse`, :func:`closed_port`, :func:`wait_until`
 ``web``                   HTTP with ``http.client``: :func:`fetch`, :class:`Reply`, :func:`form`
@@ -40,12 +42,13 @@ there is one.
 
 from labkit.checks import limits
 from labkit.checks.check import NOT_WRITTEN, Check, CheckFailed, Expectation
-from labkit.checks.health import logged_error, run_watched, server_health, unwritten
+from labkit.checks.calls import call_learner
+from labkit.checks.health import logged_error, server_health, unwritten
 from labkit.checks.outcome import Outcome, http_error
 from labkit.checks.talk import closed_port, converse, wait_until
 from labkit.checks.values import Shown, short, shown
 from labkit.checks.web import Reply, fetch
 
-__all__ = ["NOT_WRITTEN", "Check", "CheckFailed", "Expectation", "Outcome", "Reply", "Shown", "closed_port",
-           "converse", "fetch", "http_error", "limits", "logged_error", "run_watched", "server_health", "short",
+__all__ = ["NOT_WRITTEN", "Check", "CheckFailed", "Expectation", "Outcome", "Reply", "Shown", "call_learner",
+           "closed_port", "converse", "fetch", "http_error", "limits", "logged_error", "server_health", "short",
            "shown", "unwritten", "wait_until"]

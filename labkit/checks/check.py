@@ -62,10 +62,12 @@ class Expectation:
 
 @dataclass
 class Check:
-    """``with Check("the echo server answers every line", hint="...") as check: ...``"""
+    """``with Check("the echo server answers every line", hint="...", start="...") as check: ...``"""
 
     title: str
     hint: str = ""
+    start: str = ""
+    """Where to start, for a learner who has not written anything yet (shown instead of the hint then)."""
     expectations: list[Expectation] = field(default_factory=list)
     transcript: object = None
     problem: str = ""

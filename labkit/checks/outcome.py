@@ -2,8 +2,8 @@
 
 Promises:
 
-* ``Outcome(fn, *args, timeout=...)`` runs ``fn(reactor, *args)`` (watched, see
-  :func:`labkit.checks.health.run_watched`) and keeps its value or its error; it never raises, except for an
+* ``Outcome(fn, *args, timeout=..., blocking=False)`` calls the learner's ``fn`` as
+  :func:`labkit.checks.calls.call_learner` does and keeps its value or its error; it never raises, except for an
   unwritten stub (``NotImplementedError``), which ends the check with "not written yet".
 * :meth:`Outcome.described` says how it ended: ``it fired with b'...'``, ``it raised ValueError: ...``, ``it
   did not finish within the time limit``, or for a twisted.web error ``web.error.Error, status 404`` (the same
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from labkit.bridge import LabTimeout
 from labkit.checks import limits
-from labkit.checks.health import run_watched
+from labkit.checks.calls import call_learner
 from labkit.checks.values import Shown, short
 
 __all__ = ["Outcome", "http_error"]
@@ -28,11 +28,11 @@ def http_error(status) -> Shown:
 class Outcome:
     """How a call into the learner's code ended."""
 
-    def __init__(self, fn, *args, timeout: float = limits.LEARNER_CALL):
+    def __init__(self, fn, *args, timeout: float = limits.LEARNER_CALL, blocking: bool = False):
         self.value = None
         self.error = None
         try:
-            self.value = run_watched(fn, *args, timeout=timeout)
+            self.value = call_learner(fn, *args, timeout=timeout, blocking=blocking)
             self.ok = True
         except NotImplementedError:
             raise
