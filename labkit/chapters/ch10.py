@@ -9,11 +9,14 @@ is stopped again.
 
 from __future__ import annotations
 
+import random
+
 from twisted.cred.portal import Portal
 
 from labkit.bridge import react
 from labkit.checks import Check, limits, server_health, unwritten, wait_until
 from labkit.checks.check import NOT_WRITTEN
+from labkit.checks.values import Shown
 from labkit.checks.ssh import known_hosts_file, run_command, type_at_shell
 
 from servers.ssh import PracticeSSHFactory, key_checker
@@ -23,12 +26,18 @@ from servers.ssh.session import PracticeRealm, PracticeUser
 __all__ = ["check_command_runner", "check_key_checker", "check_manhole_helper", "check_shell_command"]
 
 USER = "learner"
+NAMES = ["Ada", "Lovelace", "Grace", "Hopper", "Alan", "Turing", "Radia", "Perlman", "Barbara", "Liskov"]
 
 
 def _server(check, name: str, checkers, user_factory=PracticeUser):
     """Serve a practice SSH server on ``checkers`` for the check; its port and a known_hosts file for it."""
     served = check.serve(PracticeSSHFactory(Portal(PracticeRealm(user_factory), checkers), host_key()), name)
     return served, known_hosts_file(served.port, host_key(), check.temporary_folder("check-known-hosts-"))
+
+
+def shown_kind(value) -> Shown:
+    """What a returned value is, in words: ``None``, or ``an SSHPublicKeyChecker``."""
+    return Shown("None" if value is None else f"a {type(value).__name__}")
 
 
 # --- 10.1 a command of your own -----------------------------------------------------------------------------------
@@ -38,9 +47,8 @@ def check_shell_command(answer) -> None:
     NAME`` says ``Hello, NAME!``, ``whoami`` the user, and any other command ``NAME: command not found`` with
     status 127. Checked by running commands over SSH on a server whose sessions answer with it."""
     with Check("your commands answer over SSH, with the right exit status",
-               hint="words = line.split(); if words[:1] == ['greet']: return f\"Hello, {' '.join(words[1:])}!\", "
-                    "0; if words[:1] == ['whoami']: return user, 0; return f'{words[0]}: command not found', "
-                    "127") as check:
+               hint="greet answers with every word after it: ' '.join(words[1:])",
+               start="words = line.split(); when words[0] is 'greet', return (f'Hello, ...!', 0)") as check:
         answer(USER, "greet Ada")  # an unwritten stub says so at once
 
         class Answering(PracticeUser):
@@ -49,10 +57,14 @@ def check_shell_command(answer) -> None:
 
         key = new_key()
         served, known = _server(check, "check-shell-command", [key_checker({USER: [key]})], Answering)
-        for command, expected in (("greet Ada", ("Hello, Ada!\n", 0)), ("whoami", (f"{USER}\n", 0))):
+        full_name = " ".join(random.sample(NAMES, 2))  # two words, never the same pair twice in a row
+        for command, expected in (("greet Ada", ("Hello, Ada!\n", 0)), (f"greet {full_name}",
+                                                                      (f"Hello, {full_name}!\n", 0)),
+                                  ("whoami", (f"{USER}\n", 0))):
             got = run_command(served.port, USER, command, known_hosts=known, key=key)
             check.expect(f"`{command}`", expected, (got.output, got.status) if got.ran else got.error,
-                         sent=command)
+                         sent=command, hint=("whoami answers with the user's name: return user, 0"
+                                             if command == "whoami" else ""))
         if unwritten(check, served):
             return
         unknown = run_command(served.port, USER, "frobnicate now", known_hosts=known, key=key)
@@ -70,9 +82,13 @@ def check_key_checker(make_checker) -> None:
     returns a ``twisted.cred`` checker for ``ISSHPrivateKey`` that lets a user in with one of their keys only.
     Checked by logging in over SSH with the right key, another key, and the right key for another user."""
     with Check("your key checker lets the right key in over SSH and no other",
-               hint="return SSHPublicKeyChecker(InMemorySSHKeyDB(authorized))") as check:
+               start="twisted.conch.checkers has a checker for public keys and a key database to give it") as check:
         ada_key, other_key = new_key(), new_key()
         checker = make_checker({USER.encode(): [ada_key.public()], b"grace": [other_key.public()]})
+        if not check.expect("what make_checker returned", "a cred checker (credentialInterfaces, requestAvatarId)",
+                            shown_kind(checker), ok=hasattr(checker, "requestAvatarId"),
+                            hint="make_checker must return the checker it makes"):
+            return
         served, known = _server(check, "check-key-checker", [checker])
         right = run_command(served.port, USER, "whoami", known_hosts=known, key=ada_key)
         if unwritten(check, served):
