@@ -20,6 +20,8 @@ Promises:
   for every exercise, in the notebook's order, the solution passes (nothing on stderr, which nbgrader would score
   0), the learner copy's version fails in a short box (at most :data:`UNSOLVED_LINES` lines, "not written yet"
   for a stub), and each of its mistakes fails with its hint in a box of at most :data:`FAILED_LINES` lines.
+* :func:`write_programs` writes a chapter's ``%%program`` cells, as the complete notebook has them, into a folder:
+  the way a test runs or imports a lab's program (the notebook's own ``programs/`` folder is made by running it).
 * Every wait is bounded: a cell that runs longer than ``cell_timeout`` ends the run with an error naming it.
 """
 
@@ -33,7 +35,8 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["CheckRun", "Exercise", "Mistake", "Workbook", "exercise_tests", "fails", "grading", "solution_region"]
+__all__ = ["CheckRun", "Exercise", "Mistake", "Workbook", "exercise_tests", "fails", "grading", "solution_region",
+           "write_programs"]
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -318,6 +321,19 @@ def exercise_tests(chapter, mistakes: list[Mistake], *, least_mistakes: int = 3)
 
     ExerciseTests.__name__ = ExerciseTests.__qualname__ = f"TestChapter{int(_notebook_path(chapter).name[:2]):02d}"
     return ExerciseTests
+
+
+def write_programs(chapter, folder: Path) -> dict[str, Path]:
+    """Write every ``%%program chNN/NAME.py`` cell of the chapter's complete notebook to ``folder/NAME.py``;
+    {NAME.py: its path}."""
+    written = {}
+    for cell in nbformat.read(_notebook_path(chapter), as_version=4).cells:
+        first, _, source = cell.source.partition("\n")
+        if cell.cell_type == "code" and first.startswith("%%program "):
+            name = first.split(None, 1)[1].strip().rsplit("/", 1)[-1]
+            written[name] = Path(folder) / name
+            written[name].write_text(source + "\n")
+    return written
 
 
 def fails(check, *args) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import labkit
+import labkit.testing
 from labkit.checks import wait_until
 from servers import accounts
 from servers.mail import smtp as practice_smtp
@@ -34,20 +35,14 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08-mail-serve
 
 
 def write_programs() -> Path:
-    """The chapter's %%program cells, as the notebook has them, written to a folder of their own (the notebook's
-    programs/ folder is made by running it, and is not kept in git)."""
+    """The chapter's %%program cells, as the notebook has them, in a folder of their own."""
     import atexit
     import shutil
     import tempfile
 
-    import nbformat
-
     folder = Path(tempfile.mkdtemp(prefix="ch08-programs-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        first, _, source = cell.source.partition("\n")
-        if cell.cell_type == "code" and first.startswith("%%program ch08/"):
-            (folder / first.split("/", 1)[1].strip()).write_text(source + "\n")
+    labkit.testing.write_programs(8, folder)
     return folder
 
 

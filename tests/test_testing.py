@@ -104,3 +104,12 @@ def test_mutants_change_only_the_learners_part_and_the_runner_tallies_them(tmp_p
     tiny_chapter(tmp_path)
     [tally] = run(tmp_path / "00-tiny.ipynb", out=open("/dev/null", "w"))
     assert tally.made == len(made) and tally.killed == tally.made and tally.score == 100.0
+
+
+def test_a_chapters_programs_are_written_as_the_notebook_has_them(tmp_path):
+    from labkit.testing import write_programs
+
+    written = write_programs(8, tmp_path)
+    assert "smtp_maildir.py" in written and "lucky_mail.py" in written
+    assert "%%program" not in written["smtp_maildir.py"].read_text()
+    compile(written["smtp_maildir.py"].read_text(), "smtp_maildir.py", "exec")
