@@ -4,8 +4,9 @@
 that a learner writes (the code between ``### BEGIN SOLUTION`` and ``### END SOLUTION``) one small way at a time,
 runs the exercise's check cell after each change in the chapter's complete notebook (:class:`labkit.testing.Workbook`,
 so exactly as nbgrader grades it), and prints a table per exercise: mutants made, killed (the check failed),
-survived (it passed). A survivor is a wrong answer the check lets through: make the check stronger, or list it in
-:data:`EQUIVALENT` with the reason it is not wrong.
+survived (it passed). A survivor is a wrong answer the check lets through: make the check stronger, or list it as
+equivalent, with the reason it is not wrong, in ``authoring/equivalent/chNN.json`` (``{"10.1": {"<the mutant's
+description>": "<why it is still right>"}}``).
 
 The changes (a small AST mutator: no mutation tool runs on notebook cells): arithmetic and comparison operators
 swapped, ``and``/``or`` swapped, ``not`` dropped, constants changed (a number plus one, a text or bytes emptied or
@@ -18,16 +19,23 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import json
 import sys
 import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["EQUIVALENT", "Mutant", "mutants", "run"]
+__all__ = ["Mutant", "equivalent", "mutants", "run"]
 
-EQUIVALENT: dict[str, dict[str, str]] = {}
-"""Survivors that are not wrong answers: exercise number -> {mutant's description: why it is still right}."""
+EQUIVALENT_FOLDER = Path(__file__).resolve().parent / "equivalent"
+
+
+def equivalent(chapter_number: int) -> dict[str, dict[str, str]]:
+    """Survivors that are not wrong answers: exercise number -> {mutant's description: why it is still right}."""
+    path = EQUIVALENT_FOLDER / f"ch{chapter_number:02d}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 _SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult, ast.Div: ast.Mult,
           ast.Mod: ast.Mult, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt,
@@ -161,6 +169,7 @@ def run(chapter, only: str | None = None, out=sys.stdout) -> list[Tally]:
 
     tallies = []
     with Workbook(chapter) as book:
+        known_by_exercise = equivalent(int(book.path.name[:2]))
         ids = [grading(c)["grade_id"] for c in book.notebook.cells if grading(c).get("solution")]
         for grade_id in ids:
             number = grade_id.split("-")[0].removeprefix("ex") + "." + grade_id.split("-")[1]
@@ -168,7 +177,7 @@ def run(chapter, only: str | None = None, out=sys.stdout) -> list[Tally]:
                 continue
             exercise = book.exercise(grade_id)
             tally, started = Tally(number), time.monotonic()
-            known = EQUIVALENT.get(number, {})
+            known = known_by_exercise.get(number, {})
             for mutant in mutants(exercise.solution):
                 tally.made += 1
                 if not exercise.run_with(mutant.source).passed:
