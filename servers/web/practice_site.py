@@ -41,7 +41,9 @@ class IndexPage(PracticePage):
 
     def render_GET(self, request):
         request.setHeader(b"content-type", HTML_TYPE)
-        items = "\n".join(f'<li><a href="{path}">{path}</a>: {html.escape(text)}</li>' for path, text in self.LINKS)
+        # relative links ("hello", not "/hello"): they hold below a proxy's prefix too
+        items = "\n".join(f'<li><a href="{path.lstrip("/")}">{path}</a>: {html.escape(text)}</li>'
+                           for path, text in self.LINKS)
         return html_document("Practice web site", f"<h1>Practice web site</h1>\n<ul>\n{items}\n</ul>")
 
 
@@ -62,7 +64,7 @@ class PracticeSite(Resource):
         for name, child in [(b"", IndexPage()), (b"hello", FixedPage(HELLO_HTML)), (b"error", ErrorPage()),
                             (b"big", StreamedPage(text_body(BIG_SIZE), TEXT_TYPE)), (b"private", private_area()),
                             (b"news", self._news), (b"plain", FixedPage(PLAIN_HTML)), (b"check", self._check),
-                            (b"slow", slow), (b"redirect", util.Redirect(b"/hello")), (b"never", self._never)]:
+                            (b"slow", slow), (b"redirect", util.Redirect(b"hello")), (b"never", self._never)]:
             self.putChild(name, child)
 
     # The root sees every request first (the first path segment is looked up here), so the log is kept here.
