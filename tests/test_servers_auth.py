@@ -292,7 +292,8 @@ def test_todo_gives_admin_and_guest_different_perspectives_and_refuses_bad_items
     assert guest[0] == ["Read chapter 6"] and "perspective_addItem" in guest[1]
     with pytest.raises(pb.RemoteError) as refused:
         labkit.react(login_and, served.port, b"admin", b"wrong", ("listItems",))
-    assert refused.value.remoteType == b"twisted.cred.error.UnauthorizedLogin"
+    assert refused.value.remoteType == b"servers.auth.pbtodo.LoginRefused"  # an UnauthorizedLogin, and a pb.Error
+    assert str(refused.value) == "unknown user name or password"
 
 
 def test_anonymous_is_refused_where_the_portal_has_no_anonymous_checker(login_server):
