@@ -13,6 +13,8 @@ This top level holds what a learner's cells use:
   ``labkit.stop_all()``; ``labkit.show_page``, ``labkit.open_link``, ``labkit.browser_url`` to look at a web
   server's pages.
 * ``%%program NAME.py``, ``labkit.run_program``, ``labkit.start_program``: cells that are also real programs.
+* ``labkit.temporary_folder(prefix)``: a folder for keys, mailboxes, databases, removed within seconds of the
+  kernel's end however it ends, as every program and daemon the kernel started is stopped (``labkit.reaper``).
 * ``labkit.trace_chain``, ``labkit.Timeline``, ``labkit.Progress``: pictures of callback chains, timelines and
   downloads.
 
@@ -29,16 +31,18 @@ from labkit.browser import browser_url, open_link, show_page
 from labkit.pictures import Timeline, trace_chain
 from labkit.programs import run_program, start_program
 from labkit.progress import Progress
+from labkit.reaper import temporary_folder
 from labkit.serving import serve, servers, stop_all
 
 __all__ = ["LabTimeout", "Progress", "Timeline", "blocking", "browser_url", "get_reactor", "open_link", "react",
            "run_program", "serve", "servers", "set_timeout", "show_page", "start_program", "stop_all",
-           "trace_chain", "wait"]
+           "temporary_folder", "trace_chain", "wait"]
 
 
 def _set_up() -> None:
-    from labkit import bridge, envcheck, programs
+    from labkit import bridge, envcheck, programs, reaper
 
+    reaper.start()
     envcheck.use_kernel_tools()
     programs.register_magic()
     bridge.install_in_ipython()
