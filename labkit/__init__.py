@@ -40,12 +40,12 @@ __all__ = ["LabTimeout", "Progress", "Timeline", "blocking", "browser_url", "get
 
 
 def _set_up() -> None:
-    from labkit import bridge, envcheck, programs, reaper
+    from labkit import cells, envcheck, programs, reaper
 
     reaper.start()
     envcheck.use_kernel_tools()
     programs.register_magic()
-    bridge.install_in_ipython()
+    cells.install_in_ipython()
 
 
 _set_up()
