@@ -37,5 +37,6 @@ def running_on_reactor(ident: int | None) -> str:
     if called:
         fn, args = called
         shown = ", ".join(repr(arg) for arg in args)
-        lines.append(f"  Twisted is running the call {describe(fn)}({shown if len(shown) <= 80 else shown[:80] + '...'})")
+        shown = shown if len(shown) <= 80 else shown[:80] + "..."
+        lines.append(f"  Twisted is running the call {describe(fn)}({shown})")
     return "\nRunning there now:\n" + "\n".join(lines) if lines else ""

@@ -228,12 +228,13 @@ def _timed_out(reactor, what: str, limit: float, more_time: str) -> LabTimeout:
     reactor.callFromThread(answered.set)
     if answered.wait(BUSY_PROBE):
         return LabTimeout(f"{what} did not finish within {limit:g} s, so it was cancelled. If it waits on a server, "
-                          f"check that the server runs (labkit.servers()) and that host and port are right; "
+                          f"check that the server runs (labkit.running_servers()) and that host and port are right; "
                           f"{more_time}.")
     return ReactorBlocked(
         f"{what} did not finish within {limit:g} s because the reactor thread is busy: code running on it has "
         "not returned, so no server, client or timer in this kernel can run until it does."
-        f"{running_on_reactor(_state['ident'])}\nCode on the reactor thread must never block: use task.deferLater instead "
+        f"{running_on_reactor(_state['ident'])}\n"
+        "Code on the reactor thread must never block: use task.deferLater instead "
         "of time.sleep, and Twisted's clients instead of blocking ones. If it never returns, restart the kernel.")
 
 

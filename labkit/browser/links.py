@@ -48,7 +48,7 @@ def _web_scheme(server: serving.Server) -> str:
 
 
 def _running_port(port: int) -> bool:
-    return any(port in server.ports for server in serving.servers())
+    return any(port in server.ports for server in serving.running_servers())
 
 
 def which_server(server_or_port) -> _Target:
@@ -89,7 +89,7 @@ def _check_listening(target: _Target) -> None:
 def not_listening(target: _Target) -> str:
     what = f"the practice server {target.name!r}" if target.name else "a server"
     return (f"Nothing is listening on {hostport(target)}, so there is no page to show. Run the cell that starts "
-            f"{what} (labkit.serve(...)) first, then this one; labkit.servers() lists what runs.")
+            f"{what} (labkit.serve(...)) first, then this one; labkit.running_servers() lists what runs.")
 
 
 def hostport(target: _Target) -> str:
