@@ -29,7 +29,7 @@ from labkit import bridge, output
 from labkit.tracebacks import short_traceback
 from labkit.wire import RecordingFactory, RecordingProtocol, Transcript
 
-__all__ = ["Server", "ServerTable", "serve", "servers", "stop_all"]
+__all__ = ["Server", "ServerTable", "running_servers", "serve", "stop_all"]
 
 _running: dict[str, Server] = {}
 _stopping_at_shutdown: list = []  # the reactor whose "before shutdown" trigger stops every server
@@ -323,7 +323,7 @@ class ServerTable:
                 f"<th>connections so far</th></tr>{cells}</table>")
 
 
-def servers() -> ServerTable:
+def running_servers() -> ServerTable:
     """The practice servers running in this kernel."""
     return ServerTable(list(_running.values()))
 

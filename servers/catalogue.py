@@ -130,8 +130,8 @@ _ENTRIES = [
           "servers.mail.smtp:smtp", scheme="smtp", accounts="mail", tls=True, probe="servers.mail.probes:smtp"),
     Entry("imap", "chapter 7's IMAP4rev1 server: INBOX, Archive, Lists/Twisted, real UIDs and flags, STARTTLS",
           "servers.mail.imap:imap", scheme="imap", accounts="mail", tls=True, probe="servers.mail.probes:imap"),
-    Entry("dns", "chapter 7's DNS authority for example.test (MX of three preferences, A fallback, NXDOMAIN), TCP",
-          "servers.names:dns", scheme="dns", probe="servers.names.probes:dns"),
+    Entry("dns", "chapter 7's DNS authority for example.test (MX of three preferences, A fallback, NXDOMAIN), UDP and "
+          "TCP", "servers.names:dns_udp_and_tcp", scheme="dns", probe="servers.names.probes:dns"),
     Entry("lucky", "chapter 8's 'I'm feeling lucky' search: /lucky?q=WORDS redirects to the first matching page",
           "servers.web.lucky:lucky", scheme="http", probe="servers.web.lucky:probe"),
 ]

@@ -3,8 +3,9 @@
 
 Promises: :func:`listen` refuses any host that is not loopback (:func:`servers.limits.loopback`), holds every
 connection to a :class:`servers.limits.Limits`, and puts on ports of that host a protocol factory (one port), a
-twisted.web resource behind a ``Site`` (one port), or a :class:`servers.registry.MultiPort` server (one factory
-on several ports, one set of limits across them).
+twisted.web resource behind a ``Site`` (one port), a :class:`servers.registry.MultiPort` server (one factory
+on several ports, one set of limits across them), or a :class:`servers.registry.StreamAndDatagrams` server (its
+factory on TCP, guarded, and UDP beside it on the same number, as one listening port).
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def listen(reactor, thing, *, host: str = "127.0.0.1", port: int = 0, tls=None,
         thing = factory
     if IProtocolFactory.providedBy(thing):
         return [_listen_one(reactor, port, guard(wrap(thing), limits, clock=reactor), host, tls)]
+    if hasattr(thing, "listen_datagrams") and hasattr(thing, "factory"):  # DNS: TCP and UDP on one number
+        guarded = guard(wrap(thing.factory), limits, clock=reactor)
+        return [thing.listen_datagrams(reactor, lambda number: _listen_one(reactor, number, guarded, host, tls),
+                                       host, port)]
     if hasattr(thing, "ports") and hasattr(thing, "factory"):
         guarded = guard(wrap(thing.factory), limits, clock=reactor)
         return [_listen_one(reactor, number, guarded, host, tls) for number in thing.ports()]

@@ -2,6 +2,7 @@
 
 Promises: :class:`MultiPort` is the shape of a server that listens on several fixed ports at once with one
 factory (the port-scan target); :func:`servers.listening.listen` puts it on every one of its ports.
+:class:`StreamAndDatagrams` is a server that answers over TCP and UDP on one port number (DNS).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Protocol
 
 from twisted.internet.interfaces import IProtocolFactory
 
-__all__ = ["MultiPort"]
+__all__ = ["MultiPort", "StreamAndDatagrams"]
 
 
 class MultiPort(Protocol):
@@ -20,3 +21,13 @@ class MultiPort(Protocol):
 
     def ports(self) -> list[int]:
         """The ports to listen on."""
+
+
+class StreamAndDatagrams(Protocol):
+    """A server on TCP and UDP at one port number (DNS): ``listen`` guards ``factory`` for TCP."""
+
+    factory: IProtocolFactory
+
+    def listen_datagrams(self, reactor, listen_stream, host: str, port: int):
+        """Call ``listen_stream(number)`` to listen on TCP, add UDP on the same number; return one listening port
+        (``getHost``, ``stopListening``) for both."""

@@ -19,12 +19,9 @@ when they are within an hour of expiring. Keys are ECDSA P-256. The authority's 
 
 from __future__ import annotations
 
-import atexit
 import datetime
 import ipaddress
 import os
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +31,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from servers import temporary
 
 __all__ = ["CA_NAME", "HTTP_ALPN", "SERVER_NAMES", "VALID_DAYS", "Credentials", "ca_path", "ca_pem", "client_options",
            "credentials", "https_agent", "https_policy", "server_options", "ssl_context", "trust_root"]
@@ -128,8 +127,7 @@ def _make(now: datetime.datetime) -> Credentials:
 def _write_ca_file(pem: bytes) -> Path:
     folder = _current.get("folder")
     if folder is None:
-        folder = _current["folder"] = Path(tempfile.mkdtemp(prefix="practice-ca-"))
-        atexit.register(shutil.rmtree, folder, True)
+        folder = _current["folder"] = temporary.folder("practice-ca-")
     path = folder / "practice-ca.pem"
     partial = folder / f".practice-ca.pem.{os.getpid()}"
     partial.write_bytes(pem)

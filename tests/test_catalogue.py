@@ -71,7 +71,7 @@ def test_a_family_that_raises_on_import_fails_only_its_own_names(broken_family):
         servers.build("incomplete")
     echo = labkit.serve("echo", name="still-fine", show=False)
     assert converse(echo.port, b"hi\n", b"quit\n", settle=5) == b"You said: hi\r\nGoodbye.\r\n"
-    assert "broken" not in [s.name for s in labkit.servers()]
+    assert "broken" not in [s.name for s in labkit.running_servers()]
 
 
 def test_unknown_names_list_the_known_ones():

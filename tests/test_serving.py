@@ -33,7 +33,7 @@ def test_serving_again_under_the_same_name_replaces_the_old_listener():
     assert first.stopped and not second.stopped
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", first.port), timeout=5).close()
-    assert [s.name for s in labkit.servers()] == ["twice"]
+    assert [s.name for s in labkit.running_servers()] == ["twice"]
     # and on a fixed port: the old listener is gone before the new one binds
     third = labkit.serve("echo", name="fixed")
     fixed = labkit.serve("echo", name="fixed", port=third.port)
@@ -147,14 +147,14 @@ def test_web_resources_are_served_behind_a_site():
 def test_servers_table_and_stop_all():
     labkit.serve("echo", name="a")
     labkit.serve("hangup", name="b")
-    table = labkit.servers()
+    table = labkit.running_servers()
     assert [s.name for s in table] == ["a", "b"]
     assert "a: listening on tcp://127.0.0.1:" in str(table)
     assert "<table>" in table._repr_html_()
     port = table["a"].port
     labkit.stop_all()
-    assert len(labkit.servers()) == 0
-    assert str(labkit.servers()) == "no practice servers running"
+    assert len(labkit.running_servers()) == 0
+    assert str(labkit.running_servers()) == "no practice servers running"
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
@@ -211,7 +211,7 @@ def test_a_re_serve_that_cannot_listen_leaves_the_old_server_running():
         taken.listen()
         with pytest.raises(CannotListenError):
             labkit.serve("echo", name="keeper", port=taken.getsockname()[1], show=False)
-    assert not old.stopped and labkit.servers()["keeper"] is old and answers(old)
+    assert not old.stopped and labkit.running_servers()["keeper"] is old and answers(old)
 
 
 def test_a_re_serve_on_the_same_port_that_fails_brings_the_old_server_back():
@@ -219,7 +219,7 @@ def test_a_re_serve_on_the_same_port_that_fails_brings_the_old_server_back():
     port = old.port
     with pytest.raises(TypeError, match="cannot serve"):
         labkit.serve(object(), name="same-port", port=port, show=False)
-    assert not old.stopped and old.port == port and labkit.servers()["same-port"] is old and answers(old)
+    assert not old.stopped and old.port == port and labkit.running_servers()["same-port"] is old and answers(old)
     assert "listening on" in old.log.text.splitlines()[-1] and old.log.text.rstrip().endswith("again")
 
 
@@ -242,7 +242,7 @@ def test_a_factory_whose_build_protocol_raises_is_reported_and_the_server_lives_
 def test_hosts_beyond_loopback_are_refused_however_spelled(host):
     with pytest.raises(ValueError, match="this machine only"):
         labkit.serve("echo", name="beyond", host=host, show=False)
-    assert "beyond" not in [s.name for s in labkit.servers()]
+    assert "beyond" not in [s.name for s in labkit.running_servers()]
 
 
 @pytest.mark.parametrize("host, normalised", [("localhost", "127.0.0.1"), ("127.1", "127.0.0.1"), ("[::1]", "::1")])
@@ -286,7 +286,7 @@ from labkit import bridge
 server = labkit.serve("echo", show=False)
 client = socket.create_connection(("127.0.0.1", server.port), timeout=5)
 assert bridge.shutdown(timeout=10), "the reactor thread did not end"
-assert server.stopped and len(labkit.servers()) == 0
+assert server.stopped and len(labkit.running_servers()) == 0
 try:
     assert client.recv(100) == b""
 except ConnectionResetError:

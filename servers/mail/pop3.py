@@ -24,11 +24,8 @@ The two bugs of Twisted 26.10 fixed by subclassing (both still in Twisted's own 
 
 from __future__ import annotations
 
-import atexit
 import hmac
 import os
-import shutil
-import tempfile
 from hashlib import md5
 from pathlib import Path
 
@@ -39,7 +36,7 @@ from twisted.mail import maildir
 from twisted.mail import pop3 as twisted_pop3
 from zope.interface import implementer
 
-from servers import accounts
+from servers import accounts, temporary
 from servers.mail.messages import practice_messages
 
 __all__ = ["APOPDigest", "ListsOnlyKeptMessages", "PracticeMaildir", "PracticePOP3", "fill_maildir", "mail_folder",
@@ -194,8 +191,7 @@ def fill_maildir(path: Path, messages: list[bytes]) -> None:
 
 def mail_folder() -> Path:
     """A new temporary folder with one Maildir per practice account (removed when the process exits)."""
-    root = Path(tempfile.mkdtemp(prefix="practice-mail-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    root = temporary.folder("practice-mail-")
     for account in accounts.accounts(FAMILY):
         fill_maildir(root / account.user, practice_messages())
     return root
