@@ -18,7 +18,8 @@ import labkit
 import servers
 from labkit.checks import converse
 from servers import accounts, catalogue
-from servers.limits import Limits
+from servers.listening import plan
+from servers.abuse_guard import Limits
 from tests.standalone import ROOT
 
 FAMILIES = ("servers.tcp", "servers.web", "twisted.mail", "twisted.names", "twisted.conch", "twisted.news",
@@ -128,7 +129,7 @@ def test_an_entrys_limits_apply_and_may_be_overridden(monkeypatch):
     (Resource(), False, "http"), (Resource(), True, "https"), (Site(Resource()), False, "http"),
     (protocol.ServerFactory(), False, "tcp"), (protocol.ServerFactory(), True, "tls")])
 def test_your_own_servers_scheme_is_what_it_speaks(thing, over_tls, scheme):
-    assert servers.scheme_for(thing, over_tls) == scheme
+    assert plan(thing, tls=object() if over_tls else None).scheme == scheme
 
 
 # --- practice accounts ----------------------------------------------------------------------------------------

@@ -58,6 +58,6 @@ def dns(mx_hosts=MX_HOSTS):
 
 def listen_udp(reactor, factory, port: int, host: str = "127.0.0.1"):
     """Answer DNS over UDP with ``factory`` (from :func:`dns`) on ``host``:``port`` (loopback only)."""
-    from servers.limits import loopback
+    from servers.loopback import loopback
 
     return reactor.listenUDP(port, names_dns.DNSDatagramProtocol(controller=factory), interface=loopback(host))

@@ -27,7 +27,7 @@ from twisted.protocols import basic
 
 from servers.news.storage import (OVERVIEW_FORMAT, MAX_ARTICLE, NewsError, NoSuchArticle, PostingRefused,
                                   parse_article)
-from servers.news.wire import CRLF, multiline, parse_range, unstuff
+from servers.news.textformat import CRLF, multiline, parse_range, unstuff
 
 __all__ = ["NNTPFactory", "NNTPServer"]
 
