@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import traceback
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from twisted.internet import defer
 
@@ -30,13 +31,16 @@ from labkit import bridge, output
 from labkit.tracebacks import short_traceback
 from labkit.wire import RecordingFactory, RecordingProtocol, Transcript
 
+if TYPE_CHECKING:
+    from servers.listening import Plan
+
 __all__ = ["Server", "ServerTable", "serve", "servers", "stop_all"]
 
 _running: dict[str, Server] = {}
 _stopping_at_shutdown: list = []  # the reactor whose "before shutdown" trigger stops every server
 
 
-def _listen(reactor, plan, name: str, log: output.Log, transcript: Transcript,
+def _listen(reactor, plan: Plan, name: str, log: output.Log, transcript: Transcript,
             port: int | None = None) -> tuple[list, list]:
     """Listen with ``plan`` (reactor thread), on ``port`` if given; return the listening ports and the recording
     factories."""
@@ -64,7 +68,7 @@ class Server:
     listeners: list = field(default_factory=list, repr=False)
     factories: list = field(default_factory=list, repr=False)
     stopped: bool = False
-    plan: object = field(default=None, repr=False)
+    plan: Plan | None = field(default=None, repr=False)
 
     @property
     def port(self) -> int:
