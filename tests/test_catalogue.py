@@ -46,6 +46,13 @@ def test_serving_echo_imports_neither_the_web_nor_mail():
     assert loaded == {"servers.tcp"}
 
 
+def test_serving_your_own_factory_imports_nothing_of_the_web():
+    loaded = loaded_after("import labkit\nfrom twisted.internet import protocol\n"
+                          "server = labkit.serve(protocol.ServerFactory.forProtocol(protocol.Protocol), show=False)\n"
+                          "assert server.scheme == 'tcp'")
+    assert loaded == set()
+
+
 def test_serving_web_imports_the_web_family_only_then():
     loaded = loaded_after("import labkit\nlabkit.serve('web', show=False)")
     assert {"servers.web", "twisted.web.server"} <= loaded and "servers.tcp" not in loaded
