@@ -185,7 +185,7 @@ class PracticeAccount:
         self.subscribed = set(folders)
 
     def _name(self, name) -> str:
-        text = imap4._parseMbox(name) if isinstance(name, bytes) else name
+        text = name.decode("imap4-utf-7") if isinstance(name, bytes) else name  # the codec Twisted registers
         return "INBOX" if text.upper() == "INBOX" else text
 
     def select(self, name, rw=True):

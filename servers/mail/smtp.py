@@ -24,6 +24,7 @@ from twisted.mail import smtp as twisted_smtp
 from zope.interface import implementer
 
 from servers import accounts
+from servers.compat import EndOfDataReply
 from servers.mail.messages import DOMAINS
 
 __all__ = ["MAX_MESSAGE", "MessageTooLarge", "PracticeESMTP", "Received", "smtp"]
@@ -115,7 +116,7 @@ class DeliveryRealm:
         return twisted_smtp.IMessageDelivery, Delivery(self.outbox, avatarId.decode("utf-8")), lambda: None
 
 
-class PracticeESMTP(twisted_smtp.ESMTP):
+class PracticeESMTP(EndOfDataReply, twisted_smtp.ESMTP):
     """Twisted's ESMTP: STARTTLS on a guarded connection, ``552`` for a message over the size limit, NOOP, and
     a line too long ends the session.
 
@@ -139,12 +140,10 @@ class PracticeESMTP(twisted_smtp.ESMTP):
             return
         super().ext_STARTTLS(rest)
 
-    def _messageHandled(self, resultList):
-        too_large = [result for ok, result in resultList if not ok and result.check(MessageTooLarge)]
-        if too_large:
-            self.sendCode(552, f"5.3.4 message refused: {too_large[0].getErrorMessage()}".encode())
-            return
-        super()._messageHandled(resultList)
+    def end_of_data_reply(self, failure):
+        if failure.check(MessageTooLarge):
+            return 552, f"5.3.4 message refused: {failure.getErrorMessage()}".encode()
+        return None
 
 
 class SMTPFactory(protocol.ServerFactory):
