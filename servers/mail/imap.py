@@ -9,7 +9,9 @@ Promises:
 * UIDs are not sequence numbers: ``INBOX`` holds UIDs 1001, 1002, 1005 and 1010 (as if mail in between had been
   deleted), and its UIDVALIDITY is fixed. Flags can be stored and are kept for the life of the server;
   ``\\Deleted`` messages go at EXPUNGE (or CLOSE).
-* ``STARTTLS`` with the practice certificate, and LOGIN also before it (loopback only). A wrong password is
+* ``STARTTLS`` with the practice certificate, and LOGIN also before it (loopback only); over implicit TLS
+  (``listenSSL``, port 993 style) STARTTLS is not offered. ``factory.practice_details()`` names the practice
+  authority's file (``ca: PATH``) while STARTTLS is offered. A wrong password is
   refused with ``NO``, so is selecting a folder that does not exist, and creating, deleting or renaming one
   (the practice folders are fixed). A delivery may add messages (``addMessage``): listeners hear of them.
 """
@@ -22,6 +24,7 @@ import io
 
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import defer, protocol
+from twisted.internet.interfaces import ISSLTransport
 from twisted.mail import imap4
 from zope.interface import implementer
 
@@ -261,6 +264,10 @@ class PracticeIMAP4(imap4.IMAP4Server):
     as the book's client expects.
     """
 
+    def connectionMade(self):
+        self.startedTLS = ISSLTransport.providedBy(self.transport)  # implicit TLS: STARTTLS is not offered
+        super().connectionMade()
+
     def capabilities(self):
         offered = super().capabilities()
         offered.pop(b"LOGINDISABLED", None)
@@ -271,6 +278,9 @@ class PracticeIMAP4(imap4.IMAP4Server):
             self.sendPositiveResponse(tag, b"Begin TLS negotiation now")
             self.transport.startTLS(self.ctx)
             self.startedTLS = True
+            return
+        if self.startedTLS:  # RFC 3501 gives STARTTLS only OK and BAD (Twisted answers NO)
+            self.sendBadResponse(tag, b"TLS is already active")
             return
         super().do_STARTTLS(tag)
 
@@ -284,6 +294,12 @@ class IMAPFactory(protocol.ServerFactory):
 
     def __init__(self, portal: Portal, realm: AccountRealm, tls=None):
         self.portal, self.realm, self.tls = portal, realm, tls
+
+    def practice_details(self) -> list[str]:
+        """The ``ca: PATH`` line of the authority that verifies STARTTLS, when it is offered."""
+        from servers.tls import ca_details
+
+        return ca_details(self.tls)
 
     def buildProtocol(self, addr):
         made = PracticeIMAP4(contextFactory=self.tls)
