@@ -323,7 +323,13 @@ class PracticeIMAP4(BoundedLiterals, imap4.IMAP4Server):
         """Twisted's APPEND, which fails (``BAD``, a traceback in the log) when the client gives no flags."""
         super().do_APPEND(tag, mailbox, flags or [], date, message)
 
+    def do_IDLE(self, tag):
+        """Twisted's IDLE (RFC 2177), whose continuation is a bare ``+``: RFC 3501 wants ``+ text``."""
+        self.sendContinuationRequest(b"idling")
+        self.parseTag, self.lastState, self.parseState = tag, self.parseState, "idle"
+
     # Twisted's command tables hold its own functions: name ours (APPEND's literal, SEARCH's keys) in them.
+    auth_IDLE = select_IDLE = (do_IDLE,)
     auth_APPEND = select_APPEND = (do_APPEND, imap4.IMAP4Server.arg_astring,
                                    imap4.IMAP4Server.opt_plist, imap4.IMAP4Server.opt_datetime,
                                    BoundedLiterals.arg_literal)
@@ -345,7 +351,7 @@ class IMAPFactory(protocol.ServerFactory):
         return ca_details(self.tls)
 
     def buildProtocol(self, addr):
-        made = PracticeIMAP4(contextFactory=self.tls)
+        made = PracticeIMAP4({b"PLAIN": imap4.PLAINCredentials}, contextFactory=self.tls)
         made.factory, made.portal = self, self.portal
         return made
 

@@ -49,6 +49,7 @@ __all__ = ["APOPDigest", "ListsOnlyKeptMessages", "PracticeMaildir", "PracticePO
            "pop3"]
 
 FAMILY = "mail"
+NOT_CAPABILITIES = {b"CELERITY", b"AUSPEX", b"POTENCE"}
 
 
 class APOPDigest(twisted_pop3.APOPCredentials):
@@ -155,7 +156,10 @@ class PracticePOP3(ListsOnlyKeptMessages, twisted_pop3.POP3):
         super().connectionMade()
 
     def listCapabilities(self):
-        offered = super().listCapabilities()
+        """RFC 2449's names for what this server does: Twisted's list adds three capabilities no RFC defines
+        (CELERITY, AUSPEX, POTENCE) and spells PIPELINING as PIPELINE."""
+        offered = [b"PIPELINING" if capability == b"PIPELINE" else capability
+                   for capability in super().listCapabilities() if capability not in NOT_CAPABILITIES]
         return offered + [b"STLS"] if self._can_start_tls() else offered
 
     def _can_start_tls(self) -> bool:
