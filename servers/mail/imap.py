@@ -86,9 +86,14 @@ class Part:
         return Part(subparts[part].as_bytes(policy=email.policy.SMTP))
 
 
-@implementer(imap4.IMessage)
+@implementer(imap4.IMessage, imap4.IMessageFile)
 class Message(Part):
-    """A message in a folder: its UID, flags and arrival date."""
+    """A message in a folder: its UID, flags and arrival date. ``open()`` gives its bytes as stored, which
+    Twisted sends for ``BODY[]`` and ``RFC822`` at once (otherwise it rebuilds the message from its parts, a
+    reactor turn at a time, with header names in title case)."""
+
+    def open(self):
+        return io.BytesIO(self.raw)
 
     def __init__(self, raw: bytes, uid: int, flags=()):
         super().__init__(raw)
