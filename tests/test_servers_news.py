@@ -22,7 +22,7 @@ from servers.news.probes import nntp as probe
 from servers.news.probes import nntplib
 from servers.news.server import NNTPServer
 from servers.news.storage import MAX_PER_GROUP, BadArticle, MemoryStorage, parse_article
-from servers.news.wire import multiline, parse_range, split_lines, unstuff
+from servers.news.textformat import multiline, parse_range, split_lines, unstuff
 from tests.peers import free_port, missing
 
 HOST = "127.0.0.1"

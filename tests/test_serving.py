@@ -217,10 +217,18 @@ def test_a_re_serve_that_cannot_listen_leaves_the_old_server_running():
 def test_a_re_serve_on_the_same_port_that_fails_brings_the_old_server_back():
     old = labkit.serve("echo", name="same-port", show=False)
     port = old.port
-    with pytest.raises(TypeError, match="cannot serve"):
-        labkit.serve(object(), name="same-port", port=port, show=False)
+    with pytest.raises(TypeError, match="getContext"):  # TLS options that are not: found only on listening
+        labkit.serve("echo", name="same-port", port=port, tls=object(), show=False)
     assert not old.stopped and old.port == port and labkit.running_servers()["same-port"] is old and answers(old)
     assert "listening on" in old.log.text.splitlines()[-1] and old.log.text.rstrip().endswith("again")
+
+
+def test_what_cannot_be_served_is_refused_before_anything_stops():
+    old = labkit.serve("echo", name="untouched", show=False)
+    with pytest.raises(TypeError, match="cannot serve <object.*give a protocol factory, a twisted.web resource"):
+        labkit.serve(object(), name="untouched", port=old.port, show=False)
+    assert not old.stopped and labkit.running_servers()["untouched"] is old and answers(old)
+    assert not old.log.text.rstrip().endswith("again")
 
 
 def test_a_factory_whose_build_protocol_raises_is_reported_and_the_server_lives_on():
@@ -269,7 +277,7 @@ def evicts_the_first_of_two(server) -> bool:
 
 def test_the_entrys_limits_apply_and_serve_may_override_them(monkeypatch):
     from servers import catalogue
-    from servers.limits import Limits
+    from servers.abuse_guard import Limits
     from servers.tcp import echo
 
     monkeypatch.setitem(catalogue.CATALOGUE, "echo", catalogue.Entry("echo", "echo", "servers.tcp:echo",
@@ -301,3 +309,58 @@ def test_shutting_the_reactor_down_stops_every_server_first():
 
     done = subprocess.run([sys.executable, "-c", STOPPED_AT_SHUTDOWN], capture_output=True, text=True, timeout=60)
     assert done.stdout == "stopped\n", done.stderr
+
+
+
+def accepted_nodelay(server) -> list[int]:
+    """TCP_NODELAY (getsockopt) of each socket ``server`` has accepted, read in the reactor."""
+    def sockets(reactor):
+        options = []
+        for factory in server.factories:
+            for connection in factory.protocols:
+                transport = connection.transport
+                while not isinstance(transport.getHandle(), socket.socket):  # TLS: the socket is below it
+                    transport = transport.transport
+                options.append(transport.getHandle().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        return options
+
+    return labkit.react(sockets)
+
+
+@pytest.mark.parametrize("name, tls", [("echo", False), ("pop3", False), ("pop3", True)])
+def test_every_accepted_connection_is_tcp_nodelay(name, tls):
+    """Small answers go out at once: no ~40 ms wait for the client's delayed ACK under Nagle's algorithm."""
+    import ssl
+
+    from servers import catalogue
+    from servers.tls import ca_path
+
+    server = labkit.serve(name, name=f"nodelay-{name}-{tls}", show=False,
+                          tls=catalogue.entry(name).tls_options() if tls else None)
+    with socket.create_connection((server.host, server.port), timeout=5) as client:
+        if tls:  # the handshake done, the server has accepted
+            client = ssl.create_default_context(cafile=ca_path()).wrap_socket(client, server_hostname="localhost")
+        else:
+            client.sendall(b"NOOP\r\n")
+            client.recv(1)  # answered: accepted
+        assert accepted_nodelay(server) == [1]
+    server.stop()
+
+
+def test_a_socket_twisted_accepts_by_itself_is_not_tcp_nodelay():
+    """The control: the option is the listening path's doing, not the system's default."""
+    accepted = []
+
+    class Notes(protocol.Protocol):
+        def connectionMade(self):
+            accepted.append(self.transport.getHandle().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            self.transport.write(b"hello\r\n")
+
+    port = labkit.react(lambda reactor: reactor.listenTCP(0, protocol.ServerFactory.forProtocol(Notes),
+                                                          interface="127.0.0.1"))
+    try:
+        with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5) as client:
+            client.recv(1)
+    finally:
+        labkit.react(lambda reactor: port.stopListening())
+    assert accepted == [0]

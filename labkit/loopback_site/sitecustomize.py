@@ -4,7 +4,7 @@ puts this folder first on their ``PYTHONPATH`` (it is not a package and is never
 An Internet socket bound to no address (``""``: Twisted's ``listenTCP(port, factory)``, ``twistd --port tcp:0``)
 is bound to 127.0.0.1 (``::1`` for IPv6) instead; one bound to an address other machines could reach (every
 interface however it is spelled, a LAN address) is refused with ``OSError(EADDRNOTAVAIL)`` naming the fix, as the
-kernel's own reactor refuses it (``servers.limits.loopback``). Unix sockets and the rest are left alone.
+kernel's own reactor refuses it (``servers.loopback.loopback``). Unix sockets and the rest are left alone.
 """
 
 import errno
@@ -18,7 +18,7 @@ def _loopback(host, family):
         address = _LOCAL.get(host, "127.0.0.1")
         return "::1" if family == socket.AF_INET6 and address == "127.0.0.1" else address
     try:
-        from servers.limits import NotLoopback, loopback
+        from servers.loopback import NotLoopback, loopback
     except ImportError:  # the workbook is not importable here (a daemon that became another user): refuse
         raise OSError(errno.EADDRNOTAVAIL, f"{host!r} is not 127.0.0.1: programs started from the notebook "
                                            "listen on this machine only (use 127.0.0.1)") from None

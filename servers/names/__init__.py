@@ -68,6 +68,6 @@ def dns_udp_and_tcp(mx_hosts=MX_HOSTS):
 
 def listen_udp(reactor, factory, port: int, host: str = "127.0.0.1"):
     """Answer DNS over UDP with ``factory`` (from :func:`dns`) on ``host``:``port`` (loopback only)."""
-    from servers.limits import loopback
+    from servers.loopback import loopback
 
     return reactor.listenUDP(port, DatagramProtocol(controller=factory), interface=loopback(host))

@@ -1,9 +1,9 @@
 """The practice DNS server on one port number over both UDP and TCP, as DNS is normally served (RFC 1035 section
 4.2): what ``python -m servers dns`` and ``labkit.serve("dns")`` put up.
 
-Promises: :class:`UDPAndTCP` is a server of the shape :func:`servers.listening.listen` knows as "stream and
-datagrams": ``factory`` (guarded and listened with on TCP by ``listen``) and :meth:`UDPAndTCP.listen_datagrams`,
-which puts UDP beside it on the same number. With port 0 a number whose UDP side is taken is given back and
+Promises: :class:`UDPAndTCP` provides :class:`servers.interfaces.IStreamAndDatagrams`: ``factory`` (guarded and
+listened with on TCP by :meth:`servers.listening.Plan.listen`) and :meth:`UDPAndTCP.listen_datagrams`, which
+puts UDP beside it on the same number. With port 0 a number whose UDP side is taken is given back and
 another tried; a port asked for by number is taken whole or not at all. The result stops both at once.
 """
 
@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from twisted.internet import defer
 from twisted.internet.error import CannotListenError
+from zope.interface import implementer
+
+from servers.interfaces import IStreamAndDatagrams
 
 from servers.names.server import DatagramProtocol
 
@@ -35,6 +38,7 @@ class BothPorts:
                                     defer.maybeDeferred(self.datagrams.stopListening)])
 
 
+@implementer(IStreamAndDatagrams)
 @dataclass
 class UDPAndTCP:
     """``factory`` (an :class:`servers.names.server.AuthorityFactory`) answering over TCP and UDP."""

@@ -27,7 +27,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.protocols import basic
 
 from servers.news.storage import OVERVIEW_FORMAT
-from servers.news.wire import CRLF, multiline, split_lines, unstuff
+from servers.news.textformat import CRLF, multiline, split_lines, unstuff
 
 __all__ = ["NNTPClient", "NNTPError", "connect"]
 

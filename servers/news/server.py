@@ -28,7 +28,7 @@ from twisted.protocols import basic
 from servers.news.storage import (MAX_ARTICLE, NewsError, NoSuchArticle, PostingRefused,
                                   parse_article)
 from servers.news.since import Answer, SinceCommands, wildmat
-from servers.news.wire import CRLF, multiline, parse_range, unstuff
+from servers.news.textformat import CRLF, multiline, parse_range, unstuff
 
 __all__ = ["Answer", "NNTPFactory", "NNTPServer"]
 

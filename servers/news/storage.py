@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from twisted.internet import defer
 from zope.interface import Interface, implementer
 
-from servers.news.wire import CRLF, split_lines
+from servers.news.textformat import CRLF, split_lines
 
 __all__ = ["Article", "BadArticle", "Group", "GroupInfo", "INewsStorage", "MAX_ARTICLE", "MAX_PER_GROUP",
            "MemoryStorage", "NewsError", "NoSuchArticle", "NoSuchGroup", "OVERVIEW_FORMAT", "PostingRefused",

@@ -5,7 +5,7 @@ It runs whatever its user types with the process's rights, so it is built to be 
 * key login only: :func:`manhole` takes the one public key allowed in and offers no password method, so there
   is no password to guess or to leak into a notebook; the key is made per session (:func:`new_session`) and
   held in memory, its private half written only to a file readable by its owner if a terminal needs it;
-* it is served like every practice server (``labkit.serve``, :func:`servers.listening.listen`), which refuses
+* it is served like every practice server (``labkit.serve``, :func:`servers.listening.plan`), which refuses
   any address but loopback, so other machines cannot even reach the login;
 * the namespace is what the caller passes in, nothing more (names the prompt may use).
 """

@@ -12,7 +12,9 @@ import html
 
 from twisted.web import util
 from twisted.web.resource import Resource
+from zope.interface import implementer
 
+from servers.interfaces import IMakesSite
 from servers.web.auth import PASSWORD, USERNAME, private_area
 from servers.web.bodies import BoundedRequest
 from servers.web.news import NEWS_TEXT, PLAIN_HTML, NewsItem, NewsPage
@@ -47,6 +49,7 @@ class IndexPage(PracticePage):
         return html_document("Practice web site", f"<h1>Practice web site</h1>\n<ul>\n{items}\n</ul>")
 
 
+@implementer(IMakesSite)
 class PracticeSite(Resource):
     """The root of the practice web site (see :mod:`servers.web` for the fixtures)."""
 
