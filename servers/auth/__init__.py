@@ -45,11 +45,11 @@ def auth(database=None, throttle=None):
     :class:`servers.auth.throttle.Throttle` (one on the reactor's clock by default)."""
     from servers.auth.avatars import UserRealm
     from servers.auth.line import LoginFactory
-    from servers.auth.throttle import Throttle, ThrottledChecker
+    from servers.auth.throttle import HeldRefusals, Throttle
     from servers.auth.userdb import DatabaseChecker, UserDatabase
 
     users = UserDatabase(user_table() if database is None else database)
-    checker = ThrottledChecker(DatabaseChecker(users), throttle or Throttle())
+    checker = HeldRefusals(DatabaseChecker(users), throttle or Throttle())
     factory = LoginFactory(Portal(UserRealm(users), [checker]), on_stop=users.close)
     factory.users = users
     return factory
