@@ -23,7 +23,7 @@ learner's server there; redirects are fine, the proxy rewrites their ``Location`
 
 from labkit.browser.jupyter import jupyter_base_url, jupyter_server_info
 from labkit.browser.links import VIA_ENV, NotServing, browser_url, link_bundle, open_link
-from labkit.browser.page import Hop, Page, fetch_page, show_page
+from labkit.browser.page import RedirectHop, Page, fetch_page, show_page
 
-__all__ = ["Hop", "NotServing", "Page", "VIA_ENV", "browser_url", "fetch_page", "jupyter_base_url",
+__all__ = ["RedirectHop", "NotServing", "Page", "VIA_ENV", "browser_url", "fetch_page", "jupyter_base_url",
            "jupyter_server_info", "link_bundle", "open_link", "show_page"]

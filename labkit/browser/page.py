@@ -15,7 +15,7 @@ from labkit.browser import links
 from labkit.browser.links import NotServing, clean_path, hostport, not_listening, which_server
 from labkit.redaction import redact_bytes, redact_text
 
-__all__ = ["Hop", "Page", "fetch_page", "show_page"]
+__all__ = ["RedirectHop", "Page", "fetch_page", "show_page"]
 
 MAX_STYLESHEETS = 10
 MAX_SHOWN_CHARS = 1_000_000
@@ -25,7 +25,7 @@ MAX_TEXT_CHARS = 2_000
 # --- the page, inline ---------------------------------------------------------------------------------------
 
 @dataclass
-class Hop:
+class RedirectHop:
     """One request of a page fetch and its response (a redirect adds hops)."""
 
     path: str
@@ -38,7 +38,7 @@ class Page:
     """A page fetched from a practice server by :func:`fetch_page`; shows itself in a sandboxed frame."""
 
     path: str
-    hops: list[Hop]
+    hops: list[RedirectHop]
     headers: dict[str, list[str]]
     body: bytes
     height: int = 300
@@ -158,12 +158,12 @@ async def _get(reactor, url: str):
     return response, body
 
 
-def _hops(response) -> list[Hop]:
-    def hop(r) -> Hop:
+def _hops(response) -> list[RedirectHop]:
+    def hop(r) -> RedirectHop:
         uri = r.request.absoluteURI.decode("ascii", "replace") if r.request is not None else "/"
         parts = urlsplit(uri)
         path = redact_text((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
-        return Hop(path, r.code, r.phrase.decode("latin-1", "replace") if isinstance(r.phrase, bytes) else r.phrase)
+        return RedirectHop(path, r.code, r.phrase.decode("latin-1", "replace") if isinstance(r.phrase, bytes) else r.phrase)
 
     return [hop(r) for r in response.history()] + [hop(response)]
 
