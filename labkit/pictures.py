@@ -19,14 +19,12 @@ from dataclasses import dataclass, field
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from labkit.blocked import describe
+
 __all__ = ["CallbackChain", "Timeline", "trace_chain"]
 
 
 PASS = "(pass through)"
-
-
-def _name(fn) -> str:
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
 def _show(value) -> str:
@@ -78,8 +76,8 @@ class CallbackChain:
     def addCallbacks(self, callback, errback=None, callbackArgs=(), callbackKeywords=None, errbackArgs=(),
                      errbackKeywords=None) -> CallbackChain:
         index = len(self.steps)
-        self.steps.append(Step(_name(callback) if callback is not _same else PASS,
-                               _name(errback) if errback not in (None, _same) else PASS))
+        self.steps.append(Step(describe(callback) if callback is not _same else PASS,
+                               describe(errback) if errback not in (None, _same) else PASS))
         self.deferred.addCallbacks(
             self._traced(index, "callback", callback, callbackArgs, callbackKeywords),
             self._traced(index, "errback", errback or _same, errbackArgs, errbackKeywords))
