@@ -213,6 +213,9 @@ def test_a_learner_cannot_read_anothers_home_kernel_connection_file_or_tmp_files
     tried = room.run_as(reader, "python", "-c", READ_ATTEMPT, *attempted)
     assert tried.returncode == 0, tried.stderr
     assert tried.stdout.strip() == "[]", f"{reader} could read {owner}'s: {tried.stdout}"
+    # what this test made by hand goes; what the chapters' kernels made is left for the reaper (the last test)
+    removed = _kernel_of(room, owner).execute(f"import os, shutil\nshutil.rmtree({folder!r})\nos.unlink({secret!r})")
+    assert removed["error"] is None, removed["text"]
 
 
 POP3_LOGIN = """
