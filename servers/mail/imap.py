@@ -36,6 +36,7 @@ from twisted.mail import imap4
 from zope.interface import implementer
 
 from servers import accounts
+from servers.interfaces import IPracticeDetails
 from servers.mail import search
 from servers.mail.append import MAX_APPEND, BoundedLiterals
 from servers.mail.messages import practice_messages
@@ -341,6 +342,7 @@ class PracticeIMAP4(BoundedLiterals, imap4.IMAP4Server):
     select_SEARCH = (imap4.IMAP4Server.do_SEARCH, imap4.IMAP4Server.opt_charset, arg_searchkeys)
 
 
+@implementer(IPracticeDetails)
 class IMAPFactory(protocol.ServerFactory):
     """IMAP connections on one portal; ``tls`` (server options) offers STARTTLS."""
 

@@ -40,6 +40,7 @@ from twisted.mail import pop3 as twisted_pop3
 from zope.interface import implementer
 
 from servers import accounts, temporary
+from servers.interfaces import IPracticeDetails
 from servers.mail.messages import practice_messages
 
 __all__ = ["APOPDigest", "ListsOnlyKeptMessages", "PracticeMaildir", "PracticePOP3", "fill_maildir", "mail_folder",
@@ -208,6 +209,7 @@ def mail_folder() -> Path:
     return root
 
 
+@implementer(IPracticeDetails)
 class POP3Factory(protocol.ServerFactory):
     """POP3 connections on one portal; ``tls`` (server options) makes STLS available."""
 

@@ -29,6 +29,7 @@ from twisted.mail import smtp as twisted_smtp
 from zope.interface import implementer
 
 from servers import accounts
+from servers.interfaces import IPracticeDetails
 from servers.compat import EndOfDataReply
 from servers.mail.messages import DOMAINS
 
@@ -180,6 +181,7 @@ class PracticeESMTP(EndOfDataReply, twisted_smtp.ESMTP):
         return None
 
 
+@implementer(IPracticeDetails)
 class SMTPFactory(protocol.ServerFactory):
     """ESMTP connections sharing one ``outbox``; ``tls`` (server options) offers STARTTLS."""
 
