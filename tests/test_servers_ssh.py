@@ -41,13 +41,19 @@ def server(user_key):
     return labkit.serve(ssh(authorized_keys={"learner": [user_key]}), name="test-ssh", show=False)
 
 
+def private_key_file(folder, key):
+    """``key``'s private half in OpenSSH's format, in ``folder/id_ed25519`` readable by its owner only."""
+    path = folder / "id_ed25519"
+    path.write_bytes(key.toString("openssh"))
+    path.chmod(0o600)
+    return path
+
+
 @pytest.fixture
 def openssh(tmp_path, server, user_key):
     """``openssh(*args, password=None, key=True, known=True)``: run OpenSSH's client against ``server``."""
     program = need("ssh", "openssh-client")
-    key_path = tmp_path / "id_ed25519"
-    key_path.write_bytes(user_key.toString("openssh"))
-    key_path.chmod(0o600)
+    key_path = private_key_file(tmp_path, user_key)
     known = known_hosts_file(server.port, host_key(), tmp_path)
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")

@@ -3,8 +3,9 @@
 Promises: a :class:`WikiData` holds pages (name -> text) in memory, for this process only, starting with
 :data:`HOME` (text :data:`HOME_TEXT`). Names are 1 to 64 letters, digits, ``_`` or ``-``; a text is at most
 :data:`MAX_TEXT` bytes of UTF-8; the store holds at most :data:`MAX_PAGES` pages. Anything else raises
-:class:`WikiRefused` (a ``ValueError``) saying what to change, and stores nothing. WikiWords (two or more
-capitalised words run together, ``FrontPage``) become links when a page is rendered as HTML.
+:class:`WikiRefused` (a ``ValueError``) saying what to change, and stores nothing; a new page refused because the
+store is full raises its subclass :class:`WikiFull` (the server's condition, not the request's fault). WikiWords
+(two or more capitalised words run together, ``FrontPage``) become links when a page is rendered as HTML.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import html
 import re
 
-__all__ = ["HOME", "HOME_TEXT", "MAX_PAGES", "MAX_TEXT", "WIKI_WORD", "WikiData", "WikiRefused"]
+__all__ = ["HOME", "HOME_TEXT", "MAX_PAGES", "MAX_TEXT", "WIKI_WORD", "WikiData", "WikiFull", "WikiRefused"]
 
 HOME = "WikiHome"
 HOME_TEXT = "This is your WikiHome. Write about TwistedMatrix and RemoteCalls here."
@@ -25,6 +26,10 @@ _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 class WikiRefused(ValueError):
     """A page name or text the wiki will not store; the message says what to change."""
+
+
+class WikiFull(WikiRefused):
+    """A new page refused because the wiki holds :data:`MAX_PAGES` pages already."""
 
 
 class WikiData:
@@ -68,7 +73,7 @@ class WikiData:
             raise WikiRefused(f"the text is {size} bytes; a page holds at most {MAX_TEXT}")
         created = name not in self.pages
         if created and len(self.pages) >= MAX_PAGES:
-            raise WikiRefused(f"the wiki is full ({MAX_PAGES} pages): delete a page first")
+            raise WikiFull(f"the wiki is full ({MAX_PAGES} pages): delete a page first")
         self.pages[name] = text
         return created
 

@@ -12,8 +12,13 @@ Promises (``soap_wiki(data=None)`` builds the site):
 * ``POST /soap``: a SOAP 1.1 envelope whose Body holds one of :data:`OPERATIONS` (``getPage``: ``name`` ->
   ``return``); the answer is ``text/xml`` with a ``<NAMEResponse><return>...`` element (one ``return`` per item
   for a list). A missing page, a refused name or text, an unknown operation, a missing or unexpected argument,
-  an envelope that is not XML or not SOAP, or one with a DTD: HTTP 500 with a ``soap:Fault`` (``soap:Client``,
-  a ``faultstring`` saying what to change). Nothing is stored on a fault; nothing is logged as a server error.
+  an envelope that is not XML or not SOAP, or one with a DTD or nested deeper than
+  :data:`servers.rpc.xmlsafety.MAX_DEPTH`: HTTP 500 with a ``soap:Fault`` (``soap:Client``, a ``faultstring``
+  saying what to change). The other SOAP 1.1 fault codes (section 4.4.1): an ``Envelope`` in another namespace
+  (SOAP 1.2's) gets ``soap:VersionMismatch``; a ``Header`` entry with ``mustUnderstand="1"`` (the service
+  understands none) ``soap:MustUnderstand``; a new page while the wiki is full ``soap:Server``, as does an
+  operation that raises unexpectedly (logged with its traceback: that is a bug). Nothing is stored on a fault;
+  nothing but such a bug is logged as a server error.
 * Bodies over 1 MB get HTTP 413. Every call is appended to ``site.calls`` (operation, arguments), the newest
   :data:`KEPT_CALLS`.
 """
@@ -24,11 +29,12 @@ import collections
 import html
 import xml.etree.ElementTree as ET
 
+from twisted.logger import Logger
 from twisted.web import http
 
 from servers.rpc.bounded import BoundedRoot
-from servers.rpc.data import WikiData, WikiRefused
-from servers.rpc.xmlsafety import dtd_refusal
+from servers.rpc.data import WikiData, WikiFull, WikiRefused
+from servers.rpc.xmlsafety import xml_refusal
 from servers.web.pages import TEXT_TYPE, FixedPage, PracticePage
 
 __all__ = ["ENVELOPE", "KEPT_CALLS", "NAMESPACE", "OPERATIONS", "SoapFault", "SoapSite", "soap_wiki", "wsdl"]
@@ -37,6 +43,8 @@ ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/"
 NAMESPACE = "urn:twisted-workbook:wiki"
 XML_TYPE = b"text/xml; charset=utf-8"
 KEPT_CALLS = 100
+
+_log = Logger()
 
 # operation -> (its arguments as (name, XML Schema type), its result's type, whether the result is a list)
 OPERATIONS: dict[str, tuple[tuple[tuple[str, str], ...], str, bool]] = {
@@ -50,7 +58,12 @@ OPERATIONS: dict[str, tuple[tuple[tuple[str, str], ...], str, bool]] = {
 
 
 class SoapFault(Exception):
-    """A call refused with a ``soap:Client`` fault; the message is the fault string."""
+    """A call refused with a SOAP fault: the message is the fault string, ``code`` the fault code (``Client``
+    unless said otherwise)."""
+
+    def __init__(self, text: str, code: str = "Client"):
+        super().__init__(text)
+        self.code = code
 
 
 def _element(name: str, fields: list[tuple[str, str]], many: bool = False) -> str:
@@ -119,13 +132,21 @@ def _value(item, kind: str) -> str:
 
 def parse_call(body: bytes) -> tuple[str, dict[str, str]]:
     """The operation and its arguments in a SOAP envelope; :class:`SoapFault` saying what is wrong."""
-    refused = dtd_refusal(body)
+    refused = xml_refusal(body)
     if refused:
         raise SoapFault(f"{refused}; send the envelope without it")
     try:
         root = ET.fromstring(body)
     except ET.ParseError as problem:
         raise SoapFault(f"the body is not XML ({problem}); send a SOAP envelope") from None
+    if root.tag.startswith("{") and _local(root.tag) == "Envelope" and root.tag != f"{{{ENVELOPE}}}Envelope":
+        raise SoapFault(f"this service speaks SOAP 1.1 (an Envelope in {ENVELOPE}), not {root.tag}",
+                        "VersionMismatch")
+    header = root.find(f"{{{ENVELOPE}}}Header")
+    for entry in header if header is not None else []:
+        if entry.get(f"{{{ENVELOPE}}}mustUnderstand", "0").strip() in ("1", "true"):
+            raise SoapFault(f"the header entry {entry.tag} must be understood, and this service understands no "
+                            "header entries", "MustUnderstand")
     soap_body = root.find(f"{{{ENVELOPE}}}Body")
     if root.tag != f"{{{ENVELOPE}}}Envelope" or soap_body is None or len(soap_body) != 1:
         raise SoapFault(f"the body is not a SOAP 1.1 envelope: expected {{{ENVELOPE}}}Envelope holding a Body "
@@ -173,6 +194,8 @@ class WikiSoapService:
     def soap_setPage(self, name, text):
         try:
             return self.data.set_page(name, text)
+        except WikiFull as full:
+            raise SoapFault(str(full), "Server") from None
         except WikiRefused as refused:
             raise SoapFault(str(refused)) from None
 
@@ -197,13 +220,18 @@ class SoapEndpoint(PracticePage):
 
     def render_POST(self, request):
         request.setHeader(b"content-type", XML_TYPE)
+        operation = "an unread envelope"
         try:
             operation, arguments = parse_call(request.content.read())
             self.calls.append((operation, arguments))
             result = self.service.call(operation, arguments)
         except SoapFault as fault:
             request.setResponseCode(http.INTERNAL_SERVER_ERROR)  # SOAP 1.1 sends every fault with 500
-            return _fault("Client", str(fault))
+            return _fault(fault.code, str(fault))
+        except Exception:
+            _log.failure("the SOAP operation {operation} raised", operation=operation)
+            request.setResponseCode(http.INTERNAL_SERVER_ERROR)
+            return _fault("Server", f"the service failed while running {operation}; its log says why")
         _, kind, many = OPERATIONS[operation]
         items = result if many else [result]
         returned = "".join(f"<tns:return>{_value(item, kind)}</tns:return>" for item in items)

@@ -7,9 +7,14 @@ Promises (``xmlrpc_wiki(data=None)`` builds the site; ``/`` says where the servi
   ``findPage(name)`` (the text, or nil: ``None`` is allowed both ways), and introspection
   (``system.listMethods``, ``system.methodHelp``, ``system.methodSignature``).
 * Faults: ``getPage``/``getRenderedPage`` of a missing page :data:`NO_SUCH_PAGE` (404); a bad name or text
-  :data:`REFUSED` (400); a wrong number of arguments :data:`WRONG_ARGUMENTS` (-32602, the common XML-RPC
-  code); an unknown method 8001 and an unparsable body 8002 (Twisted's own codes). A body with a DTD gets
-  fault 8002 without being expanded. Bodies over 1 MB get HTTP 413. None of these are logged as server errors.
+  :data:`REFUSED` (400), and so does an argument that is not a string (every method takes strings); a wrong
+  number of arguments :data:`WRONG_ARGUMENTS` (-32602, the common XML-RPC code); an unknown method 8001 and a
+  body that is not a ``methodCall`` 8002 (Twisted's own codes), its fault string naming what could not be read
+  (a bad ``int``, ``dateTime.iso8601`` or ``base64``, no ``methodName``). A body with a DTD, or nested deeper than
+  :data:`servers.rpc.xmlsafety.MAX_DEPTH`, gets fault 8002 without being expanded. Bodies over 1 MB get HTTP 413.
+  None of these are logged as server errors.
+* HTTP: ``/RPC2`` takes POST; any other method gets 405 with ``Allow: POST`` (HEAD included: its answer has no
+  body).
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ import inspect
 import xmlrpc.client
 
 from twisted.web import xmlrpc as web_xmlrpc
+from twisted.web.error import UnsupportedMethod
 
 from servers.rpc.bounded import BoundedRoot
 from servers.rpc.data import WikiData, WikiRefused
-from servers.rpc.xmlsafety import dtd_refusal
-from servers.web.pages import TEXT_TYPE, FixedPage
+from servers.rpc.xmlsafety import xml_refusal
+from servers.web.pages import TEXT_TYPE, FixedPage, PracticePage
 
 __all__ = ["NO_SUCH_PAGE", "REFUSED", "WRONG_ARGUMENTS", "WikiXmlRpc", "xmlrpc_wiki"]
 
@@ -31,21 +37,25 @@ REFUSED = 400
 WRONG_ARGUMENTS = -32602
 
 
-class WikiXmlRpc(web_xmlrpc.XMLRPC):
-    """The wiki's XML-RPC methods (see the module's promises)."""
+class WikiXmlRpc(PracticePage, web_xmlrpc.XMLRPC):
+    """The wiki's XML-RPC methods (see the module's promises); ``PracticePage`` answers other HTTP methods 405."""
 
     def __init__(self, data: WikiData):
         super().__init__(allowNone=True)  # without this __init__ every call fails
         self.data = data
         web_xmlrpc.addIntrospection(self)
 
+    def render_HEAD(self, request):  # a Resource answers HEAD as GET; this one takes neither
+        raise UnsupportedMethod([b"POST"])
+
     def render_POST(self, request):
         request.content.seek(0)
-        refused = dtd_refusal(request.content.read())
+        refused = unreadable(request.content.read())
         if refused:
             request.setHeader(b"content-type", b"text/xml; charset=utf-8")
             return xmlrpc.client.dumps(web_xmlrpc.Fault(self.FAILURE, f"Can't deserialize input: {refused}"),
                                        methodresponse=True).encode("utf-8")
+        request.content.seek(0)
         return super().render_POST(request)
 
     def lookupProcedure(self, procedurePath):
@@ -53,6 +63,10 @@ class WikiXmlRpc(web_xmlrpc.XMLRPC):
         signature = inspect.signature(method)
 
         def called(*args):
+            for position, argument in enumerate(args, 1):
+                if not isinstance(argument, str):
+                    raise web_xmlrpc.Fault(REFUSED, f"{procedurePath}: argument {position} is "
+                                                    f"{type(argument).__name__}, not a string")
             try:
                 signature.bind(*args)
             except TypeError:
@@ -99,6 +113,18 @@ class WikiXmlRpc(web_xmlrpc.XMLRPC):
     def xmlrpc_deletePage(self, name):
         """Remove the page; True when there was one."""
         return self.data.delete_page(name)
+
+
+def unreadable(body: bytes) -> str:
+    """Why ``body`` is not a ``methodCall`` the service can read, or ``""`` when it is one."""
+    refused = xml_refusal(body)
+    if refused:
+        return refused
+    try:
+        _params, method = xmlrpc.client.loads(body)
+    except Exception as problem:  # expat's, xmlrpc.client's and the value parsers' (int, base64, dateTime) errors
+        return f"{type(problem).__name__}: {problem}"
+    return "" if method else "the body is not a methodCall with a methodName"
 
 
 class XmlRpcSite(BoundedRoot):

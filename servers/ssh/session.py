@@ -11,9 +11,14 @@ Promises:
   :func:`servers.ssh.shell.run`, sends its exit status and closes the channel. It accepts a pty request and
   window changes (the line editor needs them) and starts no process of the machine. A command that raises is
   logged and answered with status 1; the channel still closes.
+* The session channel (:class:`PracticeSession`) refuses with ``CHANNEL_FAILURE`` (RFC 4254 section 5.4), and one
+  info line in the log, a ``subsystem`` request (``sftp``: there is none), a second shell, exec or subsystem on a
+  channel that has one, and a request whose fields cannot be read; conch logs these as errors or tracebacks.
 """
 
 from __future__ import annotations
+
+import struct
 
 from twisted.conch.avatar import ConchUser
 from twisted.conch.insults import insults
@@ -28,9 +33,30 @@ from zope.interface import implementer
 
 from servers.ssh import shell
 
-__all__ = ["PracticeRealm", "PracticeUser", "ShellSession", "end_session"]
+__all__ = ["PracticeRealm", "PracticeSession", "PracticeUser", "ShellSession", "end_session"]
 
 _log = Logger()
+
+
+PROGRAMS = {b"shell", b"exec", b"subsystem"}  # the requests that give a session what it runs (RFC 4254 6.5)
+
+
+class PracticeSession(session.SSHSession):
+    """Conch's session channel, refusing quietly what the practice servers do not do (see the module)."""
+
+    def requestReceived(self, requestType, data):
+        if requestType in PROGRAMS and self.client is not None:
+            _log.info("refused {request!r}: this session already runs something", request=requestType)
+            return 0
+        try:
+            return super().requestReceived(requestType, data)
+        except struct.error:
+            _log.info("refused a {request!r} request whose fields cannot be read", request=requestType)
+            return 0
+
+    def request_subsystem(self, data):
+        _log.info("refused the subsystem {name!r}: the practice server has none", name=data[4:68])
+        return 0
 
 
 class PracticeUser(ConchUser):
@@ -39,7 +65,7 @@ class PracticeUser(ConchUser):
     def __init__(self, username: bytes):
         super().__init__()
         self.username = username.decode("utf-8", "replace")
-        self.channelLookup[b"session"] = session.SSHSession
+        self.channelLookup[b"session"] = PracticeSession
 
     def terminal(self, on_exit):
         """The protocol a terminal session talks to; ``on_exit(status)`` ends the session."""

@@ -1,27 +1,69 @@
-"""The server side of the SSH transport, with a client's goodbye logged as news rather than as an error.
+"""The server side of the SSH transport: strong algorithms only, a client's goodbye logged as news rather than as an
+error, and a malformed packet answered with a protocol-error disconnect in one log line.
 
-Promise: :class:`GoodbyeTransport` is conch's ``SSHServerTransport``, except that a client's ``DISCONNECT`` with
-reason "connection lost" or "by application" (what OpenSSH and conch send when they are done) is logged at info
-level; any other reason is still logged as an error, as conch does.
+Promises: :class:`GoodbyeTransport` is conch's ``SSHServerTransport``, except that
+
+* it offers only the algorithms in :data:`STRONG` that this Twisted and ``cryptography`` support (post-quantum
+  hybrid and Curve25519 key exchange, AES in counter mode, SHA-2 MACs) and no compression: what ``ssh-audit``
+  reports without a failure, and nothing a client could inflate (zlib before login multiplies a packet's size);
+* a client's ``DISCONNECT`` with reason "connection lost" or "by application" (what OpenSSH and conch send when
+  they are done) is logged at info level; any other reason is still logged as an error, as conch does;
+* a packet too short for its message (conch reads it with ``struct``), or one naming a channel that is not open,
+  gets ``DISCONNECT`` with reason "protocol error" (RFC 4253, section 11.1) naming the message, and one info line
+  in the log instead of a traceback.
 """
 
 from __future__ import annotations
 
+import struct
+
 from twisted.conch.ssh import transport
 from twisted.logger import Logger
 
-__all__ = ["GoodbyeTransport"]
+__all__ = ["GoodbyeTransport", "STRONG", "offered"]
 
 _log = Logger()
 
 GOODBYES = {transport.DISCONNECT_CONNECTION_LOST, transport.DISCONNECT_BY_APPLICATION}
 
+STRONG = {
+    "kex": [b"mlkem768x25519-sha256", b"curve25519-sha256", b"curve25519-sha256@libssh.org"],
+    "ciphers": [b"aes256-ctr", b"aes192-ctr", b"aes128-ctr"],
+    "macs": [b"hmac-sha2-512", b"hmac-sha2-256"],
+    "compressions": [b"none"],
+}
+"""What the practice servers may offer, in order of preference (RFC 4253 section 7.1's name-lists)."""
+
+
+def offered(kind: str, supported) -> list[bytes]:
+    """The names of :data:`STRONG` ``kind`` that ``supported`` (Twisted's own list) holds, in our order."""
+    return [name for name in STRONG[kind] if name in supported]
+
 
 class GoodbyeTransport(transport.SSHServerTransport):
-    """``SSHServerTransport`` that takes a client's ordinary goodbye calmly."""
+    """``SSHServerTransport`` with strong algorithms, that takes a client's goodbye calmly and a malformed packet
+    as a protocol error."""
+
+    supportedKeyExchanges = offered("kex", transport.SSHServerTransport.supportedKeyExchanges)
+    supportedCiphers = offered("ciphers", transport.SSHServerTransport.supportedCiphers)
+    supportedMACs = offered("macs", transport.SSHServerTransport.supportedMACs)
+    supportedCompressions = offered("compressions", transport.SSHServerTransport.supportedCompressions)
 
     def receiveError(self, reasonCode, description):
         if reasonCode in GOODBYES:
             _log.info("the client disconnected: {description}", description=description)
         else:
             super().receiveError(reasonCode, description)
+
+    def dispatchMessage(self, messageNum, payload):
+        try:
+            super().dispatchMessage(messageNum, payload)
+        except struct.error as malformed:
+            self.malformed(messageNum, f"too short ({malformed})")
+
+    def malformed(self, message_number: int, why: str) -> None:
+        """Disconnect a client whose message ``message_number`` cannot be read, saying ``why`` in one log line."""
+        _log.info("disconnected a client whose message {number} was malformed: {why}", number=message_number,
+                  why=why)
+        self.sendDisconnect(transport.DISCONNECT_PROTOCOL_ERROR,
+                            f"malformed message {message_number}: {why}".encode("utf-8", "replace")[:200])
