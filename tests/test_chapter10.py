@@ -54,6 +54,10 @@ MISTAKES = [
     Mistake("10.4", "the output left as bytes",
             ("b\"\".join(collected.received).decode(\"utf-8\", \"replace\")", "b\"\".join(collected.received)"),
             hint="decode it to text"),
+    Mistake("10.4", "only the first piece of output kept",
+            ("b\"\".join(collected.received)", "collected.received[0]"), hint="several dataReceived calls"),
+    Mistake("10.4", "the pieces joined with newlines",
+            ("b\"\".join(collected.received)", "b\"\\n\".join(collected.received)"), hint="several dataReceived calls"),
 ]
 
 TestChapter10 = exercise_tests(10, MISTAKES)

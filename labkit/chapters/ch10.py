@@ -15,7 +15,7 @@ from twisted.cred.portal import Portal
 
 from labkit.checks import Check, call_learner, limits, server_health, unwritten, wait_until
 from labkit.checks.check import NOT_WRITTEN
-from labkit.checks.values import Shown
+from labkit.checks.values import Shown, short
 from labkit.checks.ssh import CommandLog, known_hosts_file, run_command, type_at_shell
 
 from servers.ssh import PracticeSSHFactory, key_checker
@@ -193,6 +193,9 @@ def _runner_hint(command: str, got) -> str:
         return "return (output, status): the output first, then the exit status"
     if isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[0], bytes):
         return "the output arrives as bytes: decode it to text"
+    if command.startswith("count") and isinstance(got, (tuple, list)) and len(got) == 2:
+        return ("a long output arrives in several dataReceived calls: keep every piece and join them with nothing "
+                "between")
     if command == "frobnicate" and isinstance(got, (tuple, list)) and len(got) == 2 and got[1] == 0:
         return ("a non-zero status arrives as connectionLost(ProcessTerminated(exitCode=...)): read it from the "
                 "reason")
@@ -204,19 +207,34 @@ def check_command_runner(run_remote) -> None:
     server at 127.0.0.1:``port`` and returns ``(output, exit status)`` (output as str), trusting only the host
     keys in the file ``known_hosts``; a server showing another key, or one the file does not name, is an error,
     never a result."""
+    class Counting(PracticeUser):
+        """``count N`` answers the numbers 1 to N, a line each: an output long enough to arrive in pieces."""
+
+        def run_command(self, command):
+            if command.startswith("count "):
+                return "\n".join(str(n) for n in range(1, int(command.split()[1]) + 1)), 0
+            return super().run_command(command)
+
     with Check("your runner collects a command's output and status, and refuses an unknown host",
                start="SSHCommandClientEndpoint.newConnection(...) with keys=[key], knownHosts and a ui that "
                      "says no; connect a protocol that collects the output") as check:
         key = new_key()
-        served, known = _server(check, "check-command-runner", [key_checker({USER: [key]})])
+        served, known = _server(check, "check-command-runner", [key_checker({USER: [key]})], Counting)
         log = CommandLog()
         check.show(log)
         words = " ".join(random.sample(NAMES, 3))
+        numbers = random.randint(20_000, 30_000)  # over 100 kB: several SSH packets
+        long_output = "".join(f"{n}\n" for n in range(1, numbers + 1))
         for command, expected in (("whoami", (f"{USER}\n", 0)), (f"echo {words}", (f"{words}\n", 0)),
-                                  ("frobnicate", ("frobnicate: command not found (try help)\n", 127))):
+                                  ("frobnicate", ("frobnicate: command not found (try help)\n", 127)),
+                                  (f"count {numbers}", (long_output, 0))):
             got = call_learner(run_remote, served.port, USER, key, str(known), command, timeout=limits.LEARNER_CALL)
             log.add(command, got)
             got = tuple(got) if isinstance(got, (tuple, list)) else got
+            if command.startswith("count"):  # compared whole, shown short
+                same = got == expected
+                expected = (Shown(f"the numbers 1 to {numbers}, a line each ({len(long_output)} characters)"), 0)
+                got = expected if same else tuple(short(part) for part in got) if isinstance(got, tuple) else got
             check.expect(f"`{command}`", expected, got, sent=command, hint=_runner_hint(command, got))
         for what, folder, host in (("a server whose host key is not the one in known_hosts", "check-stranger-",
                                     new_key()), ("a server that known_hosts does not name at all",

@@ -43,6 +43,9 @@ class CommandLog:
     """The commands a check ran over SSH and their answers, as a check shows them (``check.show(log)``): one
     ``$ command`` line, then the output's lines, then the exit status or how the session ended."""
 
+    OUTPUT_LINES = 5
+    """At most this many lines of one command's output are shown."""
+
     def __init__(self):
         self.lines: list[str] = []
 
@@ -57,7 +60,10 @@ class CommandLog:
         elif isinstance(answer, BaseException):
             self.lines.append(f"  (raised {type(answer).__name__}: {answer})")
         elif isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], str):
-            self.lines += ["  " + line for line in answer[0].splitlines()]
+            output = answer[0].splitlines()
+            self.lines += ["  " + line for line in output[:self.OUTPUT_LINES]]
+            if len(output) > self.OUTPUT_LINES:
+                self.lines.append(f"  ... ({len(output) - self.OUTPUT_LINES} more lines)")
             self.lines.append(f"  (exit status {answer[1]!r})")
         else:
             self.lines.append(f"  (returned {answer!r:.200})")
