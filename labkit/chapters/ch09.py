@@ -127,7 +127,8 @@ def check_latest_subjects(latest_subjects) -> None:
         commands = [line.split(b" ", 1)[0].upper() for line in _client_lines(served.transcript)]
         expected = [(n, f"Twisted tip {n}") for n in range(17 - count, 17) if n != MISSING]
         got = ten.value if ten.ok else ten.described()
-        check.expect(f"latest_subjects(reactor, host, port, 'practice.twisted', {count})", expected, got,
+        check.expect("latest_subjects(reactor, host, port, 'practice.twisted', count) for 8 to 12", expected, got,
+                     sent=f"count={count}",
                      hint=_subjects_hint(expected, got, count))
         per_article = sum(command in (b"HEAD", b"ARTICLE", b"STAT") for command in commands)
         check.expect("the commands sent", Shown("one OVER (or XOVER), no HEAD or ARTICLE"),
@@ -137,8 +138,8 @@ def check_latest_subjects(latest_subjects) -> None:
                      if per_article else "")
         small = random.randint(2, 4)
         three = Outcome(latest_subjects, HOST, served.port, TWISTED, small, timeout=limits.LEARNER_CALL)
-        check.expect(f"the last {small}", [(n, f"Twisted tip {n}") for n in range(17 - small, 17)],
-                     three.value if three.ok else three.described())
+        check.expect("the last 2 to 4", [(n, f"Twisted tip {n}") for n in range(17 - small, 17)],
+                     three.value if three.ok else three.described(), sent=f"count={small}")
         server_health(check, served)
 
 

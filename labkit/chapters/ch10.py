@@ -73,13 +73,14 @@ def check_shell_command(answer) -> None:
         log = CommandLog()
         check.show(log)
         one, two, three = random.sample(NAMES, 3)
-        for command, expected in ((f"greet {one}", (f"Hello, {one}!\n", 0)),
-                                  (f"greet {two} {three}", (f"Hello, {two} {three}!\n", 0)),
-                                  ("whoami", (f"{USER}\n", 0))):
+        for what, command, expected in (("`greet` and one name", f"greet {one}", (f"Hello, {one}!\n", 0)),
+                                        ("`greet` and two names", f"greet {two} {three}",
+                                         (f"Hello, {two} {three}!\n", 0)),
+                                        ("`whoami`", "whoami", (f"{USER}\n", 0))):
             got = run_command(served.port, USER, command, known_hosts=known, key=key)
             log.add(command, got)
             got = (got.output, got.status) if got.ran else got.error
-            check.expect(f"`{command}`", expected, got, sent=command,
+            check.expect(what, expected, got, sent=command,
                          hint=("whoami answers with the user's name, as answer does" if command == "whoami"
                                else _greet_hint(expected[0], got)))
         if unwritten(check, served):
@@ -167,7 +168,7 @@ def check_manhole_helper(summarize) -> None:
         for index, (variable, (echo, count)) in enumerate(servers.items()):
             expected = repr(f"{echo.name}: {count} open connections")
             got = answers[index] if index < len(answers) else "(no answer)"
-            check.expect(f"what the manhole showed for summarize({variable})", expected, got,
+            check.expect(f"what the manhole showed for summarize({variable})", Shown(expected), Shown(got),
                          sent=f"summarize({variable})", hint=_summary_hint(expected, got, echo.name, count))
 
 
@@ -225,9 +226,11 @@ def check_command_runner(run_remote) -> None:
         words = " ".join(random.sample(NAMES, 3))
         numbers = random.randint(20_000, 30_000)  # over 100 kB: several SSH packets
         long_output = "".join(f"{n}\n" for n in range(1, numbers + 1))
-        for command, expected in (("whoami", (f"{USER}\n", 0)), (f"echo {words}", (f"{words}\n", 0)),
-                                  ("frobnicate", ("frobnicate: command not found (try help)\n", 127)),
-                                  (f"count {numbers}", (long_output, 0))):
+        for what, command, expected in (("`whoami`", "whoami", (f"{USER}\n", 0)),
+                                        ("`echo` and three words", f"echo {words}", (f"{words}\n", 0)),
+                                        ("`frobnicate`", "frobnicate", ("frobnicate: command not found (try help)\n",
+                                                                        127)),
+                                        ("`count` with over 100 kB of output", f"count {numbers}", (long_output, 0))):
             got = call_learner(run_remote, served.port, USER, key, str(known), command, timeout=limits.LEARNER_CALL)
             log.add(command, got)
             got = tuple(got) if isinstance(got, (tuple, list)) else got
@@ -235,7 +238,7 @@ def check_command_runner(run_remote) -> None:
                 same = got == expected
                 expected = (Shown(f"the numbers 1 to {numbers}, a line each ({len(long_output)} characters)"), 0)
                 got = expected if same else tuple(short(part) for part in got) if isinstance(got, tuple) else got
-            check.expect(f"`{command}`", expected, got, sent=command, hint=_runner_hint(command, got))
+            check.expect(what, expected, got, sent=command, hint=_runner_hint(command, got))
         for what, folder, host in (("a server whose host key is not the one in known_hosts", "check-stranger-",
                                     new_key()), ("a server that known_hosts does not name at all",
                                                  "check-unnamed-", None)):

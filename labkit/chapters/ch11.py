@@ -148,7 +148,7 @@ def check_greeter_plugin(program: str) -> None:
                 while chunk := sock.recv(65536):
                     got += chunk
         except OSError as failed:
-            check.expect(f"a connection to --port unix:{socket_path.name}", "connected",
+            check.expect("a connection to where --port said", "connected",
                          f"{type(failed).__name__}: {failed}",
                          hint="nothing listens where --port said: listen on options['port']")
             return
@@ -281,24 +281,26 @@ def check_services_page(page_class) -> None:
         if unwritten(check, served):
             return
         check.show(served.transcript)
-        check.expect("GET / lists both", f"{first} running\n{second} running\n".encode(), listing.body,
+        check.expect("GET / lists both children (FIRST and SECOND, names chosen at random)", f"{first} running\n{second} running\n".encode(), listing.body,
                      sent="GET /")
         for action, state, note in (("stop", "stopped", f"{second} stopped"), ("start", "running",
                                                                              f"{second} started")):
             path = f"/{second}/{action}"
             reply = fetch(served.port, "POST", path, body=b"")
-            check.expect(f"POST {path} answers the new list", f"{first} running\n{second} {state}\n".encode(),
+            check.expect(f"POST /SECOND/{action} answers the new list",
+                         f"{first} running\n{second} {state}\n".encode(),
                          reply.body if reply.status == 200 else reply.summary, sent=f"POST {path}",
                          hint=_page_hint(path, reply, served))
-            check.expect(f"{second} was {state} through {action}Service", note, notes[-1] if notes else None,
+            check.expect(f"SECOND was {state} through {action}Service", note, notes[-1] if notes else None,
                          hint=f"the child's own {action}Service() was not called: changing its running flag "
                               f"{action}s nothing" if reply.status == 200 else "")
-        check.expect(f"{first} untouched", [f"{first} started", f"{second} started"], notes[:2])
-        for path, status, hint in (("/nosuch/stop", 404, "a name the parent does not know gets 404: "
-                                                         "getServiceNamed raises KeyError for it"),
-                                   (f"/{second}/explode", 400, "an action other than start or stop gets 400")):
+        check.expect("FIRST untouched", [f"{first} started", f"{second} started"], notes[:2])
+        for what, path, status, hint in (
+                ("POST /nosuch/stop", "/nosuch/stop", 404, "a name the parent does not know gets 404: "
+                                                           "getServiceNamed raises KeyError for it"),
+                ("POST /SECOND/explode", f"/{second}/explode", 400, "an action other than start or stop gets 400")):
             reply = fetch(served.port, "POST", path, body=b"")
-            check.expect(f"POST {path}", status, reply.outcome, sent=f"POST {path}",
+            check.expect(what, status, reply.outcome, sent=f"POST {path}",
                          hint=_page_hint(path, reply, served) or hint)
         server_health(check, served)
 
