@@ -26,14 +26,18 @@ MISTAKES = [
             hint="a key opens only the account it belongs to"),
     Mistake("10.2", "the checker's result is not returned",
             ("return SSHPublicKeyChecker", "SSHPublicKeyChecker"), hint="returned no checker"),
-    # 10.3 summarize(server) -> one line about a served server
-    Mistake("10.3", "prints instead of returning",
-            ("return f\"{server.name}: {server.open_connections} open connections\"",
-             "print(f\"{server.name}: {server.open_connections} open connections\")"), hint="return the text instead"),
-    Mistake("10.3", "a fixed count", ("{server.open_connections}", "2"), hint="server.open_connections"),
-    Mistake("10.3", "the name left out", ("{server.name}: ", ""), hint="server.name"),
-    Mistake("10.3", "the count off by one", ("{server.open_connections}", "{server.open_connections - 1}"),
-            hint="server.open_connections"),
+    # 10.3 TwoDoorRealm.requestAvatar: admin gets the manhole, everybody else the shell
+    Mistake("10.3", "everybody gets the Python prompt",
+            ("        if avatar_id == b\"admin\":\n            return", "        return"), hint="only admin may"),
+    Mistake("10.3", "the avatar id compared with text", ("avatar_id == b\"admin\"", "avatar_id == \"admin\""),
+            hint="admin got the command shell"),
+    Mistake("10.3", "an empty namespace", ("ManholeUser(avatar_id, self.namespace)", "ManholeUser(avatar_id, {})"),
+            hint="give ManholeUser the realm's namespace"),
+    Mistake("10.3", "any interface served", ("        if IConchUser not in interfaces:\n"
+                                             "            raise NotImplementedError(\"only SSH users here\")\n", ""),
+            hint="refuse an interface it does not serve"),
+    Mistake("10.3", "no logout function", ("return IConchUser, ShellUser(avatar_id), lambda: None",
+                                           "return IConchUser, ShellUser(avatar_id)"), hint="the login failed"),
     # 10.4 run_remote(reactor, port, user, key, known_hosts, command) -> (output, status)
     Mistake("10.4", "the exit status lost", ("status = getattr(ended, \"exitCode\", 0) or 0", "status = 0"),
             hint="ProcessTerminated"),

@@ -10,6 +10,8 @@ starts is stopped again.
 from __future__ import annotations
 
 import random
+import re
+from email.utils import parseaddr, parsedate_to_datetime
 
 from labkit.checks import (Check, Outcome, call_learner, converse, limits, logged_error, server_health, short,
                            unwritten)
@@ -140,6 +142,7 @@ def check_latest_subjects(latest_subjects) -> None:
         three = Outcome(latest_subjects, HOST, served.port, TWISTED, small, timeout=limits.LEARNER_CALL)
         check.expect("the last 2 to 4", [(n, f"Twisted tip {n}") for n in range(17 - small, 17)],
                      three.value if three.ok else three.described(), sent=f"count={small}")
+        _said_quit(check, served)
         server_health(check, served)
 
 
@@ -186,6 +189,11 @@ def check_make_reply(make_reply) -> None:
                          hint="" if parsed.get("References") else
                          "the reply has no References: it holds the Message-IDs of the thread, the original's "
                          "References, then its own Message-ID")
+            check.expect("From, Date and Message-ID are well formed (RFC 5536)", (True, True, True),
+                         (bool(parseaddr(str(parsed.get("From", "")))[1].count("@") == 1),
+                          _is_date(parsed.get("Date")), bool(MESSAGE_ID.fullmatch(str(parsed.get("Message-ID", ""))))),
+                         hint="an article needs From (a mailbox, name@domain), Date (formatdate()) and a Message-ID "
+                              "<left@domain> (make_msgid with a domain)")
             body = parsed.get_body(("plain",))
             check.expect("the reply's text", text, body.get_content() if body is not None else "(no text part)",
                          hint="the reply's body is the text make_reply was given")
@@ -209,6 +217,16 @@ def check_make_reply(make_reply) -> None:
         server_health(check, served)
 
 
+MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
+
+
+def _is_date(value) -> bool:
+    try:
+        return value is not None and parsedate_to_datetime(str(value)) is not None
+    except (TypeError, ValueError):
+        return False
+
+
 def _why_refused(answer) -> str:
     text = str(answer)
     for header in ("From", "Newsgroups", "Subject"):
@@ -222,9 +240,9 @@ def _why_refused(answer) -> str:
 # --- 9.4 the server: a command of your own ----------------------------------------------------------------------
 
 HDR_TALK = (b"HDR Subject 1\r\n", b"GROUP practice.twisted\r\n", b"HDR Subject 8-10\r\n", b"HDR Subject\r\n",
-            b"HDR Subject 40-50\r\n", b"QUIT\r\n")
+            b"HDR Subject 15-\r\n", b"HDR Subject 40-50\r\n", b"QUIT\r\n")
 HDR_ANSWERS = [b"200", b"412", b"211", b"225", b"8 Twisted tip 8", b"10 Twisted tip 10", b".", b"225",
-               b"1 Twisted tip 1", b".", b"423", b"205"]
+               b"1 Twisted tip 1", b".", b"225", b"15 Twisted tip 15", b"16 Twisted tip 16", b".", b"423", b"205"]
 
 
 def check_header_command(server_class) -> None:
@@ -267,6 +285,8 @@ def _hdr_hint(got, log: str, answer: bytes) -> str:
         return "HDR Subject 8-10 includes both ends: article 10 is missing from the answer"
     if b"423" not in got:
         return "a range with no article (40-50) gets 423, not an empty 225"
+    if b"16 Twisted tip 16" not in got and b"15 Twisted tip 15" in got:
+        return "HDR Subject 15- runs to the group's last article: an open range ends at the highest number"
     if b"1 Twisted tip 1" not in got:
         return "without a range, HDR answers for the current article (the one GROUP selected, number 1)"
     return ""

@@ -13,7 +13,7 @@ import random
 
 from twisted.cred.portal import Portal
 
-from labkit.checks import Check, call_learner, limits, server_health, unwritten, wait_until
+from labkit.checks import Check, call_learner, limits, logged_error, server_health, unwritten
 from labkit.checks.check import NOT_WRITTEN
 from labkit.checks.values import Shown, short
 from labkit.checks.ssh import CommandLog, known_hosts_file, run_command, type_at_shell
@@ -22,7 +22,7 @@ from servers.ssh import PracticeSSHFactory, key_checker
 from servers.ssh.keys import host_key, new_key
 from servers.ssh.session import PracticeRealm, PracticeUser
 
-__all__ = ["check_command_runner", "check_key_checker", "check_manhole_helper", "check_shell_command"]
+__all__ = ["check_command_runner", "check_key_checker", "check_shell_command", "check_two_doors"]
 
 USER = "learner"
 NAMES = ["Ada", "Lovelace", "Grace", "Hopper", "Alan", "Turing", "Radia", "Perlman", "Barbara", "Liskov"]
@@ -132,58 +132,63 @@ def check_key_checker(make_checker) -> None:
         server_health(check, served)
 
 
-# --- 10.3 a manhole helper ------------------------------------------------------------------------------------------
+# --- 10.3 two doors ------------------------------------------------------------------------------------------------
 
-def check_manhole_helper(summarize) -> None:
-    """Exercise 10.3: ``summarize(server)`` returns ``"NAME: N open connections"`` for a running practice server
-    (``server.name``, ``server.open_connections``). Checked from inside a manhole, over SSH: the check serves two
-    echo servers with random names and different numbers of clients connected, and a key-only manhole whose
-    namespace holds your function and both servers; it types ``summarize(...)`` for each at the prompt and reads
-    the answers."""
-    import socket
-
-    from servers.ssh.manhole import new_session
-
-    with Check("your helper describes live servers from inside a manhole",
-               start="return an f-string made of server.name and server.open_connections") as check:
-        servers = {}
-        for variable, (word, count) in zip(("server", "other"), zip(random.sample(NAMES, 2),
-                                                                     random.sample(range(1, 6), 2))):
-            echo = check.serve("echo", f"check-manhole-{word.lower()}")
-            for _ in range(count):
-                check.on_exit(socket.create_connection(("127.0.0.1", echo.port), timeout=limits.QUICK).close)
-            wait_until(lambda: echo.open_connections == count, timeout=limits.CATCH_UP)
-            servers[variable] = (echo, count)
-        login = new_session()
-        namespace = {"summarize": summarize, **{variable: echo for variable, (echo, _) in servers.items()}}
-        manhole = check.serve(login.factory(namespace), "check-manhole")
-        typed = "".join(f"summarize({variable})\r" for variable in servers).encode()
-        shown = type_at_shell(manhole.port, login.user, typed, host_key=host_key(), key=login.key, until=b">>> ",
-                              timeout=limits.REPLY)
-        check.show(shown)
-        if "NotImplementedError" in shown:
-            check.problem = NOT_WRITTEN
-            return
-        answers = [line for line in shown.splitlines() if line and not line.startswith((">>> ", "... "))]
-        for index, (variable, (echo, count)) in enumerate(servers.items()):
-            expected = repr(f"{echo.name}: {count} open connections")
-            got = answers[index] if index < len(answers) else "(no answer)"
-            check.expect(f"what the manhole showed for summarize({variable})", Shown(expected), Shown(got),
-                         sent=f"summarize({variable})", hint=_summary_hint(expected, got, echo.name, count))
-
-
-def _summary_hint(expected: str, got: str, name: str, count: int) -> str:
-    """Why the manhole's answer differs, from what it showed."""
-    if got == expected.strip("'"):
-        return ("the answer has no quotes, so summarize printed it and returned None: return the text instead "
-                "(the prompt shows a returned value as its repr)")
-    if "Traceback" in got or "Error" in got:
-        return "summarize raised an exception at the prompt: the last line above names it"
-    if name not in got:
-        return f"the text starts with the server's name (server.name, here {name!r})"
-    if str(count) not in got:
-        return f"the number is the server's live count (server.open_connections, {count} here)"
+def _door_hint(user: str, got: str, expected: str) -> str:
+    """Why a login opened the wrong door, from what its terminal showed."""
+    if "command not found" in got and user == "admin":
+        return ("admin got the command shell: the avatar id is bytes (b'admin'), and admin's avatar is a "
+                "ManholeUser on the realm's namespace")
+    if user != "admin" and (expected in got or "Error" in got):
+        return f"{user} got a Python prompt: only admin may; every other user gets a ShellUser"
+    if "NameError" in got:
+        return "the prompt does not know the name typed: give ManholeUser the realm's namespace (self.namespace)"
     return ""
+
+
+def check_two_doors(realm_class) -> None:
+    """Exercise 10.3: ``realm_class(namespace)``'s ``requestAvatar`` gives ``b"admin"`` a ``ManholeUser`` on
+    ``namespace`` (a Python prompt) and any other user a ``ShellUser`` (the command shell of 10.1), both as
+    ``IConchUser`` with a logout function; any other interface is refused. Checked over SSH: admin and another
+    user log in with their keys and type the same line, an expression over a number chosen at random."""
+    from twisted.conch.interfaces import IConchUser
+    from twisted.web.resource import IResource
+
+    with Check("admin gets a Python prompt, everybody else the command shell",
+               start="compare avatar_id with b'admin'; return (IConchUser, the avatar, a function that does "
+                     "nothing)") as check:
+        secret = random.randint(100, 999)
+        realm = realm_class({"secret": secret})
+        call_learner(realm.requestAvatar, b"admin", None, IConchUser, timeout=limits.QUICK, blocking=True)
+        try:  # the stub has raised above: NotImplementedError here is the refusal asked for
+            refused = call_learner(realm.requestAvatar, b"admin", None, IResource, timeout=limits.QUICK,
+                                   blocking=True)
+        except NotImplementedError:
+            refused = "refused"
+        refused = refused if refused == "refused" else short(refused)
+        keys = {"admin": new_key(), USER: new_key()}
+        served = check.serve(PracticeSSHFactory(Portal(realm, [key_checker({u: [k] for u, k in keys.items()})]),
+                                                host_key()), "check-two-doors")
+        log = CommandLog()
+        check.show(log)
+        line = f"secret * {secret % 7 + 2}"
+        expected = str(secret * (secret % 7 + 2))
+        for user, wanted in (("admin", expected), (USER, "secret: command not found")):
+            shown = type_at_shell(served.port, user, line.encode() + b"\r", host_key=host_key(), key=keys[user],
+                                  until=b">>> ", timeout=limits.REPLY)
+            if "NotImplementedError" in shown or "NotImplementedError" in served.log.text:
+                check.problem = NOT_WRITTEN
+                return
+            answers = [text for text in shown.splitlines() if text and not text.startswith((">>> ", "... "))]
+            got = answers[-1] if answers else "(nothing)"
+            log.add(f"{line}   (typed at {user}'s terminal)", shown.strip())
+            error = logged_error(served.log.text)
+            check.expect(f"what {user}'s terminal answered", wanted, got, sent=f"{line} (as {user})",
+                         hint=_door_hint(user, got, expected) or (f"the login failed: the server logged {error}"
+                                                                  if error else ""))
+        check.expect("a request for another interface", "refused", refused, ok=refused == "refused",
+                     hint="requestAvatar must refuse an interface it does not serve: raise NotImplementedError")
+        server_health(check, served)
 
 
 # --- 10.4 a command runner ----------------------------------------------------------------------------------------

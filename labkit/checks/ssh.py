@@ -50,13 +50,16 @@ class CommandLog:
         self.lines: list[str] = []
 
     def add(self, command: str, answer) -> None:
-        """Note ``command`` and its ``answer``: an :class:`SSHResult`, an ``(output, status)`` pair or any value
-        the learner's code returned, or an exception it raised."""
+        """Note ``command`` and its ``answer``: an :class:`SSHResult`, an ``(output, status)`` pair, the text a
+        terminal showed (its last lines), any other value the learner's code returned, or an exception it raised."""
         self.lines.append(f"$ {command}")
         if isinstance(answer, SSHResult) and answer.ran:
             answer = (answer.output, answer.status)
         if isinstance(answer, SSHResult):
             self.lines.append(f"  ({answer.error})")
+        elif isinstance(answer, str):  # what a terminal showed
+            shown = answer.splitlines()
+            self.lines += ["  " + line for line in shown[-self.OUTPUT_LINES:]]
         elif isinstance(answer, BaseException):
             self.lines.append(f"  (raised {type(answer).__name__}: {answer})")
         elif isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], str):
