@@ -66,6 +66,7 @@ MISTAKES = [
     Mistake("9.5", "a 404 page taken for the feed",
             ('        if response.code != 200:\n            raise ValueError(f"{self.url} answered {response.code}")\n',
              ""), hint="when the answer is not 200"),
+    Mistake("9.5", "a failed fetch never passed on", ("answer.errback(result)", "pass"), hint="never fired"),
 ]
 
 TestChapter09 = exercise_tests(9, MISTAKES)
