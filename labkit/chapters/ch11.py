@@ -217,7 +217,7 @@ def check_key_service(program: str) -> None:
                 check.hint = "the key is bytes, not text: open the file in binary mode ('rb')"
             return
         check.expect("the daemon does not run as root", True, daemon.identity[0] != "root")
-        logged = re.search(r"loaded a key of (\d+) bytes", daemon.log)
+        logged = re.search(r"loaded a key of (\d+) bytes\b", daemon.log)
         check.expect("its log says how long the key is", f"loaded a key of {len(secret)} bytes",
                      logged.group(0) if logged else "(no such line)",
                      hint="the number logged is not the key's length in bytes: size=len(self.key)" if logged else
