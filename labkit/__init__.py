@@ -9,10 +9,12 @@ This top level holds what a learner's cells use:
   top-level ``await`` included); ``labkit.LabTimeout`` is what a wait past it raises.
 * ``@labkit.blocking``: make a reactor-side helper callable from a cell; ``labkit.get_reactor()`` (or
   ``labkit.reactor``): the shared, running reactor.
-* ``labkit.serve(factory_or_resource_or_name)``: a practice server on 127.0.0.1, port 0; ``labkit.servers()``,
-  ``labkit.stop_all()``; ``labkit.show_page``, ``labkit.open_link``, ``labkit.browser_url`` to look at a web
-  server's pages.
+* ``labkit.serve(factory_or_resource_or_name)``: a practice server on 127.0.0.1, port 0;
+  ``labkit.running_servers()``, ``labkit.stop_all()``; ``labkit.show_page``, ``labkit.open_link``,
+  ``labkit.browser_url`` to look at a web server's pages.
 * ``%%program NAME.py``, ``labkit.run_program``, ``labkit.start_program``: cells that are also real programs.
+* ``labkit.temporary_folder(prefix)``: a folder for keys, mailboxes, databases, removed within seconds of the
+  kernel's end however it ends, as every program and daemon the kernel started is stopped (``labkit.reaper``).
 * ``labkit.trace_chain``, ``labkit.Timeline``, ``labkit.Progress``: pictures of callback chains, timelines and
   downloads.
 
@@ -29,19 +31,21 @@ from labkit.browser import browser_url, open_link, show_page
 from labkit.pictures import Timeline, trace_chain
 from labkit.programs import run_program, start_program
 from labkit.progress import Progress
-from labkit.serving import serve, servers, stop_all
+from labkit.reaper import temporary_folder
+from labkit.serving import running_servers, serve, stop_all
 
 __all__ = ["LabTimeout", "Progress", "Timeline", "blocking", "browser_url", "get_reactor", "open_link", "react",
-           "run_program", "serve", "servers", "set_timeout", "show_page", "start_program", "stop_all",
-           "trace_chain", "wait"]
+           "run_program", "running_servers", "serve", "set_timeout", "show_page", "start_program", "stop_all",
+           "temporary_folder", "trace_chain", "wait"]
 
 
 def _set_up() -> None:
-    from labkit import bridge, envcheck, programs
+    from labkit import cells, envcheck, programs, reaper
 
+    reaper.start()
     envcheck.use_kernel_tools()
     programs.register_magic()
-    bridge.install_in_ipython()
+    cells.install_in_ipython()
 
 
 _set_up()

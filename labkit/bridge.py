@@ -12,8 +12,7 @@ Promises:
   to allow more time; on the kernel's interrupt button the work is cancelled and ``KeyboardInterrupt`` is
   raised at once. A reactor thread that stopped answering (code on it blocks) is named as the cause,
   :class:`ReactorBlocked`, with what runs there, rather than blamed on a server.
-* A cell with top-level ``await`` runs on the reactor thread, bounded the same way; on time-out the awaited
-  line raises :class:`LabTimeout` in the cell.
+* A cell with top-level ``await`` runs on the reactor thread, bounded the same way (see :mod:`labkit.cells`).
 * Book-style mistakes do not kill the shared reactor: see :mod:`labkit.guards`.
 """
 
@@ -21,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import queue
-import sys
 import threading
 import time
 from types import CoroutineType, GeneratorType
@@ -31,9 +29,10 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.python.failure import Failure
 
 from labkit import output
+from labkit.blocked import describe, running_on_reactor
 
-__all__ = ["LabTimeout", "ReactorBlocked", "ReactorThreadError", "blocking", "get_reactor", "get_timeout",
-           "in_reactor_thread", "install_in_ipython", "react", "run_in_reactor", "set_timeout", "shutdown", "wait"]
+__all__ = ["LabTimeout", "ReactorBlocked", "ReactorThreadError", "blocking", "get_reactor", "in_reactor_thread",
+           "react", "run_in_reactor", "set_timeout", "shutdown", "wait"]
 
 _settings = {"timeout": 10.0}
 _start_lock = threading.Lock()
@@ -63,11 +62,6 @@ def set_timeout(seconds: float) -> float:
         raise ValueError(f"the time limit must be a positive number of seconds, not {seconds!r}")
     old, _settings["timeout"] = _settings["timeout"], float(seconds)
     return old
-
-
-def get_timeout() -> float:
-    """The default time limit of every wait, in seconds."""
-    return _settings["timeout"]
 
 
 def in_reactor_thread() -> bool:
@@ -148,13 +142,7 @@ def shutdown(timeout: float = 1.5) -> bool:
     return not thread.is_alive()
 
 
-def _describe(fn: Callable) -> str:
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-
-
 MORE_TIME = "to allow more time, pass timeout=SECONDS (or set it for every wait with labkit.set_timeout(SECONDS))"
-AWAIT_MORE_TIME = ("to allow more time, run labkit.set_timeout(SECONDS) in a cell before this one, or wait without "
-                   "await: result = labkit.wait(the_deferred, timeout=SECONDS)")
 BUSY_PROBE = 0.5  # seconds the reactor gets to answer, once a wait has timed out, before it is called blocked
 
 
@@ -169,7 +157,7 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
     """
     __tracebackhide__ = True
     if threading.get_ident() == _state["ident"]:
-        raise ReactorThreadError(_on_reactor_thread(what.format(fn=_describe(fn))))
+        raise ReactorThreadError(_on_reactor_thread(what.format(fn=describe(fn))))
     reactor = _state["reactor"] if _state["running"] else get_reactor()
     limit = _settings["timeout"] if timeout is None else timeout
     inbox = queue.SimpleQueue()
@@ -197,7 +185,7 @@ def _wait(what: str, fn: Callable, args: tuple, kwargs: dict, timeout: float | N
         remaining = limit
         while True:
             if remaining <= 0:
-                problem = _timed_out(reactor, what.format(fn=_describe(fn)), limit, more_time)
+                problem = _timed_out(reactor, what.format(fn=describe(fn)), limit, more_time)
                 if stopping is not None:
                     stopping(problem)
                 _cancel(reactor, pending, inbox)
@@ -240,56 +228,14 @@ def _timed_out(reactor, what: str, limit: float, more_time: str) -> LabTimeout:
     reactor.callFromThread(answered.set)
     if answered.wait(BUSY_PROBE):
         return LabTimeout(f"{what} did not finish within {limit:g} s, so it was cancelled. If it waits on a server, "
-                          f"check that the server runs (labkit.servers()) and that host and port are right; "
+                          f"check that the server runs (labkit.running_servers()) and that host and port are right; "
                           f"{more_time}.")
     return ReactorBlocked(
         f"{what} did not finish within {limit:g} s because the reactor thread is busy: code running on it has "
         "not returned, so no server, client or timer in this kernel can run until it does."
-        f"{_running_on_reactor()}\nCode on the reactor thread must never block: use task.deferLater instead "
+        f"{running_on_reactor(_state['ident'])}\n"
+        "Code on the reactor thread must never block: use task.deferLater instead "
         "of time.sleep, and Twisted's clients instead of blocking ones. If it never returns, restart the kernel.")
-
-
-def _plumbing(filename: str) -> bool:
-    path = filename.replace("\\", "/")
-    return "/twisted/" in path or path.endswith(("/labkit/bridge.py", "/labkit/guards.py", "/labkit/output.py",
-                                                 "/threading.py"))
-
-
-def _running_on_reactor() -> str:
-    """What the reactor thread runs now: its own code's innermost frames, and the call Twisted made into it."""
-    import traceback
-
-    frame = sys._current_frames().get(_state["ident"])
-    if frame is None:
-        return ""
-    lines = []
-    for entry in [f for f in traceback.extract_stack(frame) if not _plumbing(f.filename)][-3:]:
-        lines.append(f'  File "{entry.filename}", line {entry.lineno}, in {entry.name}')
-        if entry.line:
-            lines.append(f"    {entry.line}")
-    called = _call_twisted_makes(frame)
-    if called:
-        lines.append(f"  Twisted is running the call {called}")
-    return "\nRunning there now:\n" + "\n".join(lines) if lines else ""
-
-
-def _call_twisted_makes(frame) -> str:
-    """The call the reactor's loop is making, if the innermost frame is that loop (a timed or carried-over call
-    of a function without Python frames of its own, such as time.sleep)."""
-    if not frame.f_code.co_filename.replace("\\", "/").endswith("/twisted/internet/base.py"):
-        return ""
-    import linecache
-
-    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
-    names = frame.f_locals
-    if "call.func(" in line and "call" in names:
-        fn, args = names["call"].func, names["call"].args
-    elif "f(*a" in line and "f" in names:
-        fn, args = names["f"], names.get("a", ())
-    else:
-        return ""
-    shown = ", ".join(repr(arg) for arg in args)
-    return f"{_describe(fn)}({shown if len(shown) <= 80 else shown[:80] + '...'})"
 
 
 def _cancel(reactor, pending: list[Deferred], inbox: queue.SimpleQueue) -> None:
@@ -383,7 +329,7 @@ def blocking(fn: Callable | None = None, *, timeout: float | None = None):
     if fn is None:
         return functools.partial(blocking, timeout=timeout)
 
-    what = _describe(fn).replace("{", "{{").replace("}", "}}") + "()"
+    what = describe(fn).replace("{", "{{").replace("}", "}}") + "()"
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -403,111 +349,7 @@ def wait(deferred_or_coroutine, *, timeout: float | None = None):
     if not isinstance(thing, (Deferred, CoroutineType, GeneratorType)):
         raise TypeError(f"labkit.wait() waits for a Deferred or a coroutine, not {thing!r}. To run a function "
                         "on the reactor and wait for what it returns, use labkit.react(main).")
-    what = f"labkit.wait({_describe(thing)})".replace("{", "{{").replace("}", "}}")
+    what = f"labkit.wait({describe(thing)})".replace("{", "{{").replace("}", "}}")
     return _wait(what, lambda: thing, (), {}, timeout)
 
 
-def install_in_ipython() -> None:
-    """Make top-level ``await`` in IPython cells run the cell on the reactor thread (Deferreds and coroutines).
-    Done when labkit is imported in IPython; the reactor itself starts on the first wait."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython comes with ipykernel
-        return
-    shell = get_ipython()
-    if shell is not None and hasattr(shell, "loop_runner"):
-        shell.loop_runner = run_cell_coroutine
-        shell.autoawait = True
-
-
-def run_cell_coroutine(coro):
-    """IPython loop runner: run a cell that uses top-level ``await`` on the reactor thread, bounded and
-    interruptible like :func:`react`. On interrupt or time-out the awaited Deferred is cancelled and the cell's
-    code gets ``KeyboardInterrupt`` or :class:`LabTimeout` at the line that awaited it, as a plain cell would,
-    so the cell shows that one error, its traceback pointing at that line."""
-    __tracebackhide__ = True
-    driver = _CellDriver(coro)
-    try:
-        return _wait("this cell's await", driver.start, (), {}, None, more_time=AWAIT_MORE_TIME,
-                     stopping=driver.stop_with)
-    except (KeyboardInterrupt, LabTimeout) as stopped:
-        # IPython hands over the whole cell, its error display included: when the cell's code got the error at
-        # its await and IPython showed it there, the cell is over; end it quietly.
-        if driver.finished.wait(0.3) and driver.failure is None:
-            return driver.outcome
-        raise stopped.with_traceback(None) from None
-
-
-class _CellDriver:
-    """Drives a cell's coroutine on the reactor thread: each awaited Deferred resumes it with its result.
-
-    Twisted's own driver (``Deferred.fromCoroutine``) would turn an interrupt into ``CancelledError`` inside the
-    cell; this one throws the reason the wait stopped (``KeyboardInterrupt`` or :class:`LabTimeout`) there
-    instead, as a plain Python cell would get it.
-    """
-
-    def __init__(self, coro):
-        self.coro = coro
-        self.result = Deferred(self._interrupt)
-        self.waiting_on: Deferred | None = None
-        self.interrupted = False
-        self.stopped_by: BaseException | None = None
-        self.finished = threading.Event()
-        self.outcome = None
-        self.failure: Failure | None = None
-
-    def start(self) -> Deferred:
-        self._step(None, None)
-        return self.result
-
-    def stop_with(self, reason: BaseException) -> None:
-        """Called on the cell's thread before the wait is cancelled: what to throw into the cell's code."""
-        self.stopped_by = reason if isinstance(reason, LabTimeout) else KeyboardInterrupt()
-
-    def _interrupt(self, _result: Deferred) -> None:
-        self.interrupted = True
-        if self.waiting_on is not None:
-            self.waiting_on.cancel()
-
-    def _step(self, value, failure: Failure | None) -> None:
-        _state["cell_code_runs"] = True
-        try:
-            if self.interrupted:
-                awaited = self.coro.throw(self.stopped_by or KeyboardInterrupt())
-            elif failure is not None:
-                awaited = failure.throwExceptionIntoGenerator(self.coro)
-            else:
-                awaited = self.coro.send(value)
-        except StopIteration as done:
-            self._finish(done.value, None)
-            return
-        except BaseException:
-            self._finish(None, Failure())
-            return
-        finally:
-            _state["cell_code_runs"] = False
-        if not isinstance(awaited, Deferred):
-            self._step(None, Failure(TypeError(
-                f"a cell awaited {awaited!r}, which is not a Twisted Deferred. Cells here run on the Twisted "
-                "reactor: await Deferreds and coroutines (for asyncio futures use Deferred.fromFuture).")))
-            return
-        self.waiting_on = awaited
-        awaited.addCallbacks(self._resume, self._resume_failed)
-
-    def _resume(self, value):
-        self.waiting_on = None
-        self._step(value, None)
-
-    def _resume_failed(self, failure: Failure):
-        self.waiting_on = None
-        self._step(None, failure)
-
-    def _finish(self, value, failure: Failure | None) -> None:
-        self.outcome, self.failure = value, failure
-        self.finished.set()
-        if self.result.called:  # cancelled: the waiting cell has gone already
-            return
-        if failure is None:
-            self.result.callback(value)
-        else:
-            self.result.errback(failure)

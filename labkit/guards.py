@@ -9,7 +9,7 @@ Promises, once the reactor thread runs:
   thread and waited for (bounded), so they work as they would inside a program.
 * ``listenTCP`` / ``listenUDP`` / ``listenSSL`` without an interface listen on 127.0.0.1; an interface other
   machines could reach (every interface however it is spelled, ``"0"``, ``"::0"``, a LAN address) is refused
-  with :class:`servers.limits.NotLoopback`, which names the fix. Nothing here is reachable from other machines.
+  with :class:`servers.loopback.NotLoopback`, which names the fix. Nothing here is reachable from other machines.
 * A timed call (``callLater``) scheduled by a practice server's code belongs to that server: what it prints,
   and the error it may raise, reach the server's log (see :mod:`labkit.output`).
 """
@@ -23,7 +23,7 @@ from typing import Callable
 from twisted.internet.defer import Deferred
 
 from labkit import output
-from servers.limits import loopback
+from servers.loopback import loopback
 
 # Reactor methods that are not thread-safe and that notebook code calls directly. (addReader/addWriter are
 # left alone: transports call them on every write, and notebook code has no business calling them.)

@@ -10,6 +10,8 @@ Promises:
 * :func:`run_program` runs such a file to the end (bounded: past ``timeout`` it is interrupted, then killed)
   and shows the command, its output and its exit status. :func:`start_program` starts one in the background
   (a server, say) and hands back a :class:`Program` to read from, interrupt with Ctrl-C's signal, and stop.
+* Every program binds its sockets on loopback only (``labkit/loopback_site``), and ends within seconds of the
+  kernel's end (:mod:`labkit.reaper`), however the kernel ends.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = ["PROGRAMS", "OutsidePrograms", "Program", "program_path", "run_progra
            "start_program"]
 
 PROGRAMS = pathlib.Path("programs")
+LOOPBACK_ONLY = pathlib.Path(__file__).with_name("loopback_site")  # first on every started program's PYTHONPATH
 
 
 class OutsidePrograms(ValueError):
@@ -104,6 +107,7 @@ class Program:
                 raise FileNotFoundError(f"{self.path} does not exist: run its %%program cell first")
             launcher = [sys.executable, str(self.path)]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(LOOPBACK_ONLY), env.get("PYTHONPATH")]))
         self.process = subprocess.Popen([*launcher, *self.args], stdin=subprocess.PIPE, cwd=cwd,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         self._lines: list[str] = []

@@ -7,10 +7,11 @@ Promises:
 * Serving again under a name that runs already replaces the earlier server and closes its connections: re-running
   a cell never ends in "address already in use" or a leaked port. If the new server cannot listen (its port is
   taken), the error says so and the earlier server of that name keeps running.
-* Loopback only: the host is normalised by ``servers.limits.loopback`` and anything else is refused, so nothing
-  here is reachable from another machine; each kernel's servers have their own ports, so kernels sharing a
-  machine never meet by accident. Every server keeps to its ``servers.limits.Limits`` (the catalogue entry's).
-* A server's URL scheme is its catalogue entry's, or for your own factory or resource what it speaks.
+* What is served goes one way, :func:`servers.listening.plan`, the same as ``python -m servers``: loopback only
+  (the host is normalised by ``servers.loopback.loopback`` and anything else is refused, so nothing here is
+  reachable from another machine; each kernel's servers have their own ports, so kernels sharing a machine never
+  meet by accident), every server held to its ``servers.abuse_guard.Limits`` (the catalogue entry's), its URL
+  scheme its catalogue entry's, or for your own factory or resource what it speaks.
 * A server's factory or protocol may raise: the connection is closed, the error is shown in the server's log with
   what to do, and the server (and every other one) keeps serving.
 * When the reactor shuts down (the kernel stops), every practice server is stopped first (a "before shutdown"
@@ -22,6 +23,7 @@ from __future__ import annotations
 import html
 import traceback
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from twisted.internet import defer
 
@@ -29,38 +31,28 @@ from labkit import bridge, output
 from labkit.tracebacks import short_traceback
 from labkit.wire import RecordingFactory, RecordingProtocol, Transcript
 
-__all__ = ["Server", "ServerTable", "serve", "servers", "stop_all"]
+if TYPE_CHECKING:
+    from servers.listening import Plan
+
+__all__ = ["Server", "ServerTable", "running_servers", "serve", "stop_all"]
 
 _running: dict[str, Server] = {}
 _stopping_at_shutdown: list = []  # the reactor whose "before shutdown" trigger stops every server
 
 
-@dataclass(eq=False)
-class _Launch:
-    """Everything needed to put one server on its ports again."""
+def _listen(reactor, plan: Plan, name: str, log: output.Log, transcript: Transcript,
+            port: int | None = None) -> tuple[list, list]:
+    """Listen with ``plan`` (reactor thread), on ``port`` if given; return the listening ports and the recording
+    factories."""
+    factories = []
 
-    thing: object
-    host: str
-    port: int
-    tls: object
-    limits: object
+    def wrap(factory):
+        served = _ServedFactory(factory, transcript, log, name)
+        factories.append(served)
+        return served
 
-    def listen(self, reactor, name: str, log: output.Log, transcript: Transcript,
-               port: int | None = None) -> tuple[list, list]:
-        """Listen (reactor thread), on ``port`` if given; return the listening ports and the recording factories."""
-        from servers.listening import listen
-
-        factories = []
-
-        def wrap(factory):
-            served = _ServedFactory(factory, transcript, log, name)
-            factories.append(served)
-            return served
-
-        with output.owner(log):
-            listeners = listen(reactor, self.thing, host=self.host, port=self.port if port is None else port,
-                               tls=self.tls, wrap=wrap, limits=self.limits)
-        return listeners, factories
+    with output.owner(log):
+        return plan.listen(reactor, wrap, port), factories
 
 
 @dataclass(eq=False)
@@ -76,7 +68,7 @@ class Server:
     listeners: list = field(default_factory=list, repr=False)
     factories: list = field(default_factory=list, repr=False)
     stopped: bool = False
-    launch: _Launch | None = field(default=None, repr=False)
+    plan: Plan | None = field(default=None, repr=False)
 
     @property
     def port(self) -> int:
@@ -112,8 +104,8 @@ class Server:
 
     def _revive_in_reactor(self, reactor) -> None:
         """Listen again on the same ports (after a replacement that could not listen), under this same handle."""
-        self.listeners, self.factories = self.launch.listen(reactor, self.name, self.log, self.transcript,
-                                                            self.port)
+        self.listeners, self.factories = _listen(reactor, self.plan, self.name, self.log, self.transcript,
+                                                 self.port)
         self.stopped = False
         _running[self.name] = self
         self.log.write(f"{self.summary()} again\n")
@@ -198,37 +190,20 @@ class _ServedFactory(RecordingFactory):
             super().doStop()
 
 
-def _default_name(thing) -> str:
-    return type(thing).__name__
-
-
 def serve(thing, name: str | None = None, *, port: int = 0, host: str = "127.0.0.1", tls=None, limits=None,
           show: bool | None = None, timeout: float | None = None, **options) -> Server:
     """Start a practice server in this kernel and return its handle.
 
     ``thing`` is a protocol factory, a twisted.web resource (served by a ``Site``), or the name of a practice
     server from the ``servers`` catalogue (``options`` are passed to its builder). ``tls`` is a TLS context
-    factory (for example from ``servers.tls``) to serve HTTPS or TLS. ``limits`` (a ``servers.limits.Limits``)
+    factory (for example from ``servers.tls``) to serve HTTPS or TLS. ``limits`` (a ``servers.abuse_guard.Limits``)
     overrides the server's own. With ``show`` (the default inside a notebook) the cell shows the server's
     address and its live log.
     """
-    from servers import catalogue
-    from servers.limits import loopback
+    from servers.listening import plan as plan_for
 
-    over_tls = tls is not None
-    if isinstance(thing, str):
-        entry = catalogue.entry(thing)
-        name = name or thing
-        thing = entry.build(**options)
-        scheme = entry.url_scheme(over_tls)
-        limits = limits or entry.make_limits()
-    elif options:
-        raise TypeError(f"options {sorted(options)} are only for named practice servers, e.g. serve('echo')")
-    else:
-        scheme = catalogue.scheme_for(thing, over_tls)
-    host = loopback(host)
-    name = name or _default_name(thing)
-    launch = _Launch(thing, host, port, tls, limits)
+    plan = plan_for(thing, host=host, port=port, tls=tls, limits=limits, **options)
+    name = name or plan.name
     log = output.Log(name)
     transcript = Transcript(name)
 
@@ -242,9 +217,9 @@ def serve(thing, name: str | None = None, *, port: int = 0, host: str = "127.0.0
         return replace(reactor, old)
 
     def replace(reactor, old: Server | None):
-        listeners, factories = launch.listen(reactor, name, log, transcript)  # raises if it cannot listen
-        server = Server(name, host, [listener.getHost().port for listener in listeners], scheme, log, transcript,
-                        listeners, factories, launch=launch)
+        listeners, factories = _listen(reactor, plan, name, log, transcript)  # raises if it cannot listen
+        server = Server(name, plan.host, [listener.getHost().port for listener in listeners], plan.scheme, log,
+                        transcript, listeners, factories, plan=plan)
         stopped = old._stop_in_reactor() if old is not None else defer.succeed(None)
         _running[name] = server
         log.write(f"{server.summary()}\n")
@@ -323,7 +298,7 @@ class ServerTable:
                 f"<th>connections so far</th></tr>{cells}</table>")
 
 
-def servers() -> ServerTable:
+def running_servers() -> ServerTable:
     """The practice servers running in this kernel."""
     return ServerTable(list(_running.values()))
 

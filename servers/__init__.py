@@ -3,10 +3,10 @@
 Each module holds one protocol family with fixed, documented fixtures. Every server has a name in the catalogue
 (``servers.CATALOGUE``, also ``servers.REGISTRY``), starts in a notebook with ``labkit.serve("NAME")`` and on its
 own with ``python -m servers NAME [--port N] [--tls]``. Importing this package imports no family: each is imported
-when one of its servers is first built. Every server listens through :func:`servers.listening.listen`.
+when one of its servers is first built. Every server listens through :func:`servers.listening.plan`.
 """
 
-from servers.catalogue import CATALOGUE, REGISTRY, Entry, ServerUnavailable, build, entry, scheme_for
+from servers.catalogue import CATALOGUE, REGISTRY, Entry, ServerUnavailable, build, entry
 
-__all__ = ["CATALOGUE", "Entry", "REGISTRY", "ServerUnavailable", "build", "entry", "scheme_for"]
+__all__ = ["CATALOGUE", "Entry", "REGISTRY", "ServerUnavailable", "build", "entry"]
 

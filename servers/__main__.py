@@ -16,8 +16,8 @@ from servers import catalogue
 
 
 def _limit(text: str) -> tuple[str, float | int]:
-    """``KEY=VALUE`` for a field of ``servers.limits.Limits``, VALUE of that field's type."""
-    from servers.limits import Limits
+    """``KEY=VALUE`` for a field of ``servers.abuse_guard.Limits``, VALUE of that field's type."""
+    from servers.abuse_guard import Limits
 
     key, equals, value = text.partition("=")
     defaults = Limits()
@@ -51,11 +51,6 @@ def _refuse(message: str) -> int:
     return 2
 
 
-def details(thing) -> list[str]:
-    """The ``KEY: VALUE`` lines a built server offers about itself (``practice_details()``), if any."""
-    return list(thing.practice_details()) if hasattr(thing, "practice_details") else []
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     if args.name is None:
@@ -67,29 +62,27 @@ def main(argv: list[str] | None = None) -> int:
     entry = catalogue.CATALOGUE[args.name]
     if args.tls and not entry.tls:
         return _refuse(f"the practice server {args.name!r} does not speak TLS; run it without --tls")
-    from servers.limits import NotLoopback, loopback
+    from servers.listening import plan
+    from servers.loopback import NotLoopback
 
     try:
-        host = loopback(args.host)
         limits = entry.make_limits(**dict(args.limit))
+        served = plan(args.name, host=args.host, port=args.port, limits=limits,
+                      tls=entry.tls_options() if args.tls else None)
     except (NotLoopback, ValueError) as refused:
         return _refuse(str(refused))
-    thing = entry.build()
-    tls = entry.tls_options() if args.tls else None
 
     from twisted.internet import defer, task
 
-    from servers.listening import listen
-
     def run(reactor):
-        listeners = listen(reactor, thing, host=host, port=args.port, tls=tls, limits=limits)
+        listeners = served.listen(reactor)
         ports = ", ".join(str(listener.getHost().port) for listener in listeners)
-        print(f"{args.name} listening on {host} port {ports}; Ctrl-C stops it", flush=True)
-        for account in entry.practice_accounts():
+        print(f"{args.name} listening on {served.host} port {ports}; Ctrl-C stops it", flush=True)
+        for account in served.accounts():
             print(account.line(), flush=True)
-        for detail in details(thing):  # what a real client must know beyond the address: an SSH host key
+        for detail in served.details():  # what a real client must know beyond the address: an SSH host key
             print(detail, flush=True)
-        if tls is not None:
+        if served.tls is not None:
             from servers.tls import ca_path
 
             print(f"ca: {ca_path()}", flush=True)

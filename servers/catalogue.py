@@ -9,20 +9,19 @@ Promises:
   :class:`ServerUnavailable` naming the module and the error; every other server still builds.
 * Each entry declares its URL scheme, its practice accounts (:mod:`servers.accounts`), whether it speaks TLS, the
   limits it listens with and the probe (a well-behaved stdlib client) that tells whether it answers correctly.
-* :func:`scheme_for` is the scheme of anything served: an entry's own, or for a learner's factory or resource what
-  it is (HTTP for a twisted.web resource or an HTTP factory, else TCP), with TLS when served over TLS.
+* :func:`servers.listening.plan` is the one way from a name to a listening server: it builds the entry, takes its
+  scheme and limits, and listens.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from servers import accounts as practice_accounts
 
-__all__ = ["CATALOGUE", "Entry", "REGISTRY", "ServerUnavailable", "build", "entry", "scheme_for"]
+__all__ = ["CATALOGUE", "Entry", "REGISTRY", "ServerUnavailable", "TLS_SCHEMES", "build", "entry"]
 
 TLS_SCHEMES = {"http": "https", "tcp": "tls", "smtp": "smtps", "pop3": "pop3s", "imap": "imaps", "nntp": "nntps"}
 
@@ -51,7 +50,7 @@ class Entry:
     """One practice server as the catalogue describes it.
 
     ``builder`` and ``probe`` are ``"module:function"``; ``accounts`` names a family of :mod:`servers.accounts`;
-    ``limits`` holds the fields of ``servers.limits.Limits`` this server sets differently from the defaults.
+    ``limits`` holds the fields of ``servers.abuse_guard.Limits`` this server sets differently from the defaults.
     """
 
     name: str
@@ -77,8 +76,8 @@ class Entry:
         return practice_accounts.accounts(self.accounts)
 
     def make_limits(self, **overrides):
-        """This server's ``servers.limits.Limits``: the defaults, its own settings, then ``overrides``."""
-        from servers.limits import Limits
+        """This server's ``servers.abuse_guard.Limits``: the defaults, its own settings, then ``overrides``."""
+        from servers.abuse_guard import Limits
 
         return Limits(**{**self.limits, **overrides})
 
@@ -130,8 +129,8 @@ _ENTRIES = [
           "servers.mail.smtp:smtp", scheme="smtp", accounts="mail", tls=True, probe="servers.mail.probes:smtp"),
     Entry("imap", "chapter 7's IMAP4rev1 server: INBOX, Archive, Lists/Twisted, real UIDs and flags, STARTTLS",
           "servers.mail.imap:imap", scheme="imap", accounts="mail", tls=True, probe="servers.mail.probes:imap"),
-    Entry("dns", "chapter 7's DNS authority for example.test (MX of three preferences, A fallback, NXDOMAIN), TCP",
-          "servers.names:dns", scheme="dns", probe="servers.names.probes:dns"),
+    Entry("dns", "chapter 7's DNS authority for example.test (MX of three preferences, A fallback, NXDOMAIN), UDP and "
+          "TCP", "servers.names:dns_udp_and_tcp", scheme="dns", probe="servers.names.probes:dns"),
     Entry("lucky", "chapter 8's 'I'm feeling lucky' search: /lucky?q=WORDS redirects to the first matching page",
           "servers.web.lucky:lucky", scheme="http", probe="servers.web.lucky:probe"),
 ]
@@ -152,16 +151,3 @@ def build(name: str, **options):
     """Build the practice server ``name`` (a factory, a resource or a multi-port server)."""
     return entry(name).build(**options)
 
-
-def scheme_for(thing, over_tls: bool = False) -> str:
-    """The URL scheme of a learner's own server: HTTP for what speaks it, else TCP (with TLS when served so)."""
-    plain = "http" if _speaks_http(thing) else "tcp"
-    return TLS_SCHEMES[plain] if over_tls else plain
-
-
-def _speaks_http(thing) -> bool:
-    # Nothing that was never imported can be an instance of it: checking sys.modules keeps twisted.web unloaded
-    # for servers that have nothing to do with the web.
-    resource, http = sys.modules.get("twisted.web.resource"), sys.modules.get("twisted.web.http")
-    return bool((resource is not None and resource.IResource.providedBy(thing))
-                or (http is not None and isinstance(thing, http.HTTPFactory)))

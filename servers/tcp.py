@@ -25,6 +25,8 @@ from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.protocols import basic
 from zope.interface import implementer
 
+from servers.interfaces import IMultiPort
+
 __all__ = ["EchoProtocol", "HTTP_BODY", "HangUpProtocol", "OPEN_OFFSETS", "PortField", "TinyHTTPProtocol"]
 
 
@@ -94,6 +96,7 @@ class TinyHTTPProtocol(basic.LineReceiver):
 OPEN_OFFSETS = (3, 11, 17, 29)
 
 
+@implementer(IMultiPort)
 class PortField:
     """The port-scan target: ``size`` consecutive ports from ``first``; those at ``open_offsets`` accept.
 

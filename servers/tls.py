@@ -8,7 +8,8 @@ server's name as they would on the internet:
   side for ``connectSSL`` / ``wrapClientTLS``; :func:`https_policy` is the same for ``Agent`` and treq:
   ``treq.get(url, agent=Agent(reactor, contextFactory=https_policy()))``, or simply ``agent=https_agent(reactor)``.
 * :func:`ca_path` is the authority's certificate as a PEM file, for ``curl --cacert PATH`` and
-  ``ssl.create_default_context(cafile=PATH)`` (or :func:`ssl_context`).
+  ``ssl.create_default_context(cafile=PATH)`` (or :func:`ssl_context`); :func:`ca_details` is the ``ca: PATH``
+  line a server that offers STARTTLS prints for its clients (``python -m servers smtp``).
 
 Fixtures: the authority is named :data:`CA_NAME`; the server certificate is for the DNS name ``localhost`` and
 the addresses ``127.0.0.1`` and ``::1`` (:data:`SERVER_NAMES`), so ``https://localhost:PORT/`` and
@@ -19,12 +20,9 @@ when they are within an hour of expiring. Keys are ECDSA P-256. The authority's 
 
 from __future__ import annotations
 
-import atexit
 import datetime
 import ipaddress
 import os
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +33,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["CA_NAME", "HTTP_ALPN", "SERVER_NAMES", "VALID_DAYS", "Credentials", "ca_path", "ca_pem", "client_options",
-           "credentials", "https_agent", "https_policy", "server_options", "ssl_context", "trust_root"]
+from servers import temporary
+
+__all__ = ["CA_NAME", "HTTP_ALPN", "SERVER_NAMES", "VALID_DAYS", "Credentials", "ca_details", "ca_path", "ca_pem",
+           "client_options", "credentials", "https_agent", "https_policy", "server_options", "ssl_context", "trust_root"]
 
 CA_NAME = "Twisted workbook practice CA"
 SERVER_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -128,8 +128,7 @@ def _make(now: datetime.datetime) -> Credentials:
 def _write_ca_file(pem: bytes) -> Path:
     folder = _current.get("folder")
     if folder is None:
-        folder = _current["folder"] = Path(tempfile.mkdtemp(prefix="practice-ca-"))
-        atexit.register(shutil.rmtree, folder, True)
+        folder = _current["folder"] = temporary.folder("practice-ca-")
     path = folder / "practice-ca.pem"
     partial = folder / f".practice-ca.pem.{os.getpid()}"
     partial.write_bytes(pem)
@@ -145,6 +144,13 @@ def ca_pem() -> bytes:
 def ca_path() -> str:
     """A PEM file holding the practice authority's certificate (``curl --cacert``, ``cafile=``)."""
     return str(credentials().ca_file)
+
+
+def ca_details(offered) -> list[str]:
+    """``["ca: PATH"]`` (the practice authority's file) if ``offered``, the server options of a server that offers
+    STARTTLS, is set; ``[]`` otherwise. ``python -m servers`` prints it, so a mail client, ``openssl s_client
+    -starttls smtp -CAfile PATH`` or fetchmail can verify the upgraded connection."""
+    return [f"ca: {ca_path()}"] if offered else []
 
 
 def trust_root():

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from servers import catalogue
-from servers.__main__ import details
+from servers.listening import plan
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP = 60.0
@@ -123,8 +122,8 @@ def standalone(name: str, *arguments: str, limits: Mapping[str, float] | None = 
     block ends; yield a :class:`Standalone`."""
     options = [option for key, value in (limits or {}).items() for option in ("--limit", f"{key}={value}")]
     # The lines that follow the listening line: one per practice account of the server, then the CA's with --tls.
-    entry = catalogue.entry(name)
-    following = len(entry.practice_accounts()) + len(details(entry.build())) + ("--tls" in arguments)
+    served = plan(name)
+    following = len(served.accounts()) + len(served.details()) + ("--tls" in arguments)
     with serving([sys.executable, "-m", "servers", name, *arguments, *options], name, following=following,
                  open_files=open_files) as server:
         yield server

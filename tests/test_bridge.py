@@ -177,7 +177,7 @@ def test_listen_tcp_from_a_cell_binds_loopback_even_without_an_interface():
 
 @pytest.mark.parametrize("interface", ["0.0.0.0", "0", "0x0", "::", "::0", "192.168.1.20", "10.0.0.1", "example.org"])
 def test_listening_where_other_machines_could_connect_is_refused_however_it_is_spelled(interface):
-    from servers.limits import NotLoopback
+    from servers.loopback import NotLoopback
 
     reactor = labkit.get_reactor()
     factory = protocol.ServerFactory.forProtocol(protocol.Protocol)

@@ -143,7 +143,7 @@ def page(served):
 def shown(monkeypatch):
     """What open_link and show_page display, instead of IPython's display."""
     calls = []
-    monkeypatch.setattr(browser, "_display", lambda *objs, **kwargs: calls.append((objs, kwargs)))
+    monkeypatch.setattr(browser.links, "display", lambda *objs, **kwargs: calls.append((objs, kwargs)))
     return calls
 
 

@@ -18,7 +18,8 @@ import labkit
 import servers
 from labkit.checks import converse
 from servers import accounts, catalogue
-from servers.limits import Limits
+from servers.listening import plan
+from servers.abuse_guard import Limits
 from tests.standalone import ROOT
 
 FAMILIES = ("servers.tcp", "servers.web", "twisted.mail", "twisted.names", "twisted.conch", "twisted.news",
@@ -43,6 +44,13 @@ def test_listing_the_catalogue_imports_no_family():
 def test_serving_echo_imports_neither_the_web_nor_mail():
     loaded = loaded_after("import labkit\nserver = labkit.serve('echo', show=False)\nassert server.port > 0")
     assert loaded == {"servers.tcp"}
+
+
+def test_serving_your_own_factory_imports_nothing_of_the_web():
+    loaded = loaded_after("import labkit\nfrom twisted.internet import protocol\n"
+                          "server = labkit.serve(protocol.ServerFactory.forProtocol(protocol.Protocol), show=False)\n"
+                          "assert server.scheme == 'tcp'")
+    assert loaded == set()
 
 
 def test_serving_web_imports_the_web_family_only_then():
@@ -71,7 +79,7 @@ def test_a_family_that_raises_on_import_fails_only_its_own_names(broken_family):
         servers.build("incomplete")
     echo = labkit.serve("echo", name="still-fine", show=False)
     assert converse(echo.port, b"hi\n", b"quit\n", settle=5) == b"You said: hi\r\nGoodbye.\r\n"
-    assert "broken" not in [s.name for s in labkit.servers()]
+    assert "broken" not in [s.name for s in labkit.running_servers()]
 
 
 def test_unknown_names_list_the_known_ones():
@@ -128,7 +136,7 @@ def test_an_entrys_limits_apply_and_may_be_overridden(monkeypatch):
     (Resource(), False, "http"), (Resource(), True, "https"), (Site(Resource()), False, "http"),
     (protocol.ServerFactory(), False, "tcp"), (protocol.ServerFactory(), True, "tls")])
 def test_your_own_servers_scheme_is_what_it_speaks(thing, over_tls, scheme):
-    assert servers.scheme_for(thing, over_tls) == scheme
+    assert plan(thing, tls=object() if over_tls else None).scheme == scheme
 
 
 # --- practice accounts ----------------------------------------------------------------------------------------

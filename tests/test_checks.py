@@ -64,7 +64,7 @@ def test_a_served_server_and_a_folder_are_gone_when_the_learners_code_raises():
 
     failed = failure_of(body)
     assert "your code raised ValueError: boom" in str(failed)
-    assert started["server"].stopped and "kit-echo" not in [s.name for s in labkit.servers()]
+    assert started["server"].stopped and "kit-echo" not in [s.name for s in labkit.running_servers()]
     assert not started["folder"].exists()
 
 

@@ -1,4 +1,4 @@
-"""servers.limits and servers.listening without sockets: Twisted's Clock, StringTransport and MemoryReactor."""
+"""servers.abuse_guard, servers.loopback and servers.listening without sockets: Twisted's Clock, StringTransport and MemoryReactor."""
 
 import pytest
 from twisted.internet import protocol
@@ -7,8 +7,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor, StringTransport
 from zope.interface import implementer
 
-from servers.limits import Limits, NotLoopback, guard, loopback
-from servers.listening import listen
+from servers.abuse_guard import Limits, guard
+from servers.listening import plan
+from servers.loopback import NotLoopback, loopback
 from servers.tcp import EchoProtocol
 
 
@@ -210,7 +211,7 @@ def test_a_closed_connection_stops_its_timer_leaves_the_count_and_unhooks_its_tr
 def test_listen_refuses_beyond_loopback_before_listening(host):
     reactor = MemoryReactor()
     with pytest.raises(NotLoopback):
-        listen(reactor, protocol.ServerFactory.forProtocol(EchoProtocol), host=host)
+        plan(protocol.ServerFactory.forProtocol(EchoProtocol), host=host).listen(reactor)
     assert reactor.tcpServers == []
 
 
@@ -223,7 +224,7 @@ def test_listen_guards_inside_nothing_and_wraps_inside_the_guard():
         return factory
 
     echo = protocol.ServerFactory.forProtocol(EchoProtocol)
-    listen(reactor, echo, host="localhost", wrap=wrap, limits=Limits(max_connections=3))
+    plan(echo, host="localhost", limits=Limits(max_connections=3)).listen(reactor, wrap)
     [(port, factory, backlog, interface)] = reactor.tcpServers
     assert (port, interface, wrapped) == (0, "127.0.0.1", [echo])
     assert factory.wrappedFactory is echo and factory.limits == Limits(max_connections=3)

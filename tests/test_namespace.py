@@ -8,8 +8,9 @@ import re
 import labkit
 
 NOTEBOOKS = sorted(pathlib.Path(__file__).resolve().parent.parent.glob("notebooks/**/*.ipynb"))
-# Names the notebooks' prose teaches without a cell using them yet (the way to give a wait more time).
-TAUGHT = {"set_timeout", "wait"}
+# Names the notebooks' prose teaches without a cell using them yet (the way to give a wait more time), and the
+# folder that outlives no kernel, which replaces the notebooks' tempfile.mkdtemp calls chapter by chapter.
+TAUGHT = {"set_timeout", "wait", "temporary_folder"}
 
 
 def names_the_notebooks_use() -> set[str]:

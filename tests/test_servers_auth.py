@@ -6,9 +6,12 @@ protocol are also driven without sockets (``task.Clock``, ``StringTransport``)."
 from __future__ import annotations
 
 import hashlib
+import select
 import socket
+import struct
 import sqlite3
 import threading
+import time
 
 import pytest
 from twisted.cred import checkers, credentials, error, portal
@@ -18,6 +21,7 @@ from twisted.spread import pb
 from zope.interface import implementer
 
 import labkit
+from labkit.checks import wait_until
 from servers import accounts
 from servers.auth import FULL_NAMES, auth, avatars, passwords, probes, user_table
 from servers.auth.line import DENIED, LoginFactory
@@ -28,9 +32,9 @@ ACCOUNTS = {account.user: account.password for account in accounts.accounts("aut
 REFUSED = b"User Name: Password: " + DENIED + b"\r\n"
 
 
-def talk(port: int, *lines: bytes) -> bytes:
-    """Send the lines at once, then read until the server closes (bounded)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+def talk(port: int, *lines: bytes, source: str = "127.0.0.1") -> bytes:
+    """Send the lines at once from the loopback address ``source``, then read until the server closes (bounded)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as sock:
         sock.sendall(b"".join(line + b"\r\n" for line in lines))
         received = b""
         while chunk := sock.recv(65536):
@@ -119,26 +123,77 @@ def test_a_new_user_is_asked_for_a_full_name_once(login_server):
     assert again == b"User Name: Password: Welcome Grace Hopper!\r\n"
 
 
-def test_many_failures_in_a_row_are_held_back_until_the_clock_moves(tmp_path):
+def test_a_guessers_refusals_are_held_back_but_the_right_password_gets_in_at_once(tmp_path):
     clock = task.Clock()
     served = labkit.serve(auth(user_table(tmp_path), throttle=Throttle(clock, free=3, first=1.0)),
                           name="test-auth-throttled", show=False)
+    welcome = b"User Name: Password: Welcome Ada Lovelace!\r\n"
     for _ in range(3):
         assert talk(served.port, b"ada", b"guess") == REFUSED
-    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
-        sock.sendall(b"ada\r\n" + ACCOUNTS["ada"].encode() + b"\r\n")
-        sock.settimeout(0.5)
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as guesser:
+        guesser.sendall(b"ada\r\nguess\r\n")
+        guesser.settimeout(0.5)
         held = b""
         with pytest.raises(TimeoutError):
-            while True:
-                held += sock.recv(100)
-        assert held == b"User Name: Password: "  # asked, and not answered while the clock stands still
+            while chunk := guesser.recv(100):
+                held += chunk
+        assert held == b"User Name: Password: "  # the fourth wrong guess waits while the clock stands still
+        assert talk(served.port, b"ada", ACCOUNTS["ada"].encode()) == welcome  # the real Ada gets in at once
+        assert talk(served.port, b"ada", b"guess", source="127.0.0.2") == REFUSED  # another source: its own count
         labkit.react(lambda reactor: clock.advance(1.0))
-        sock.settimeout(10)
+        guesser.settimeout(10)
         rest = b""
-        while chunk := sock.recv(100):
+        while chunk := guesser.recv(100):
             rest += chunk
-    assert rest == b"Welcome Ada Lovelace!\r\n"
+    assert rest == DENIED + b"\r\n"
+
+
+def test_a_flood_of_logins_is_refused_at_once_past_the_queue_and_vanished_clients_leave_it(tmp_path, monkeypatch):
+    """At most MAX_WAITING logins wait for the hashing thread; one more is told at once that the server is busy.
+    A client that vanishes (its connection reset) takes its login out of the queue: a real login after a flood of
+    vanished ones is checked at once."""
+    from servers.auth import worker
+    from servers.auth.line import BUSY
+
+    started = []
+    real = worker.verify_password
+    gate = threading.Event()
+
+    def gated_verify(password, stored):
+        started.append(password)
+        gate.wait(10)  # hashes wait here until the test lets them go
+        return real(password, stored)
+
+    monkeypatch.setattr(worker, "verify_password", gated_verify)
+    served = labkit.serve(auth(user_table(tmp_path)), name="test-auth-flood", show=False)
+    sockets = []
+    try:
+        for number in range(worker.MAX_WAITING + 2):  # one hashing, MAX_WAITING waiting, one refused as busy
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+            sock.sendall(b"stranger%d\r\nguess\r\n" % number)  # a name each: no throttle holds them back
+            sockets.append(sock)
+        for sock in sockets:  # the prompts come first
+            prompts = b""
+            while not prompts.endswith(b"Password: "):
+                prompts += sock.recv(100)
+        answered = []  # the logins the server refused at once: those that found the queue full
+        deadline = time.monotonic() + 10
+        while not answered and time.monotonic() < deadline:
+            readable, _, _ = select.select(sockets, [], [], 0.2)
+            answered = [sock.recv(300) for sock in readable]
+        assert answered and set(answered) == {BUSY + b"\r\n"}
+        assert len(answered) <= 2  # one hashing and MAX_WAITING waiting: the rest, at most two
+        for sock in sockets:  # every client vanishes before its answer
+            sock.close()
+        assert wait_until(lambda: not any(q.waiting for q in worker._queues.values()), timeout=5)
+        gate.set()
+        assert talk(served.port, b"ada", ACCOUNTS["ada"].encode()) == b"User Name: Password: Welcome Ada Lovelace!\r\n"
+        assert len(started) == 2  # the one hashing when they vanished, and Ada's; the waiting ones never ran
+    finally:
+        gate.set()
+        for sock in sockets:
+            sock.close()
 
 
 # --- the throttle, without sockets -------------------------------------------------------------------------------
@@ -292,7 +347,8 @@ def test_todo_gives_admin_and_guest_different_perspectives_and_refuses_bad_items
     assert guest[0] == ["Read chapter 6"] and "perspective_addItem" in guest[1]
     with pytest.raises(pb.RemoteError) as refused:
         labkit.react(login_and, served.port, b"admin", b"wrong", ("listItems",))
-    assert refused.value.remoteType == b"twisted.cred.error.UnauthorizedLogin"
+    assert refused.value.remoteType == b"servers.auth.pbtodo.LoginRefused"  # an UnauthorizedLogin, and a pb.Error
+    assert str(refused.value) == "unknown user name or password"
 
 
 def test_anonymous_is_refused_where_the_portal_has_no_anonymous_checker(login_server):

@@ -22,7 +22,7 @@ from servers.news.probes import nntp as probe
 from servers.news.probes import nntplib
 from servers.news.server import NNTPServer
 from servers.news.storage import MAX_PER_GROUP, BadArticle, MemoryStorage, parse_article
-from servers.news.wire import multiline, parse_range, split_lines, unstuff
+from servers.news.textformat import multiline, parse_range, split_lines, unstuff
 from tests.peers import free_port, missing
 
 HOST = "127.0.0.1"
@@ -467,3 +467,149 @@ def test_the_gateway_refreshes_when_its_copy_is_old_and_keeps_numbers(feed_site)
     first = labkit.react(lambda reactor: storage.article("rss.twisted", 1))
     assert first.header("Subject") == "Deferreds, edited"
     assert site.hits["/rss/twisted"] == 3
+
+
+# --- conformance: what CAPABILITIES and HELP advertise, each exercised, with RFC 3977/2980's codes -------------
+
+def test_capabilities_name_what_is_implemented_and_nothing_more(news):
+    lines = session(news.port, b"CAPABILITIES\r\n")
+    advertised = lines[lines.index(b"101 capability list follows") + 1:lines.index(b".")]
+    assert advertised == [b"VERSION 2", b"READER", b"NEWNEWS", b"POST", b"LIST ACTIVE NEWSGROUPS OVERVIEW.FMT",
+                          b"OVER MSGID", b"IMPLEMENTATION practice NNTP server on Twisted"]
+    assert not any(line.startswith((b"HDR", b"IHAVE", b"MODE-READER", b"STARTTLS", b"AUTHINFO")) for line in advertised)
+
+
+# Each advertised command (CAPABILITIES' READER, NEWNEWS, POST, LIST keywords, OVER MSGID; RFC 2980's XHDR and
+# XOVER), with the session that reaches it and the code RFC 3977 (or 2980) gives its answer.
+CONFORMANCE = [
+    ("DATE", b"DATE\r\n", [b"111"]),
+    ("HELP", b"HELP\r\n", [b"100"]),
+    ("MODE READER", b"MODE READER\r\n", [b"200"]),
+    ("LIST", b"LIST\r\n", [b"215"]),
+    ("LIST ACTIVE wildmat", b"LIST ACTIVE practice.*,!practice.sandbox\r\n", [b"215"]),
+    ("LIST NEWSGROUPS", b"LIST NEWSGROUPS\r\n", [b"215"]),
+    ("LIST OVERVIEW.FMT", b"LIST OVERVIEW.FMT\r\n", [b"215"]),
+    ("GROUP", b"GROUP practice.twisted\r\n", [b"211"]),
+    ("LISTGROUP", b"LISTGROUP practice.announce 2-\r\n", [b"211"]),
+    ("ARTICLE/HEAD/BODY/STAT", b"GROUP practice.twisted\r\nARTICLE 1\r\nHEAD 2\r\nBODY 3\r\nSTAT 4\r\n",
+     [b"211", b"220", b"221", b"222", b"223"]),
+    ("by Message-ID", b"STAT <twisted-5@practice.invalid>\r\n", [b"223"]),
+    ("NEXT/LAST", b"GROUP practice.twisted\r\nNEXT\r\nLAST\r\n", [b"211", b"223", b"223"]),
+    ("OVER/XOVER", b"GROUP practice.twisted\r\nOVER 1-3\r\nXOVER 4\r\nOVER\r\n", [b"211", b"224", b"224", b"224"]),
+    ("OVER MSGID", b"OVER <twisted-5@practice.invalid>\r\n", [b"224"]),
+    ("NEWGROUPS", b"NEWGROUPS 20250101 000000 GMT\r\n", [b"231"]),
+    ("NEWNEWS", b"NEWNEWS * 20250101 000000 GMT\r\n", [b"230"]),
+    ("XHDR", b"GROUP practice.twisted\r\nXHDR Subject 1-3\r\nXHDR Subject\r\nXHDR Subject <twisted-5@practice.invalid>"
+             b"\r\n", [b"211", b"221", b"221", b"221"]),
+    ("POST", b"POST\r\n" + article() + b".\r\n", [b"340", b"240"]),
+    ("no group selected", b"XHDR Subject 1-3\r\nOVER 1-3\r\nNEXT\r\n", [b"412", b"412", b"412"]),
+    ("an empty range", b"GROUP practice.twisted\r\nXHDR Subject 40-50\r\nOVER 40-50\r\n", [b"211", b"423", b"423"]),
+    ("no such Message-ID", b"XHDR Subject <no@where>\r\nOVER <no@where>\r\n", [b"430", b"430"]),
+    ("not a date", b"NEWGROUPS 2025 000000\r\nNEWNEWS * 20251301 000000\r\nNEWGROUPS 20250101 000000 CET\r\n",
+     [b"501", b"501", b"501"]),
+    ("missing arguments", b"XHDR\r\nNEWNEWS\r\nNEWGROUPS 20250101\r\nGROUP\r\n", [b"501", b"501", b"501", b"501"]),
+    ("unknown commands", b"HDR Subject\r\nIHAVE <x@y>\r\nXPAT Subject 1- *\r\n", [b"500", b"500", b"500"]),
+    ("a non-UTF-8 command", b"\xff\xfe\x00garbage\r\n", [b"500"]),
+]
+
+
+@pytest.mark.parametrize("what, sent, wanted", CONFORMANCE, ids=[row[0] for row in CONFORMANCE])
+def test_every_advertised_command_answers_with_its_rfc_code(news, what, sent, wanted):
+    assert codes(session(news.port, sent)) == [b"200", *wanted, b"205"]
+
+
+def test_newgroups_and_newnews_list_what_came_after_the_moment(news):
+    lines = session(news.port, b"NEWGROUPS 20250101 000000 GMT\r\nNEWGROUPS 250602 000000\r\n"
+                               b"NEWNEWS practice.*,!practice.announce 20250613 000000 GMT\r\n")
+    first = lines.index(b"231 list of new newsgroups follows")
+    assert lines[first + 1:first + 5] == [b"practice.announce 3 1 n", b"practice.sandbox 0 1 y",
+                                          b"practice.twisted 16 1 y", b"."]
+    assert lines[first + 5:first + 7] == [b"231 list of new newsgroups follows", b"."]  # yymmdd: this century
+    new = lines.index(b"230 list of new articles by message-id follows")
+    assert lines[new + 1:new + 5] == [b"<twisted-13@practice.invalid>", b"<twisted-14@practice.invalid>",
+                                      b"<twisted-15@practice.invalid>", b"<twisted-16@practice.invalid>"]
+    assert lines[new + 5] == b"."
+
+
+def test_xhdr_answers_values_sizes_and_none_as_rfc_2980_says(news):
+    lines = session(news.port, b"GROUP practice.twisted\r\nXHDR Subject 8-10\r\nXHDR :lines 3\r\nXHDR Bytes 3\r\n"
+                               b"XHDR References <twisted-4@practice.invalid>\r\n")
+    assert lines[lines.index(b"221 Subject fields follow") + 1:][:3] == [b"8 Twisted tip 8", b"10 Twisted tip 10",
+                                                                       b"."]
+    assert lines[lines.index(b"221 :lines fields follow") + 1] == b"3 3"
+    size = len(practice_groups()[2].articles[3].as_bytes())
+    assert lines[lines.index(b"221 Bytes fields follow") + 1] == f"3 {size}".encode()
+    assert lines[lines.index(b"221 References fields follow") + 1] == b"<twisted-4@practice.invalid> (none)"
+
+
+def test_nntplib_uses_xhdr_newnews_newgroups_and_the_overview_format(news):
+    from datetime import datetime, timezone
+
+    with newsreader(news.port) as reader:
+        assert [group.group for group in reader.newgroups(datetime(2025, 1, 1))[1]] == [ANNOUNCE, SANDBOX, TWISTED]
+        assert reader.newgroups(datetime(2025, 7, 1))[1] == []
+        since = datetime(2025, 6, 14, tzinfo=timezone.utc)
+        assert reader.newnews(TWISTED, since)[1] == ["<twisted-14@practice.invalid>", "<twisted-15@practice.invalid>",
+                                                    "<twisted-16@practice.invalid>"]
+        reader.group(TWISTED)
+        assert reader.xhdr("subject", "14-")[1] == [("14", "Twisted tip 14"), ("15", "Twisted tip 15"),
+                                                  ("16", "Twisted tip 16")]
+        assert reader._getoverviewfmt() == ["subject", "from", "date", "message-id", "references", ":bytes",
+                                            ":lines"]
+
+
+def test_our_client_asks_for_new_groups_and_new_articles(news):
+    from datetime import datetime, timezone
+
+    async def main(reactor):
+        client = await connect(reactor, HOST, news.port)
+        groups = await client.fetchNewGroups(datetime(2025, 1, 1))
+        none = await client.fetchNewGroups(datetime(2025, 7, 1, tzinfo=timezone.utc))
+        await client.postArticle(article(subject="fresh"))
+        fresh = await client.fetchNewNews("practice.*", datetime(2025, 6, 16, tzinfo=timezone.utc))
+        await client.quit()
+        return groups, none, fresh
+
+    groups, none, fresh = labkit.react(main)
+    assert groups == [(ANNOUNCE, 3, 1, "n"), (SANDBOX, 0, 1, "y"), (TWISTED, 16, 1, "y")] and none == []
+    assert "<twisted-16@practice.invalid>" in fresh and len(fresh) == 2  # tip 16 and the post just made
+
+
+def test_a_flood_of_malformed_commands_is_answered_and_logs_nothing(news):
+    from twisted.logger import globalLogPublisher
+
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        junk = b"".join(bytes([65 + n % 26]) * (n % 50) + b" \x00\xff " + str(n).encode() + b"\r\n"
+                        for n in range(300))
+        lines = session(news.port, junk + b"NEWNEWS\r\nXHDR a b c\r\nNEWGROUPS x y z w\r\n")
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    answered = codes(lines)
+    assert answered[0] == b"200" and answered[-1] == b"205" and len(answered) == 305
+    assert set(answered[1:-1]) <= {b"500", b"501"}
+    assert not [event for event in events if event.get("log_level") and event["log_level"].name in ("warn", "error",
+                                                                                                  "critical")]
+    probe(HOST, news.port)
+
+
+# --- slrnpull, Debian's slrn fetcher, pulls the groups into a spool -------------------------------------------
+
+def test_slrnpull_fetches_every_article_into_its_spool(news, tmp_path):
+    from tests.peers import need
+
+    slrnpull = need("slrnpull", "slrnpull")
+    (tmp_path / "slrnpull.conf").write_text(f"default 100 14 0\n{TWISTED}\n{ANNOUNCE}\n")
+    done = subprocess.run([slrnpull, "-d", str(tmp_path), "-h", f"{HOST}:{news.port}", "--no-post",
+                           "--debug", str(tmp_path / "talk.log")], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    spool = tmp_path / "news" / "practice" / "twisted"
+    numbers = sorted(int(path.name) for path in spool.iterdir() if path.name.isdigit())
+    assert numbers == [n for n in range(1, 17) if n != MISSING]
+    assert b"Subject: Twisted tip 3" in (spool / "3").read_bytes()
+    assert b". <- a line that starts with a dot" in (spool / "3").read_bytes()  # dot-stuffing undone
+    talk = (tmp_path / "talk.log").read_text(errors="replace")
+    assert ">XHDR Message-ID 1-" in talk and "<500" not in talk  # XHDR found, one request for all the IDs
+    assert len(list((tmp_path / "news" / "practice" / "announce").glob("[0-9]*"))) == 3

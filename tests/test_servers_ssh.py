@@ -20,7 +20,7 @@ from twisted.internet.testing import StringTransport
 import labkit
 from labkit.checks.ssh import known_hosts_file, run_command
 from servers import accounts
-from servers.limits import NotLoopback
+from servers.loopback import NotLoopback
 from servers.ssh import probes, shell, ssh
 from servers.ssh.connection import MAX_CHANNELS
 from servers.ssh.keys import fingerprint, host_key, new_key

@@ -10,7 +10,7 @@ import pytest
 import labkit
 from labkit.checks import converse
 import servers
-from servers.limits import Limits
+from servers.abuse_guard import Limits
 from servers.tcp import HTTP_BODY, PortField
 
 

@@ -33,7 +33,7 @@ def test_serving_again_under_the_same_name_replaces_the_old_listener():
     assert first.stopped and not second.stopped
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", first.port), timeout=5).close()
-    assert [s.name for s in labkit.servers()] == ["twice"]
+    assert [s.name for s in labkit.running_servers()] == ["twice"]
     # and on a fixed port: the old listener is gone before the new one binds
     third = labkit.serve("echo", name="fixed")
     fixed = labkit.serve("echo", name="fixed", port=third.port)
@@ -147,14 +147,14 @@ def test_web_resources_are_served_behind_a_site():
 def test_servers_table_and_stop_all():
     labkit.serve("echo", name="a")
     labkit.serve("hangup", name="b")
-    table = labkit.servers()
+    table = labkit.running_servers()
     assert [s.name for s in table] == ["a", "b"]
     assert "a: listening on tcp://127.0.0.1:" in str(table)
     assert "<table>" in table._repr_html_()
     port = table["a"].port
     labkit.stop_all()
-    assert len(labkit.servers()) == 0
-    assert str(labkit.servers()) == "no practice servers running"
+    assert len(labkit.running_servers()) == 0
+    assert str(labkit.running_servers()) == "no practice servers running"
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
@@ -211,16 +211,24 @@ def test_a_re_serve_that_cannot_listen_leaves_the_old_server_running():
         taken.listen()
         with pytest.raises(CannotListenError):
             labkit.serve("echo", name="keeper", port=taken.getsockname()[1], show=False)
-    assert not old.stopped and labkit.servers()["keeper"] is old and answers(old)
+    assert not old.stopped and labkit.running_servers()["keeper"] is old and answers(old)
 
 
 def test_a_re_serve_on_the_same_port_that_fails_brings_the_old_server_back():
     old = labkit.serve("echo", name="same-port", show=False)
     port = old.port
-    with pytest.raises(TypeError, match="cannot serve"):
-        labkit.serve(object(), name="same-port", port=port, show=False)
-    assert not old.stopped and old.port == port and labkit.servers()["same-port"] is old and answers(old)
+    with pytest.raises(TypeError, match="getContext"):  # TLS options that are not: found only on listening
+        labkit.serve("echo", name="same-port", port=port, tls=object(), show=False)
+    assert not old.stopped and old.port == port and labkit.running_servers()["same-port"] is old and answers(old)
     assert "listening on" in old.log.text.splitlines()[-1] and old.log.text.rstrip().endswith("again")
+
+
+def test_what_cannot_be_served_is_refused_before_anything_stops():
+    old = labkit.serve("echo", name="untouched", show=False)
+    with pytest.raises(TypeError, match="cannot serve <object.*give a protocol factory, a twisted.web resource"):
+        labkit.serve(object(), name="untouched", port=old.port, show=False)
+    assert not old.stopped and labkit.running_servers()["untouched"] is old and answers(old)
+    assert not old.log.text.rstrip().endswith("again")
 
 
 def test_a_factory_whose_build_protocol_raises_is_reported_and_the_server_lives_on():
@@ -242,7 +250,7 @@ def test_a_factory_whose_build_protocol_raises_is_reported_and_the_server_lives_
 def test_hosts_beyond_loopback_are_refused_however_spelled(host):
     with pytest.raises(ValueError, match="this machine only"):
         labkit.serve("echo", name="beyond", host=host, show=False)
-    assert "beyond" not in [s.name for s in labkit.servers()]
+    assert "beyond" not in [s.name for s in labkit.running_servers()]
 
 
 @pytest.mark.parametrize("host, normalised", [("localhost", "127.0.0.1"), ("127.1", "127.0.0.1"), ("[::1]", "::1")])
@@ -269,7 +277,7 @@ def evicts_the_first_of_two(server) -> bool:
 
 def test_the_entrys_limits_apply_and_serve_may_override_them(monkeypatch):
     from servers import catalogue
-    from servers.limits import Limits
+    from servers.abuse_guard import Limits
     from servers.tcp import echo
 
     monkeypatch.setitem(catalogue.CATALOGUE, "echo", catalogue.Entry("echo", "echo", "servers.tcp:echo",
@@ -286,7 +294,7 @@ from labkit import bridge
 server = labkit.serve("echo", show=False)
 client = socket.create_connection(("127.0.0.1", server.port), timeout=5)
 assert bridge.shutdown(timeout=10), "the reactor thread did not end"
-assert server.stopped and len(labkit.servers()) == 0
+assert server.stopped and len(labkit.running_servers()) == 0
 try:
     assert client.recv(100) == b""
 except ConnectionResetError:
@@ -301,3 +309,58 @@ def test_shutting_the_reactor_down_stops_every_server_first():
 
     done = subprocess.run([sys.executable, "-c", STOPPED_AT_SHUTDOWN], capture_output=True, text=True, timeout=60)
     assert done.stdout == "stopped\n", done.stderr
+
+
+
+def accepted_nodelay(server) -> list[int]:
+    """TCP_NODELAY (getsockopt) of each socket ``server`` has accepted, read in the reactor."""
+    def sockets(reactor):
+        options = []
+        for factory in server.factories:
+            for connection in factory.protocols:
+                transport = connection.transport
+                while not isinstance(transport.getHandle(), socket.socket):  # TLS: the socket is below it
+                    transport = transport.transport
+                options.append(transport.getHandle().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        return options
+
+    return labkit.react(sockets)
+
+
+@pytest.mark.parametrize("name, tls", [("echo", False), ("pop3", False), ("pop3", True)])
+def test_every_accepted_connection_is_tcp_nodelay(name, tls):
+    """Small answers go out at once: no ~40 ms wait for the client's delayed ACK under Nagle's algorithm."""
+    import ssl
+
+    from servers import catalogue
+    from servers.tls import ca_path
+
+    server = labkit.serve(name, name=f"nodelay-{name}-{tls}", show=False,
+                          tls=catalogue.entry(name).tls_options() if tls else None)
+    with socket.create_connection((server.host, server.port), timeout=5) as client:
+        if tls:  # the handshake done, the server has accepted
+            client = ssl.create_default_context(cafile=ca_path()).wrap_socket(client, server_hostname="localhost")
+        else:
+            client.sendall(b"NOOP\r\n")
+            client.recv(1)  # answered: accepted
+        assert accepted_nodelay(server) == [1]
+    server.stop()
+
+
+def test_a_socket_twisted_accepts_by_itself_is_not_tcp_nodelay():
+    """The control: the option is the listening path's doing, not the system's default."""
+    accepted = []
+
+    class Notes(protocol.Protocol):
+        def connectionMade(self):
+            accepted.append(self.transport.getHandle().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            self.transport.write(b"hello\r\n")
+
+    port = labkit.react(lambda reactor: reactor.listenTCP(0, protocol.ServerFactory.forProtocol(Notes),
+                                                          interface="127.0.0.1"))
+    try:
+        with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=5) as client:
+            client.recv(1)
+    finally:
+        labkit.react(lambda reactor: port.stopListening())
+    assert accepted == [0]

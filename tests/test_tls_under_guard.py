@@ -1,4 +1,4 @@
-"""TLS on guarded connections (servers.limits.guard), over real sockets: started in the middle of a session and
+"""TLS on guarded connections (servers.abuse_guard.guard), over real sockets: started in the middle of a session and
 from the first byte, with a server that greets first, and backpressure kept above TLS."""
 
 import socket
@@ -10,7 +10,7 @@ from twisted.internet import protocol
 
 import labkit
 from servers import tls
-from servers.limits import Limits
+from servers.abuse_guard import Limits
 
 WAIT = 10
 

@@ -15,14 +15,11 @@ Promises: building either imports nothing of the web; the table's file is remove
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 from pathlib import Path
 
 from twisted.cred.portal import Portal
 
-from servers import accounts
+from servers import accounts, temporary
 
 __all__ = ["FULL_NAMES", "auth", "user_table"]
 
@@ -36,8 +33,7 @@ def user_table(folder=None) -> Path:
     from servers.auth.userdb import create_user_table
 
     if folder is None:
-        folder = tempfile.mkdtemp(prefix="practice-auth-")
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        folder = temporary.folder("practice-auth-")
     path = Path(folder) / "users.db"
     create_user_table(path, [(account.user, account.password, FULL_NAMES.get(account.user, ""))
                              for account in accounts.accounts(FAMILY)])
@@ -49,11 +45,11 @@ def auth(database=None, throttle=None):
     :class:`servers.auth.throttle.Throttle` (one on the reactor's clock by default)."""
     from servers.auth.avatars import UserRealm
     from servers.auth.line import LoginFactory
-    from servers.auth.throttle import Throttle, ThrottledChecker
+    from servers.auth.throttle import HeldRefusals, Throttle
     from servers.auth.userdb import DatabaseChecker, UserDatabase
 
     users = UserDatabase(user_table() if database is None else database)
-    checker = ThrottledChecker(DatabaseChecker(users), throttle or Throttle())
+    checker = HeldRefusals(DatabaseChecker(users), throttle or Throttle())
     factory = LoginFactory(Portal(UserRealm(users), [checker]), on_stop=users.close)
     factory.users = users
     return factory

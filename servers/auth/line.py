@@ -31,11 +31,13 @@ from zope.interface import implementer
 
 from servers.auth.avatars import INamedUser, INewUser
 from servers.auth.userdb import REFUSAL
+from servers.auth.worker import Busy
 
 __all__ = ["ANONYMOUS_NAME", "DENIED", "LoginFactory", "LoginProtocol"]
 
 ANONYMOUS_NAME = b"anonymous"
 DENIED = f"Denied: {REFUSAL}.".encode("ascii")
+BUSY = b"Denied: the server is busy checking other logins; try again in a moment."
 _log = Logger()
 
 
@@ -47,6 +49,11 @@ class LoginProtocol(basic.LineReceiver):
     MAX_LENGTH = 1024
 
     half_closed = False
+    MAX_HELD = 64 * 1024
+    """Bytes a client may send while its login is checked (kept for after it); more ends the connection."""
+    held = 0
+
+    pending = None
 
     def connectionMade(self):
         self.state = "user"
@@ -62,16 +69,32 @@ class LoginProtocol(basic.LineReceiver):
             self.transport.write(b"Password: ")
         elif self.state == "password":
             self.state = "checking"
-            self.pauseProducing()  # lines typed ahead wait here until the login is decided
+            self.hold_lines()
             credentials = Anonymous() if self.username == ANONYMOUS_NAME else UsernamePassword(self.username, line)
-            login = self.factory.portal.login(credentials, None, INamedUser, INewUser)
-            login.addCallbacks(self.logged_in, self.refused).addErrback(self.broken)
+            credentials.source = self.transport.getPeer().host  # for a throttle that keys on where logins come from
+            self.pending = self.factory.portal.login(credentials, None, INamedUser, INewUser)
+            self.pending.addCallbacks(self.logged_in, self.refused).addErrback(self.broken)
         elif self.state == "full name":
             self.state = "checking"
-            self.pauseProducing()
+            self.hold_lines()
             named = defer.maybeDeferred(self.avatar.set_name, line.decode("utf-8", "replace").strip())
             named.addCallbacks(self.greet, self.bad_name).addErrback(self.broken)
         # lines after that (while checking, or after the answer) are ignored
+
+    def hold_lines(self) -> None:
+        """Lines typed ahead wait until the login is decided; the socket is still read, so a client that hangs up
+        meanwhile is noticed at once (and its login withdrawn from the hashing queue)."""
+        self.pauseProducing()
+        self.transport.resumeProducing()
+        self.held = 0
+
+    def dataReceived(self, data: bytes):
+        if self.paused:
+            self.held += len(data)
+            if self.held > self.MAX_HELD:
+                self.transport.abortConnection()
+                return
+        super().dataReceived(data)
 
     def lineLengthExceeded(self, line):
         self.state = "done"
@@ -98,6 +121,10 @@ class LoginProtocol(basic.LineReceiver):
         self.answer(f"Denied: {failure.getErrorMessage()}.".encode("utf-8"))
 
     def refused(self, failure):
+        if failure.check(defer.CancelledError):  # the client left before its login was decided
+            return
+        if failure.check(Busy):
+            return self.answer(BUSY)
         failure.trap(LoginFailed)
         self.answer(DENIED)
 
@@ -131,7 +158,9 @@ class LoginProtocol(basic.LineReceiver):
         self.transport.loseConnection()
 
     def connectionLost(self, reason=protocol.connectionDone):
-        self.state = "done"
+        checking, self.state = self.state == "checking", "done"
+        if checking and self.pending is not None:
+            self.pending.cancel()  # a login sent and abandoned: its hash leaves the queue
         self.log_out()
 
 

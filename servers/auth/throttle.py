@@ -12,6 +12,11 @@ Promises:
 * :class:`ThrottledChecker` wraps any ``twisted.cred`` checker: each attempt first waits what the throttle says
   for its user name, then asks the wrapped checker; an ``UnauthorizedLogin`` counts as a failure, a success
   clears the count. The refusal itself is unchanged, so it still does not say what was wrong.
+* :class:`HeldRefusals` (the practice servers' policy) asks the wrapped checker at once and holds back only its
+  refusals, by what the throttle says for the attempt's source and user name (``credentials.source``, which the
+  login server sets to the client's address): the real user's correct password gets in at once, however many
+  wrong guesses someone else made, and a guesser waits longer for each refusal. Attempts for one source and name
+  are checked one at a time, so parallel guesses queue behind each other.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, task
 from zope.interface import implementer
 
-__all__ = ["Throttle", "ThrottledChecker"]
+__all__ = ["HeldRefusals", "Throttle", "ThrottledChecker"]
 
 
 class Throttle:
@@ -89,3 +94,37 @@ class ThrottledChecker:
         if failure.check(UnauthorizedLogin):
             self.throttle.failed(key)
         return failure
+
+
+@implementer(ICredentialsChecker)
+class HeldRefusals:
+    """``checker``, whose refusals are held back by ``throttle`` per source and user name; successes are not."""
+
+    def __init__(self, checker, throttle: Throttle):
+        self.checker = checker
+        self.throttle = throttle
+        self.credentialInterfaces = tuple(checker.credentialInterfaces)
+        self._one_at_a_time: dict[object, defer.DeferredLock] = {}
+
+    def requestAvatarId(self, credentials):
+        key = (getattr(credentials, "source", None), getattr(credentials, "username", None))
+        lock = self._one_at_a_time.setdefault(key, defer.DeferredLock())
+        attempt = lock.run(defer.maybeDeferred, self.checker.requestAvatarId, credentials)
+        attempt.addBoth(self._unlocked, key, lock)
+        return attempt.addCallbacks(self._succeeded, self._refused, callbackArgs=(key,), errbackArgs=(key,))
+
+    def _unlocked(self, outcome, key, lock):
+        if not lock.locked and not lock.waiting:
+            self._one_at_a_time.pop(key, None)
+        return outcome
+
+    def _succeeded(self, avatar_id, key):
+        self.throttle.succeeded(key)
+        return avatar_id
+
+    def _refused(self, failure, key):
+        if not failure.check(UnauthorizedLogin):
+            return failure
+        held = self.throttle.wait(key)
+        self.throttle.failed(key)
+        return held.addCallback(lambda _: failure)

@@ -3,7 +3,7 @@
 ``pop3`` (:mod:`servers.mail.pop3`)
     Twisted's POP3 server over Maildirs, with APOP and RETR fixed, STLS added, deletion only at QUIT.
 ``smtp`` (:mod:`servers.mail.smtp`)
-    Twisted's ESMTP server for the practice domains, STARTTLS and AUTH, every accepted message in ``outbox``.
+    Twisted's ESMTP server for the practice domains, STARTTLS and AUTH, the newest accepted messages in ``outbox``.
 ``imap`` (:mod:`servers.mail.imap`)
     Twisted's IMAP4 server on fixed folders in memory (INBOX, Archive, Lists/Twisted), real UIDs, flags.
 

@@ -9,23 +9,35 @@ Promises:
 * UIDs are not sequence numbers: ``INBOX`` holds UIDs 1001, 1002, 1005 and 1010 (as if mail in between had been
   deleted), and its UIDVALIDITY is fixed. Flags can be stored and are kept for the life of the server;
   ``\\Deleted`` messages go at EXPUNGE (or CLOSE).
-* ``STARTTLS`` with the practice certificate, and LOGIN also before it (loopback only). A wrong password is
+* ``STARTTLS`` with the practice certificate, and LOGIN also before it (loopback only); over implicit TLS
+  (``listenSSL``, port 993 style) STARTTLS is not offered. ``factory.practice_details()`` names the practice
+  authority's file (``ca: PATH``) while STARTTLS is offered. A wrong password is
   refused with ``NO``, so is selecting a folder that does not exist, and creating, deleting or renaming one
   (the practice folders are fixed). A delivery may add messages (``addMessage``): listeners hear of them.
+* SEARCH answers every key of RFC 3501 (:mod:`servers.mail.search`; Twisted's own fails on headers and dates),
+  and a malformed or too deeply nested query gets ``BAD`` with nothing logged.
+* Bounded: APPEND takes a message of at most ``MAX_APPEND`` octets (``NO [TOOBIG]`` before the client sends
+  it) while the account holds under :data:`QUOTA_MESSAGES` messages and :data:`QUOTA_BYTES` octets
+  (``NO [OVERQUOTA]``); a literal is spooled and its spool closed if the client leaves
+  (:mod:`servers.mail.append`). APPEND without flags works (Twisted's fails).
 """
 
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import io
 
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import defer, protocol
+from twisted.internet.interfaces import ISSLTransport
 from twisted.mail import imap4
 from zope.interface import implementer
 
 from servers import accounts
+from servers.mail import search
+from servers.mail.append import MAX_APPEND, BoundedLiterals
 from servers.mail.messages import practice_messages
 
 __all__ = ["FOLDERS", "INBOX_UIDS", "PracticeMailbox", "imap"]
@@ -36,44 +48,52 @@ UID_VALIDITY = 20251201
 INBOX_UIDS = (1001, 1002, 1005, 1010)
 INTERNAL_DATE = "01-Dec-2025 09:00:00 +0000"
 FOLDERS = ("INBOX", "Archive", "Lists", "Lists/Twisted")
+QUOTA_BYTES = 8 * MAX_APPEND
+QUOTA_MESSAGES = 200
 
 
 @implementer(imap4.IMessagePart)
 class Part:
-    """One part of a message, parsed with the standard library (headers as they came, body as bytes)."""
+    """One part of a message: its bytes, and its header parsed with the standard library (headers as they came).
+    Only the header is kept parsed; the whole is parsed when a client asks for a sub-part."""
 
     def __init__(self, raw: bytes):
         self.raw = raw
-        self.parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
         head, separator, body = raw.partition(b"\r\n\r\n")
-        self.body = body if separator else b""
+        self.headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n")
+        self.body_start = len(head) + len(separator) if separator else len(raw)
 
     def getHeaders(self, negate, *names):
         wanted = {(name.decode() if isinstance(name, bytes) else name).lower() for name in names}
         # Lower-case names: Twisted looks them up so (ENVELOPE asks for "from"), and writes them back in title
         # case (a fetched message says "Message-Id" where it was stored as "Message-ID").
-        return {key.lower(): value for key, value in self.parsed.items()
+        return {key.lower(): value for key, value in self.headers.items()
                 if not names or ((key.lower() in wanted) != bool(negate))}
 
     def getBodyFile(self):
-        return io.BytesIO(self.body)
+        return io.BytesIO(self.raw[self.body_start:])
 
     def getSize(self):
         return len(self.raw)
 
     def isMultipart(self):
-        return self.parsed.is_multipart()
+        return self.headers.get_content_maintype() == "multipart"
 
     def getSubPart(self, part):
-        if not self.parsed.is_multipart():
+        if not self.isMultipart():
             raise IndexError(part)
-        subparts = self.parsed.get_payload()
+        subparts = email.message_from_bytes(self.raw, policy=email.policy.compat32).get_payload()
         return Part(subparts[part].as_bytes(policy=email.policy.SMTP))
 
 
-@implementer(imap4.IMessage)
+@implementer(imap4.IMessage, imap4.IMessageFile)
 class Message(Part):
-    """A message in a folder: its UID, flags and arrival date."""
+    """A message in a folder: its UID, flags and arrival date. ``open()`` gives its bytes as stored, which
+    Twisted sends for ``BODY[]`` and ``RFC822`` at once (otherwise it rebuilds the message from its parts, a
+    reactor turn at a time, with header names in title case)."""
+
+    def open(self):
+        return io.BytesIO(self.raw)
 
     def __init__(self, raw: bytes, uid: int, flags=()):
         super().__init__(raw)
@@ -89,9 +109,9 @@ class Message(Part):
         return INTERNAL_DATE
 
 
-@implementer(imap4.IMailbox)
+@implementer(imap4.IMailbox, imap4.ISearchableMailbox)
 class PracticeMailbox:
-    """A folder in memory."""
+    """A folder in memory, searched by :mod:`servers.mail.search` (Twisted's own search fails on most keys)."""
 
     def __init__(self, messages: list[Message], next_uid: int, selectable: bool = True):
         self.messages, self.next_uid, self.selectable = messages, next_uid, selectable
@@ -137,7 +157,10 @@ class PracticeMailbox:
         self.listeners.remove(listener)
 
     def addMessage(self, message, flags=(), date=None):
+        """Add ``message`` (bytes, or a file, which is read and closed) with ``flags``."""
         raw = message.read() if hasattr(message, "read") else message
+        if hasattr(message, "close"):
+            message.close()  # the server's spool of an APPEND literal
         uid, self.next_uid = self.next_uid, self.next_uid + 1
         self.messages.append(Message(raw, uid, flags))
         for listener in self.listeners:
@@ -162,6 +185,12 @@ class PracticeMailbox:
     def fetch(self, messages, uid):
         return self._chosen(messages, uid)
 
+    def search(self, query, uid):
+        """The sequence numbers of the messages ``query`` matches (Twisted turns them into UIDs for UID SEARCH);
+        ``query`` is a :class:`servers.mail.search.Query`, or Twisted's token list (a server of its own)."""
+        compiled = query if isinstance(query, search.Query) else search.compile_tokens(list(query))
+        return compiled.matching(self.messages)
+
     def store(self, messages, flags, mode, uid):
         changed = {}
         for number, message in self._chosen(messages, uid):
@@ -184,8 +213,15 @@ class PracticeAccount:
         self.folders = folders
         self.subscribed = set(folders)
 
+    def room_for(self, size: int) -> bool:
+        """Whether one more message of ``size`` octets keeps the account within :data:`QUOTA_BYTES` and
+        :data:`QUOTA_MESSAGES` (APPEND is refused ``NO [OVERQUOTA]`` otherwise)."""
+        messages = [message for folder in self.folders.values() for message in folder.messages]
+        return (len(messages) < QUOTA_MESSAGES
+                and sum(message.getSize() for message in messages) + size <= QUOTA_BYTES)
+
     def _name(self, name) -> str:
-        text = imap4._parseMbox(name) if isinstance(name, bytes) else name
+        text = name.decode("imap4-utf-7") if isinstance(name, bytes) else name  # the codec Twisted registers
         return "INBOX" if text.upper() == "INBOX" else text
 
     def select(self, name, rw=True):
@@ -252,7 +288,7 @@ class AccountRealm:
         return imap4.IAccount, account, lambda: None
 
 
-class PracticeIMAP4(imap4.IMAP4Server):
+class PracticeIMAP4(BoundedLiterals, imap4.IMAP4Server):
     """Twisted's IMAP server, with STARTTLS on a guarded connection, and LOGIN allowed before it.
 
     Twisted's server announces ``LOGINDISABLED`` until TLS is on whenever it can start TLS. The practice
@@ -260,6 +296,10 @@ class PracticeIMAP4(imap4.IMAP4Server):
     (``disable_plaintext_auth`` exempts local connections): so it offers STARTTLS and lets LOGIN through as well,
     as the book's client expects.
     """
+
+    def connectionMade(self):
+        self.startedTLS = ISSLTransport.providedBy(self.transport)  # implicit TLS: STARTTLS is not offered
+        super().connectionMade()
 
     def capabilities(self):
         offered = super().capabilities()
@@ -272,9 +312,33 @@ class PracticeIMAP4(imap4.IMAP4Server):
             self.transport.startTLS(self.ctx)
             self.startedTLS = True
             return
+        if self.startedTLS:  # RFC 3501 gives STARTTLS only OK and BAD (Twisted answers NO)
+            self.sendBadResponse(tag, b"TLS is already active")
+            return
         super().do_STARTTLS(tag)
 
     unauth_STARTTLS = (do_STARTTLS,)
+
+    def arg_searchkeys(self, line):
+        """The search keys, compiled (:mod:`servers.mail.search`): a malformed or too deeply nested query is
+        answered ``BAD`` before any search, and nothing is logged."""
+        return search.compile_line(line), b""
+
+    def do_APPEND(self, tag, mailbox, flags, date, message):
+        """Twisted's APPEND, which fails (``BAD``, a traceback in the log) when the client gives no flags."""
+        super().do_APPEND(tag, mailbox, flags or [], date, message)
+
+    def do_IDLE(self, tag):
+        """Twisted's IDLE (RFC 2177), whose continuation is a bare ``+``: RFC 3501 wants ``+ text``."""
+        self.sendContinuationRequest(b"idling")
+        self.parseTag, self.lastState, self.parseState = tag, self.parseState, "idle"
+
+    # Twisted's command tables hold its own functions: name ours (APPEND's literal, SEARCH's keys) in them.
+    auth_IDLE = select_IDLE = (do_IDLE,)
+    auth_APPEND = select_APPEND = (do_APPEND, imap4.IMAP4Server.arg_astring,
+                                   imap4.IMAP4Server.opt_plist, imap4.IMAP4Server.opt_datetime,
+                                   BoundedLiterals.arg_literal)
+    select_SEARCH = (imap4.IMAP4Server.do_SEARCH, imap4.IMAP4Server.opt_charset, arg_searchkeys)
 
 
 class IMAPFactory(protocol.ServerFactory):
@@ -285,8 +349,14 @@ class IMAPFactory(protocol.ServerFactory):
     def __init__(self, portal: Portal, realm: AccountRealm, tls=None):
         self.portal, self.realm, self.tls = portal, realm, tls
 
+    def practice_details(self) -> list[str]:
+        """The ``ca: PATH`` line of the authority that verifies STARTTLS, when it is offered."""
+        from servers.tls import ca_details
+
+        return ca_details(self.tls)
+
     def buildProtocol(self, addr):
-        made = PracticeIMAP4(contextFactory=self.tls)
+        made = PracticeIMAP4({b"PLAIN": imap4.PLAINCredentials}, contextFactory=self.tls)
         made.factory, made.portal = self, self.portal
         return made
 

@@ -5,7 +5,9 @@ Promises:
 * :func:`pop3` builds a factory whose connections are :class:`PracticePOP3`: a portal holding the ``mail``
   practice accounts (:mod:`servers.accounts`), each with a Maildir of its own holding the practice messages
   (:mod:`servers.mail.messages`), made in a new temporary folder per server. USER/PASS and APOP both log in;
-  ``tls=`` (server options) offers STLS; over ``listenSSL`` the same factory serves implicit TLS (port 995 style).
+  ``tls=`` (server options) offers STLS; over ``listenSSL`` the same factory serves implicit TLS (port 995 style),
+  and then offers no STLS (``-ERR`` if asked). ``factory.practice_details()`` names the practice authority's
+  file (``ca: PATH``) while STLS is offered, for a client to verify the server with.
 * Deletion follows RFC 1939: DELE only marks a message; QUIT removes what was marked; a session that ends any
   other way (a client that hangs up mid-RETR) removes nothing. A message removed by another session answers
   ``-ERR`` (Twisted says "message deleted"), and the session goes on. A marked message is left out of STAT, LIST
@@ -24,28 +26,27 @@ The two bugs of Twisted 26.10 fixed by subclassing (both still in Twisted's own 
 
 from __future__ import annotations
 
-import atexit
 import hmac
 import os
-import shutil
-import tempfile
 from hashlib import md5
 from pathlib import Path
 
 from twisted.cred import error as cred_error
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import protocol
+from twisted.internet.interfaces import ISSLTransport
 from twisted.mail import maildir
 from twisted.mail import pop3 as twisted_pop3
 from zope.interface import implementer
 
-from servers import accounts
+from servers import accounts, temporary
 from servers.mail.messages import practice_messages
 
 __all__ = ["APOPDigest", "ListsOnlyKeptMessages", "PracticeMaildir", "PracticePOP3", "fill_maildir", "mail_folder",
            "pop3"]
 
 FAMILY = "mail"
+NOT_CAPABILITIES = {b"CELERITY", b"AUSPEX", b"POTENCE"}
 
 
 class APOPDigest(twisted_pop3.APOPCredentials):
@@ -147,8 +148,15 @@ class PracticePOP3(ListsOnlyKeptMessages, twisted_pop3.POP3):
     tls = None
     secured = False
 
+    def connectionMade(self):
+        self.secured = ISSLTransport.providedBy(self.transport)  # implicit TLS: nothing to start
+        super().connectionMade()
+
     def listCapabilities(self):
-        offered = super().listCapabilities()
+        """RFC 2449's names for what this server does: Twisted's list adds three capabilities no RFC defines
+        (CELERITY, AUSPEX, POTENCE) and spells PIPELINING as PIPELINE."""
+        offered = [b"PIPELINING" if capability == b"PIPELINE" else capability
+                   for capability in super().listCapabilities() if capability not in NOT_CAPABILITIES]
         return offered + [b"STLS"] if self._can_start_tls() else offered
 
     def _can_start_tls(self) -> bool:
@@ -194,8 +202,7 @@ def fill_maildir(path: Path, messages: list[bytes]) -> None:
 
 def mail_folder() -> Path:
     """A new temporary folder with one Maildir per practice account (removed when the process exits)."""
-    root = Path(tempfile.mkdtemp(prefix="practice-mail-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    root = temporary.folder("practice-mail-")
     for account in accounts.accounts(FAMILY):
         fill_maildir(root / account.user, practice_messages())
     return root
@@ -209,6 +216,12 @@ class POP3Factory(protocol.ServerFactory):
 
     def __init__(self, portal: Portal, root: Path, tls=None):
         self.portal, self.root, self.tls = portal, root, tls
+
+    def practice_details(self) -> list[str]:
+        """The ``ca: PATH`` line of the authority that verifies STLS, when it is offered."""
+        from servers.tls import ca_details
+
+        return ca_details(self.tls)
 
     def buildProtocol(self, addr):
         made = self.protocol()

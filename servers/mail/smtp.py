@@ -5,10 +5,14 @@ Promises:
 * :func:`smtp` builds a factory of :class:`PracticeESMTP` connections. It accepts mail for the practice domains
   (:data:`servers.mail.messages.DOMAINS`), any local part, and refuses every other domain with ``550`` (it
   relays nothing). Every accepted message is appended to ``factory.outbox`` as a :class:`Received` (sender,
-  recipients, the authenticated user if any, the message bytes as they arrived, dot-unstuffed).
+  recipients, the authenticated user if any, the message bytes as they arrived, dot-unstuffed). The outbox is
+  an :class:`Outbox`: a list that keeps only the newest :data:`KEEP_MESSAGES` messages and
+  :data:`KEEP_BYTES` bytes of them, so a client sending without end costs the server a bounded amount of memory.
 * ESMTP with ``STARTTLS`` (practice certificate) and ``AUTH PLAIN`` / ``AUTH LOGIN`` against the ``mail``
   practice accounts; a wrong password gets ``535``. Logging in is optional: the server is the practice
-  domains' own MX, which takes mail from anyone.
+  domains' own MX, which takes mail from anyone. Over implicit TLS (``listenSSL``, port 465 style) STARTTLS is
+  neither offered nor accepted (``503``). ``factory.practice_details()`` names the practice authority's file
+  (``ca: PATH``) while STARTTLS is offered, for a client to verify the server with.
 * A message larger than :data:`MAX_MESSAGE` bytes is refused with ``552`` after its end, and nothing of it is
   kept; the session goes on. A line over 16 kB (or bytes without CR LF) gets ``500`` and the session ends.
 """
@@ -19,17 +23,22 @@ from dataclasses import dataclass
 
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import defer, protocol
+from twisted.internet.interfaces import ISSLTransport
 from twisted.mail import imap4
 from twisted.mail import smtp as twisted_smtp
 from zope.interface import implementer
 
 from servers import accounts
+from servers.compat import EndOfDataReply
 from servers.mail.messages import DOMAINS
 
-__all__ = ["MAX_MESSAGE", "MessageTooLarge", "PracticeESMTP", "Received", "smtp"]
+__all__ = ["KEEP_BYTES", "KEEP_MESSAGES", "MAX_MESSAGE", "MessageTooLarge", "Outbox", "PracticeESMTP", "Received",
+           "smtp"]
 
 FAMILY = "mail"
 MAX_MESSAGE = 1024 * 1024
+KEEP_MESSAGES = 100
+KEEP_BYTES = 8 * MAX_MESSAGE
 SERVER_NAME = b"mail.example.test"
 
 
@@ -41,6 +50,23 @@ class Received:
     recipients: tuple[str, ...]
     data: bytes
     user: str | None = None
+
+
+class Outbox(list):
+    """The messages a server accepted, oldest first: a list that forgets its oldest messages once it holds more
+    than ``keep_messages`` of them or more than ``keep_bytes`` bytes of message data (the newest is always kept)."""
+
+    def __init__(self, keep_messages: int = KEEP_MESSAGES, keep_bytes: int = KEEP_BYTES):
+        super().__init__()
+        self.keep_messages, self.keep_bytes = keep_messages, keep_bytes
+        self.forgotten = 0  # how many messages were dropped to stay within the bounds
+
+    def append(self, received: Received) -> None:
+        super().append(received)
+        kept = sum(len(message.data) for message in self)
+        while len(self) > 1 and (len(self) > self.keep_messages or kept > self.keep_bytes):
+            kept -= len(self.pop(0).data)
+            self.forgotten += 1
 
 
 class MessageTooLarge(Exception):
@@ -115,14 +141,19 @@ class DeliveryRealm:
         return twisted_smtp.IMessageDelivery, Delivery(self.outbox, avatarId.decode("utf-8")), lambda: None
 
 
-class PracticeESMTP(twisted_smtp.ESMTP):
-    """Twisted's ESMTP: STARTTLS on a guarded connection, ``552`` for a message over the size limit, NOOP, and
-    a line too long ends the session.
+class PracticeESMTP(EndOfDataReply, twisted_smtp.ESMTP):
+    """Twisted's ESMTP: STARTTLS on a guarded connection, ``552`` for a message over the size limit, NOOP and
+    VRFY answered, and a line too long ends the session.
 
     Twisted's own server answers a line longer than ``MAX_LENGTH`` with ``500 Line too long`` and then keeps the
     line's bytes and every byte after it (lines ended by a bare LF never end for it): a client sending without
     CR LF grows the server without bound. Here the server answers ``500``, then closes.
     """
+
+    def connectionMade(self):
+        super().connectionMade()
+        if ISSLTransport.providedBy(self.transport):
+            self.startedTLS = True  # implicit TLS: STARTTLS is not offered, and answered 503
 
     def lineLengthExceeded(self, line):
         super().lineLengthExceeded(line)
@@ -130,6 +161,10 @@ class PracticeESMTP(twisted_smtp.ESMTP):
 
     def do_NOOP(self, rest):
         self.sendCode(250, b"OK")
+
+    def do_VRFY(self, rest):
+        """RFC 5321 asks every server for VRFY (Twisted's answers 500); 252 is its answer for "not checked"."""
+        self.sendCode(252, b"Cannot VRFY the user, but will accept mail for the practice domains")
 
     def ext_STARTTLS(self, rest):
         if self.ctx and self.canStartTLS and not self.startedTLS:
@@ -139,12 +174,10 @@ class PracticeESMTP(twisted_smtp.ESMTP):
             return
         super().ext_STARTTLS(rest)
 
-    def _messageHandled(self, resultList):
-        too_large = [result for ok, result in resultList if not ok and result.check(MessageTooLarge)]
-        if too_large:
-            self.sendCode(552, f"5.3.4 message refused: {too_large[0].getErrorMessage()}".encode())
-            return
-        super()._messageHandled(resultList)
+    def end_of_data_reply(self, failure):
+        if failure.check(MessageTooLarge):
+            return 552, f"5.3.4 message refused: {failure.getErrorMessage()}".encode()
+        return None
 
 
 class SMTPFactory(protocol.ServerFactory):
@@ -154,6 +187,12 @@ class SMTPFactory(protocol.ServerFactory):
 
     def __init__(self, portal: Portal, outbox: list, tls=None):
         self.portal, self.outbox, self.tls = portal, outbox, tls
+
+    def practice_details(self) -> list[str]:
+        """The ``ca: PATH`` line of the authority that verifies STARTTLS, when it is offered."""
+        from servers.tls import ca_details
+
+        return ca_details(self.tls)
 
     def buildProtocol(self, addr):
         made = PracticeESMTP({b"PLAIN": imap4.PLAINCredentials, b"LOGIN": imap4.LOGINCredentials}, self.tls)
@@ -165,7 +204,7 @@ class SMTPFactory(protocol.ServerFactory):
 def smtp(tls=None):
     """The SMTP practice server, its ``outbox`` empty; ``tls``: server options for STARTTLS (the practice
     certificate by default; ``False`` for none)."""
-    outbox: list[Received] = []
+    outbox = Outbox()
     if tls is None:
         from servers import tls as practice_tls
 

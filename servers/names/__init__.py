@@ -3,20 +3,27 @@
 Promises:
 
 * :func:`dns` builds a ``DNSServerFactory`` (DNS over TCP; :func:`listen_udp` puts the same server on UDP) that
-  answers authoritatively for ``example.test`` and nothing else (no recursion):
+  answers authoritatively for ``example.test`` and refuses every other name (no recursion), as
+  :mod:`servers.names.server` says (AA, the SOA in negative answers, FORMERR for what cannot be read):
 
   - ``example.test``: three MX of preference 10, 20 and 30 (:data:`MX_HOSTS`), whose hosts have A (and AAAA)
     records on loopback, served in the additional section;
   - ``lists.example.test``: no MX, an A record: mail goes to the A record (RFC 5321's fallback);
   - ``nomail.example.test``: exists (a TXT record) with neither MX nor A: no mail can go there;
   - any other name under ``example.test`` does not exist (NXDOMAIN).
+
+* :func:`dns_udp_and_tcp` is the same server as the catalogue's ``dns``: UDP and TCP on one port number
+  (:mod:`servers.names.ports`), as ``dig``, ``host`` and resolvers expect with their defaults.
 """
 
 from __future__ import annotations
 
-from twisted.names import authority, dns as names_dns, server
+from twisted.names import authority, dns as names_dns
 
-__all__ = ["MX_HOSTS", "ZONE", "dns", "listen_udp"]
+from servers.names.ports import UDPAndTCP
+from servers.names.server import AuthorityFactory, DatagramProtocol
+
+__all__ = ["MX_HOSTS", "ZONE", "dns", "dns_udp_and_tcp", "listen_udp"]
 
 ZONE = "example.test"
 MX_HOSTS = ((10, "mail.example.test"), (20, "backup.example.test"), (30, "mx3.example.test"))
@@ -51,13 +58,16 @@ class PracticeAuthority(authority.FileAuthority):
 def dns(mx_hosts=MX_HOSTS):
     """The DNS practice server (TCP); :func:`listen_udp` adds UDP on the same port number. ``mx_hosts`` changes
     the preferences and order of the MX records (the hosts keep their addresses)."""
-    factory = server.DNSServerFactory(authorities=[PracticeAuthority(mx_hosts)])
-    factory.noisy = False
-    return factory
+    return AuthorityFactory(PracticeAuthority(mx_hosts))
+
+
+def dns_udp_and_tcp(mx_hosts=MX_HOSTS):
+    """The DNS practice server on UDP and TCP at one port number, as ``python -m servers dns`` runs it."""
+    return UDPAndTCP(dns(mx_hosts))
 
 
 def listen_udp(reactor, factory, port: int, host: str = "127.0.0.1"):
     """Answer DNS over UDP with ``factory`` (from :func:`dns`) on ``host``:``port`` (loopback only)."""
-    from servers.limits import loopback
+    from servers.loopback import loopback
 
-    return reactor.listenUDP(port, names_dns.DNSDatagramProtocol(controller=factory), interface=loopback(host))
+    return reactor.listenUDP(port, DatagramProtocol(controller=factory), interface=loopback(host))

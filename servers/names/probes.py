@@ -1,5 +1,5 @@
-"""The probe for the practice DNS server: an MX query over TCP, written with the standard library alone (it has
-no DNS client): a header, one question, and the answer count read back.
+"""The probe for the practice DNS server, written with the standard library alone (it has no DNS client): MX
+questions over UDP and TCP, a header and one question each, the header of the answer read back.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from servers.probes import TIMEOUT, _read_exactly
 
 __all__ = ["dns", "query"]
 
-MX = 15
+A, MX = 1, 15
+AA, NOERROR, NXDOMAIN, REFUSED = 0x0400, 0, 3, 5
 
 
 def query(name: str, record_type: int) -> bytes:
@@ -29,14 +30,31 @@ def _exchange_tcp(host: str, port: int, message: bytes) -> bytes:
         return _read_exactly(sock, size)
 
 
+def _exchange_udp(host: str, port: int, message: bytes) -> bytes:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(TIMEOUT)
+        sock.sendto(message, (host, port))
+        return sock.recv(65535)
+
+
+def _ask(exchange, host: str, port: int, name: str, record_type: int) -> tuple[int, int, int, int]:
+    """``(flags, answers, authority records, rcode)`` of the answer to one question."""
+    sent = query(name, record_type)
+    answer = exchange(host, port, sent)
+    ident, flags, _, answers, authority, _ = struct.unpack("!HHHHHH", answer[:12])
+    assert ident == struct.unpack("!H", sent[:2])[0], f"{name}: the answer's id is not the query's"
+    return flags, answers, authority, flags & 0x000F
+
+
 def dns(host: str, port: int) -> None:
-    """MX example.test: an authoritative answer with three records; a missing name: NXDOMAIN."""
-    sent = query("example.test", MX)
-    answer = _exchange_tcp(host, port, sent)
-    ident, flags, _, answers, _, _ = struct.unpack("!HHHHHH", answer[:12])
-    assert ident == struct.unpack("!H", sent[:2])[0], "the answer's id is not the query's"
-    assert flags & 0x0400 and flags & 0x000F == 0, f"MX example.test: flags {flags:#06x}, not authoritative OK"
-    assert answers == 3, f"MX example.test: {answers} answers, not 3"
-    missing = _exchange_tcp(host, port, query("missing.example.test", MX))
-    rcode = struct.unpack("!H", missing[2:4])[0] & 0x000F
-    assert rcode == 3, f"a missing name answered rcode {rcode}, not 3 (NXDOMAIN)"
+    """Over UDP and TCP: MX example.test, an authoritative answer with three records; a missing name,
+    authoritative NXDOMAIN with the zone's SOA; a name outside the zone, REFUSED."""
+    for exchange in (_exchange_udp, _exchange_tcp):
+        flags, answers, _, rcode = _ask(exchange, host, port, "example.test", MX)
+        assert flags & AA and rcode == NOERROR, f"MX example.test: flags {flags:#06x}, not authoritative OK"
+        assert answers == 3, f"MX example.test: {answers} answers, not 3"
+        flags, _, authority, rcode = _ask(exchange, host, port, "missing.example.test", MX)
+        assert rcode == NXDOMAIN, f"a missing name answered rcode {rcode}, not 3 (NXDOMAIN)"
+        assert flags & AA and authority == 1, "NXDOMAIN came without AA or without the zone's SOA"
+        rcode = _ask(exchange, host, port, "example.com", A)[3]
+        assert rcode == REFUSED, f"a name outside the zone answered rcode {rcode}, not 5 (REFUSED)"

@@ -8,7 +8,7 @@ Twisted removed ``twisted.news`` and nothing maintained replaces it.
     RSS and Atom feeds over HTTP whose items a notebook adds and edits, with a hit counter
     (:mod:`servers.news.feedsite`): what the RSS-to-NNTP gateway (:mod:`servers.news.gateway`) reads.
 
-Modules: :mod:`~servers.news.wire` (the line format), :mod:`~servers.news.storage` (articles, the storage
+Modules: :mod:`~servers.news.textformat` (the line format), :mod:`~servers.news.storage` (articles, the storage
 interface, the in-memory storage), :mod:`~servers.news.sqlstore` (SQLite), :mod:`~servers.news.server` (the
 server protocol and factory), :mod:`~servers.news.client` (a Twisted client with the book's method names),
 :mod:`~servers.news.probes`.

@@ -6,6 +6,8 @@ Deferred.
     fetchArticle(spec)       -> the article's bytes (CR LF lines)    ARTICLE number | <message-id>
     fetchHead(spec), fetchBody(spec)                                 HEAD, BODY
     fetchOverview(span)      -> [{"number": n, "Subject": ..., ...}] OVER (XOVER on old servers)
+    fetchNewGroups(since)    -> [(name, high, low, posting flag)]     NEWGROUPS (created after ``since``)
+    fetchNewNews(groups, since) -> [message-id, ...]                 NEWNEWS (``groups`` a wildmat)
     postArticle(text)        -> the server's answer line            POST
     quit()                                                           QUIT
 
@@ -18,13 +20,14 @@ with the reason; a multi-line answer past :attr:`NNTPClient.MAX_ANSWER` bytes fa
 from __future__ import annotations
 
 from collections import deque
+from datetime import timezone
 
 from twisted.internet import defer, protocol
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.protocols import basic
 
 from servers.news.storage import OVERVIEW_FORMAT
-from servers.news.wire import CRLF, multiline, split_lines, unstuff
+from servers.news.textformat import CRLF, multiline, split_lines, unstuff
 
 __all__ = ["NNTPClient", "NNTPError", "connect"]
 
@@ -62,13 +65,17 @@ class NNTPClient(basic.LineReceiver):
     # --- the book's API ----------------------------------------------------------------------------------
 
     def fetchGroups(self):
-        def parse(lines):
-            groups = []
-            for line in lines:
-                name, high, low, flag = line.decode("utf-8", "replace").split()[:4]
-                groups.append((name, int(high), int(low), flag))
-            return groups
-        return self._send("LIST ACTIVE", 215, True).addCallback(lambda answer: parse(answer[1]))
+        return self._send("LIST ACTIVE", 215, True).addCallback(lambda answer: _active(answer[1]))
+
+    def fetchNewGroups(self, since):
+        """The groups created after ``since`` (a datetime; naive means UTC), as :meth:`fetchGroups` gives them."""
+        return self._send(f"NEWGROUPS {_when(since)}", 231, True).addCallback(lambda answer: _active(answer[1]))
+
+    def fetchNewNews(self, groups: str, since):
+        """The Message-IDs of the articles in ``groups`` (a wildmat: ``practice.*,!practice.announce``) that
+        arrived after ``since`` (a datetime; naive means UTC)."""
+        return self._send(f"NEWNEWS {groups} {_when(since)}", 230, True).addCallback(
+            lambda answer: [line.decode("utf-8", "replace") for line in answer[1]])
 
     def fetchGroup(self, name: str):
         def parse(answer):
@@ -171,6 +178,22 @@ class NNTPClient(basic.LineReceiver):
             self.greeting.errback(reason)
         while self._waiting:
             self._waiting.popleft().deferred.errback(reason)
+
+
+def _active(lines: list[bytes]) -> list[tuple[str, int, int, str]]:
+    """LIST ACTIVE's lines (NEWGROUPS answers the same) as ``(name, high, low, flag)``."""
+    groups = []
+    for line in lines:
+        name, high, low, flag = line.decode("utf-8", "replace").split()[:4]
+        groups.append((name, int(high), int(low), flag))
+    return groups
+
+
+def _when(since) -> str:
+    """A datetime as NEWGROUPS and NEWNEWS take it: ``yyyymmdd hhmmss GMT``."""
+    if since.tzinfo is not None:
+        since = since.astimezone(timezone.utc)
+    return since.strftime("%Y%m%d %H%M%S") + " GMT"
 
 
 def connect(reactor, host: str, port: int, timeout: float = 10):

@@ -8,16 +8,19 @@
     Three announcements; posting is not allowed (POST to it gets 441).
 ``practice.sandbox``
     Empty and writable: post here.
+
+All three were created at :data:`CREATED` (what NEWGROUPS compares with).
 """
 
 from __future__ import annotations
 
 from servers.news.storage import Article, Group
 
-__all__ = ["ANNOUNCE", "MISSING", "SANDBOX", "TWISTED", "practice_groups"]
+__all__ = ["ANNOUNCE", "CREATED", "MISSING", "SANDBOX", "TWISTED", "practice_groups"]
 
 TWISTED, ANNOUNCE, SANDBOX = "practice.twisted", "practice.announce", "practice.sandbox"
 MISSING = 9
+CREATED = 1748736000.0  # 2025-06-01 00:00:00 UTC, the day before the first article
 TIPS = ["Deferreds chain callbacks", "LineReceiver splits lines", "the reactor never blocks",
         "endpoints name where to connect", "inlineCallbacks reads like blocking code", "factories build protocols",
         "Clock fakes time in tests", "StringTransport records writes", "expired article",
@@ -35,13 +38,14 @@ def _article(group: str, key: str, number: int, subject: str, body: list[bytes],
 
 def practice_groups() -> list[Group]:
     """New groups with the fixed articles (each server gets its own copy)."""
-    twisted = Group(TWISTED, "Tips on Twisted, one an article", posting=True, next_number=len(TIPS) + 1)
+    twisted = Group(TWISTED, "Tips on Twisted, one an article", posting=True, next_number=len(TIPS) + 1,
+                    created=CREATED)
     for number, tip in enumerate(TIPS, start=1):
         if number != MISSING:
             body = [f"Tip {number}: {tip}.".encode(), b". <- a line that starts with a dot", b"-- the practice tutor"]
             twisted.articles[number] = _article(TWISTED, "twisted", number, f"Twisted tip {number}", body, number)
-    announce = Group(ANNOUNCE, "Announcements (read-only)", posting=False, next_number=4)
+    announce = Group(ANNOUNCE, "Announcements (read-only)", posting=False, next_number=4, created=CREATED)
     for number, news in enumerate(["The practice server is up", "Posting goes to practice.sandbox",
                                    "Articles expire after 500 per group"], start=1):
         announce.articles[number] = _article(ANNOUNCE, "announce", number, news, [news.encode() + b"."], number)
-    return [announce, Group(SANDBOX, "Post anything here", posting=True), twisted]
+    return [announce, Group(SANDBOX, "Post anything here", posting=True, created=CREATED), twisted]

@@ -6,7 +6,8 @@ written here, the way the book builds every other protocol: a LineReceiver, a st
 Deferreds, a factory.
 
 Commands: CAPABILITIES, MODE READER, LIST [ACTIVE | NEWSGROUPS | OVERVIEW.FMT], GROUP, LISTGROUP,
-ARTICLE / HEAD / BODY / STAT (by number or Message-ID), NEXT, LAST, OVER / XOVER, POST, DATE, HELP, QUIT.
+ARTICLE / HEAD / BODY / STAT (by number or Message-ID), NEXT, LAST, OVER / XOVER, POST, DATE, HELP, QUIT, and
+from :mod:`servers.news.since` NEWGROUPS, NEWNEWS and XHDR. CAPABILITIES names what is here and nothing more.
 
 Promises: commands are answered in the order they arrive (the protocol stops reading while the storage works);
 an unknown command gets 500, bad arguments 501, an unknown group 411, a missing article 423 or 430; a POST is
@@ -17,7 +18,6 @@ written after the connection is gone.
 
 from __future__ import annotations
 
-import fnmatch
 import inspect
 import time
 
@@ -25,31 +25,28 @@ from twisted.internet import defer, protocol
 from twisted.logger import Logger
 from twisted.protocols import basic
 
-from servers.news.storage import (OVERVIEW_FORMAT, MAX_ARTICLE, NewsError, NoSuchArticle, PostingRefused,
+from servers.news.storage import (MAX_ARTICLE, NewsError, NoSuchArticle, PostingRefused,
                                   parse_article)
-from servers.news.wire import CRLF, multiline, parse_range, unstuff
+from servers.news.since import Answer, SinceCommands, wildmat
+from servers.news.textformat import CRLF, multiline, parse_range, unstuff
 
-__all__ = ["NNTPFactory", "NNTPServer"]
+__all__ = ["Answer", "NNTPFactory", "NNTPServer"]
 
 _log = Logger()
 
-CAPABILITIES = [b"VERSION 2", b"READER", b"POST", b"LIST ACTIVE NEWSGROUPS OVERVIEW.FMT", b"OVER MSGID",
-                b"IMPLEMENTATION practice NNTP server on Twisted"]
+CAPABILITIES = [b"VERSION 2", b"READER", b"NEWNEWS", b"POST", b"LIST ACTIVE NEWSGROUPS OVERVIEW.FMT",
+                b"OVER MSGID", b"IMPLEMENTATION practice NNTP server on Twisted"]
 HELP = [b"ARTICLE|HEAD|BODY|STAT [number|<message-id>]", b"CAPABILITIES", b"DATE", b"GROUP name", b"HELP",
-        b"LAST", b"LIST [ACTIVE|NEWSGROUPS|OVERVIEW.FMT]", b"LISTGROUP [name [range]]", b"MODE READER",
-        b"NEXT", b"OVER|XOVER [range|<message-id>]", b"POST", b"QUIT"]
+        b"LAST", b"LIST [ACTIVE|NEWSGROUPS|OVERVIEW.FMT] [wildmat]", b"LISTGROUP [name [range]]", b"MODE READER",
+        b"NEWGROUPS yyyymmdd hhmmss [GMT]", b"NEWNEWS wildmat yyyymmdd hhmmss [GMT]", b"NEXT",
+        b"OVER|XOVER [range|<message-id>]", b"POST", b"QUIT", b"XHDR field [range|<message-id>]"]
+# LIST OVERVIEW.FMT as INN spells it, the form newsreaders written against INN look for (RFC 3977 section 8.4.2
+# allows "Bytes:" and "Lines:" in place of ":bytes" and ":lines"; nntplib reads either).
+OVERVIEW_FMT = [b"Subject:", b"From:", b"Date:", b"Message-ID:", b"References:", b"Bytes:", b"Lines:"]
 RETRIEVE = {"ARTICLE": (220, "lines"), "HEAD": (221, "head_lines"), "BODY": (222, "body"), "STAT": (223, None)}
 
 
-class Answer(Exception):
-    """Raised inside a command to answer with ``code`` and ``text`` instead."""
-
-    def __init__(self, code: int, text: str):
-        super().__init__(code, text)
-        self.code, self.text = code, text
-
-
-class NNTPServer(basic.LineReceiver):
+class NNTPServer(SinceCommands, basic.LineReceiver):
     """One reader connection: the current group and article, and a POST being received."""
 
     delimiter = b"\n"
@@ -143,16 +140,15 @@ class NNTPServer(basic.LineReceiver):
     # --- groups ------------------------------------------------------------------------------------------
 
     @defer.inlineCallbacks
-    def do_LIST(self, keyword="ACTIVE", wildmat=None):
+    def do_LIST(self, keyword="ACTIVE", pattern=None):
         keyword = keyword.upper()
         if keyword == "OVERVIEW.FMT":
-            return self.reply(215, "order of fields in overview database", [f.encode() for f in OVERVIEW_FORMAT])
+            return self.reply(215, "order of fields in overview database", OVERVIEW_FMT)
         if keyword not in ("ACTIVE", "NEWSGROUPS"):
             raise Answer(501, f"LIST {keyword[:20]} is not supported; try ACTIVE, NEWSGROUPS or OVERVIEW.FMT")
         groups = yield self.factory.storage.groups()
-        if wildmat is not None:
-            patterns = wildmat.split(",")
-            groups = [g for g in groups if any(fnmatch.fnmatchcase(g.name, p) for p in patterns)]
+        if pattern is not None:
+            groups = [g for g in groups if wildmat(pattern, g.name)]
         if keyword == "ACTIVE":
             lines = [f"{g.name} {g.high} {g.low} {'y' if g.posting else 'n'}".encode() for g in groups]
             return self.reply(215, "list of newsgroups follows", lines)

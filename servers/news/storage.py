@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from twisted.internet import defer
 from zope.interface import Interface, implementer
 
-from servers.news.wire import CRLF, split_lines
+from servers.news.textformat import CRLF, split_lines
 
 __all__ = ["Article", "BadArticle", "Group", "GroupInfo", "INewsStorage", "MAX_ARTICLE", "MAX_PER_GROUP",
            "MemoryStorage", "NewsError", "NoSuchArticle", "NoSuchGroup", "OVERVIEW_FORMAT", "PostingRefused",
@@ -94,6 +94,7 @@ class GroupInfo:
     low: int
     high: int
     count: int
+    created: float = 0.0  # Unix time; 0 for a storage that does not keep it (the group counts as old)
 
 
 @dataclass
@@ -105,6 +106,7 @@ class Group:
     posting: bool = True
     articles: dict[int, Article] = field(default_factory=dict)
     next_number: int = 1
+    created: float = 0.0
 
     @property
     def low(self) -> int:
@@ -115,7 +117,8 @@ class Group:
         return max(self.articles) if self.articles else self.next_number - 1
 
     def info(self) -> GroupInfo:
-        return GroupInfo(self.name, self.description, self.posting, self.low, self.high, len(self.articles))
+        return GroupInfo(self.name, self.description, self.posting, self.low, self.high, len(self.articles),
+                         self.created)
 
 
 def parse_article(text: bytes, now: float | None = None) -> Article:

@@ -9,9 +9,12 @@ connections stop reading while their answers wait to be sent (:class:`PipelineBo
 
 from __future__ import annotations
 
+from twisted.internet.interfaces import IPushProducer
 from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
+from zope.interface import implementer
 
+from servers.interfaces import IMakesSite
 from servers.web.bodies import BoundedRequest
 
 __all__ = ["BoundedRoot", "PipelineBoundChannel"]
@@ -21,18 +24,33 @@ class PipelineBoundChannel(HTTPChannel):
     """An ``HTTPChannel`` that stops reading once the transport's send buffer is full between requests.
 
     Twisted 26.10's channel, told by a full transport to pause while it is handling a request, pauses only that
-    request; when the request finishes, it goes on reading. A client that pipelines small requests (``GET`` of a
+    request; when the request finishes, it goes on reading (its ``requestDone`` resumes the network only when the
+    transport is not full, but nothing pauses it either). A client that pipelines small requests (``GET`` of a
     404, thousands per read) and never reads is then answered into an ever-growing send buffer (hundreds of MB
-    a minute). Here the channel stops reading when a request finishes while the transport is still full; the
-    transport's ``resumeProducing`` starts it again.
+    a minute). Here the channel notes the transport's pause and resume itself (the public ``IPushProducer``
+    methods the transport calls) and stops reading when a request finishes while the transport is still full;
+    the transport's ``resumeProducing`` starts it again (Twisted's ``HTTPChannel.resumeProducing`` resumes the
+    network when no request is being handled, and ``requestDone`` does when one finishes).
     """
+
+    transport_full = False
+
+    def pauseProducing(self):
+        self.transport_full = True
+        super().pauseProducing()
+
+    def resumeProducing(self):
+        self.transport_full = False
+        super().resumeProducing()
 
     def requestDone(self, request):
         super().requestDone(request)
-        if self._waitingForTransport and not self._handlingRequest and self.transport is not None:
-            self._networkProducer.pauseProducing()
+        network = IPushProducer(self.transport, None)
+        if self.transport_full and network is not None:
+            network.pauseProducing()
 
 
+@implementer(IMakesSite)
 class BoundedRoot(Resource):
     def make_site(self):
         from twisted.web.server import Site

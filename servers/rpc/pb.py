@@ -10,6 +10,8 @@ Promises (``pb_wiki(data=None)`` builds the ``PBServerFactory``):
   :class:`UnknownMethod`, a wrong number of arguments :class:`WrongArguments`: all ``pb.Error``, so the client's
   Deferred fails with a ``RemoteError`` naming them and the server logs nothing. Jelly's own limits apply:
   anything but basic types and the classes a side allows (``pb.Referenceable`` references) is refused.
+* Each connection's input is bounded (:mod:`servers.rpc.pbguard`): a peer cannot stall the reactor or fill the
+  memory with huge or deeply nested messages.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import inspect
 from twisted.spread import pb
 
 from servers.rpc.data import WikiData, WikiRefused
+from servers.rpc.pbguard import bounded
 
 __all__ = ["NoSuchPage", "PageRefused", "UnknownMethod", "WikiReporter", "WikiRoot", "WrongArguments", "pb_wiki"]
 
@@ -107,6 +110,6 @@ class WikiRoot(_Strict, pb.Root):
 def pb_wiki(data: WikiData | None = None) -> pb.PBServerFactory:
     """A ``PBServerFactory`` whose root is a :class:`WikiRoot` over ``data`` (new unless given)."""
     root = WikiRoot(data if data is not None else WikiData())
-    factory = pb.PBServerFactory(root)
+    factory = bounded(root)
     factory.wiki = root.data  # the pages, for notebooks and tests to look at
     return factory

@@ -21,8 +21,10 @@ from typing import Iterable, Mapping
 from twisted.conch.checkers import InMemorySSHKeyDB, SSHPublicKeyChecker
 from twisted.conch.ssh import factory, keys, userauth
 from twisted.cred.portal import Portal
+from zope.interface import implementer
 
 from servers import accounts
+from servers.interfaces import IPracticeDetails
 from servers.ssh.connection import BoundedConnection
 from servers.ssh.keys import fingerprint
 from servers.ssh.keys import host_key as practice_host_key
@@ -41,6 +43,7 @@ class PracticeUserAuth(userauth.SSHUserAuthServer):
     attemptsBeforeDisconnect = 3
 
 
+@implementer(IPracticeDetails)
 class PracticeSSHFactory(factory.SSHFactory):
     """An ``SSHFactory`` on ``portal`` with one host key, the bounded connection service, and a transport that
     logs a client's goodbye as news (:class:`servers.ssh.transport.GoodbyeTransport`)."""

@@ -5,7 +5,7 @@ It runs whatever its user types with the process's rights, so it is built to be 
 * key login only: :func:`manhole` takes the one public key allowed in and offers no password method, so there
   is no password to guess or to leak into a notebook; the key is made per session (:func:`new_session`) and
   held in memory, its private half written only to a file readable by its owner if a terminal needs it;
-* it is served like every practice server (``labkit.serve``, :func:`servers.listening.listen`), which refuses
+* it is served like every practice server (``labkit.serve``, :func:`servers.listening.plan`), which refuses
   any address but loopback, so other machines cannot even reach the login;
 * the namespace is what the caller passes in, nothing more (names the prompt may use).
 """
@@ -13,7 +13,6 @@ It runs whatever its user types with the process's rights, so it is built to be 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from twisted.conch.insults import insults
 from twisted.conch.ssh import keys
 from twisted.cred.portal import Portal
 
+from servers import temporary
 from servers.ssh import PracticeSSHFactory, key_checker
 from servers.ssh.keys import host_key as practice_host_key
 from servers.ssh.keys import fingerprint, new_key
@@ -65,7 +65,7 @@ class ManholeSession:
 
     def key_file(self, folder: str | os.PathLike | None = None) -> Path:
         """The private key in OpenSSH's format, in a new file only its owner may read (for ``ssh -i``)."""
-        folder = Path(folder or tempfile.mkdtemp(prefix="manhole-"))
+        folder = Path(folder or temporary.folder("manhole-"))
         path = folder / "manhole_key"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as file:

@@ -8,8 +8,11 @@ level; any other reason is still logged as an error, as conch does.
 from __future__ import annotations
 
 from twisted.conch.ssh import transport
+from twisted.logger import Logger
 
 __all__ = ["GoodbyeTransport"]
+
+_log = Logger()
 
 GOODBYES = {transport.DISCONNECT_CONNECTION_LOST, transport.DISCONNECT_BY_APPLICATION}
 
@@ -19,6 +22,6 @@ class GoodbyeTransport(transport.SSHServerTransport):
 
     def receiveError(self, reasonCode, description):
         if reasonCode in GOODBYES:
-            self._log.info("the client disconnected: {description}", description=description)
+            _log.info("the client disconnected: {description}", description=description)
         else:
             super().receiveError(reasonCode, description)

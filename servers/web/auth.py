@@ -7,10 +7,11 @@ with wrong ones it answers 401 with ``WWW-Authenticate: Basic realm="practice"``
 
 from __future__ import annotations
 
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import LoginFailed, Unauthorized
 from twisted.cred.portal import IRealm, Portal
-from twisted.web._auth.wrapper import UnauthorizedResource
-from twisted.web.guard import BasicCredentialFactory, HTTPAuthSessionWrapper
 from twisted.web.resource import IResource, Resource
+from twisted.web.util import DeferredResource
 from zope.interface import implementer
 
 from servers import accounts
@@ -58,22 +59,46 @@ class PrivateRealm:
         raise NotImplementedError("the practice realm only gives web resources")
 
 
-class BasicGuard(HTTPAuthSessionWrapper):
-    """Twisted's guard, whose refusals say ``Basic realm="practice"`` (Twisted's own say ``basic ...``) and
-    come with an HTML page."""
+class BasicGuard(Resource):
+    """HTTP Basic authentication in front of a cred ``portal`` whose avatars are resources, like Twisted's
+    ``HTTPAuthSessionWrapper`` with a ``BasicCredentialFactory``, but its refusals say ``Basic realm="..."``
+    (Twisted's say ``basic ...``) and come with an HTML page (Twisted's are the bare word "Unauthorized").
+
+    Built on public API only (``Request.getUser``/``getPassword``, ``Portal.login``, ``DeferredResource``):
+    Twisted's guard can be given another refusal page only by overriding its private methods.
+    A request without credentials, or whose login fails, gets :class:`ChallengePage`; any other failure of the
+    login is the site's 500 (and goes to the log).
+    """
 
     def __init__(self, portal: Portal, realm: str = REALM):
-        super().__init__(portal, [BasicCredentialFactory(realm.encode("ascii"))])
-        self._challenge = ChallengePage(realm)
+        super().__init__()
+        self.portal = portal
+        self.challenge = ChallengePage(realm)
 
-    def _authorizedResource(self, request):
-        return self._ours(super()._authorizedResource(request))
+    def getChildWithDefault(self, name, request):
+        request.postpath.insert(0, request.prepath.pop())  # the avatar's own tree starts here, as in Twisted's
+        return self.authorized(request)
 
-    def _loginFailed(self, result):
-        return self._ours(super()._loginFailed(result))
+    def render(self, request):
+        return self.authorized(request).render(request)
 
-    def _ours(self, resource):
-        return self._challenge if isinstance(resource, UnauthorizedResource) else resource
+    def authorized(self, request) -> Resource:
+        """The resource ``request`` may see: the avatar for its credentials, or the challenge."""
+        user = request.getUser()
+        if not user:
+            return self.challenge
+        login = self.portal.login(UsernamePassword(user, request.getPassword()), None, IResource)
+        return DeferredResource(login.addCallbacks(self.logged_in, self.refused, callbackArgs=(request,)))
+
+    @staticmethod
+    def logged_in(result, request):
+        interface, avatar, logout = result
+        request.notifyFinish().addBoth(lambda _: logout())
+        return avatar
+
+    def refused(self, failure):
+        failure.trap(LoginFailed, Unauthorized)
+        return self.challenge
 
 
 def private_area(realm: str = REALM) -> BasicGuard:

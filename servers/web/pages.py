@@ -94,6 +94,13 @@ class StreamedPage(FixedPage):
         return NOT_DONE_YET
 
 
+def to_root(request) -> str:
+    """A relative link from the requested page to the site's root (``./``, ``../``, ...): it still leads there when
+    the site is served below a prefix (a JupyterHub's ``/user/NAME/proxy/PORT/``), where ``/`` would leave it."""
+    depth = request.path.split(b"?", 1)[0].count(b"/") - 1
+    return "../" * depth if depth > 0 else "./"
+
+
 class NotFoundPage(Resource):
     """404 with an HTML page naming the path, whatever the method."""
 
@@ -104,7 +111,8 @@ class NotFoundPage(Resource):
         request.setHeader(b"content-type", HTML_TYPE)
         path = html.escape(request.path.decode("utf-8", "replace"))
         return html_document("404 Not Found", f'<h1>404 Not Found</h1>\n<p>There is no page at <code>{path}</code> '
-                             'on the practice web site. <a href="/">The index</a> lists the pages.</p>')
+                             f'on the practice web site. <a href="{to_root(request)}">The index</a> lists the '
+                             'pages.</p>')
 
 
 class Folder(PracticePage):

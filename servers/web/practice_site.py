@@ -12,7 +12,9 @@ import html
 
 from twisted.web import util
 from twisted.web.resource import Resource
+from zope.interface import implementer
 
+from servers.interfaces import IMakesSite
 from servers.web.auth import PASSWORD, USERNAME, private_area
 from servers.web.bodies import BoundedRequest
 from servers.web.news import NEWS_TEXT, PLAIN_HTML, NewsItem, NewsPage
@@ -41,10 +43,13 @@ class IndexPage(PracticePage):
 
     def render_GET(self, request):
         request.setHeader(b"content-type", HTML_TYPE)
-        items = "\n".join(f'<li><a href="{path}">{path}</a>: {html.escape(text)}</li>' for path, text in self.LINKS)
+        # relative links ("hello", not "/hello"): they hold below a proxy's prefix too
+        items = "\n".join(f'<li><a href="{path.lstrip("/")}">{path}</a>: {html.escape(text)}</li>'
+                           for path, text in self.LINKS)
         return html_document("Practice web site", f"<h1>Practice web site</h1>\n<ul>\n{items}\n</ul>")
 
 
+@implementer(IMakesSite)
 class PracticeSite(Resource):
     """The root of the practice web site (see :mod:`servers.web` for the fixtures)."""
 
@@ -62,7 +67,7 @@ class PracticeSite(Resource):
         for name, child in [(b"", IndexPage()), (b"hello", FixedPage(HELLO_HTML)), (b"error", ErrorPage()),
                             (b"big", StreamedPage(text_body(BIG_SIZE), TEXT_TYPE)), (b"private", private_area()),
                             (b"news", self._news), (b"plain", FixedPage(PLAIN_HTML)), (b"check", self._check),
-                            (b"slow", slow), (b"redirect", util.Redirect(b"/hello")), (b"never", self._never)]:
+                            (b"slow", slow), (b"redirect", util.Redirect(b"hello")), (b"never", self._never)]:
             self.putChild(name, child)
 
     # The root sees every request first (the first path segment is looked up here), so the log is kept here.

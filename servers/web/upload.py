@@ -260,10 +260,11 @@ def _problem_page(report: UploadReport) -> bytes:
 
 
 class CheckPage(PracticePage):
-    """GET: the upload form. POST: the upload report (200) or what is wrong with the encoding (400)."""
+    """GET: the upload form (it posts back to its own address, wherever the site is served). POST: the upload
+    report (200) or what is wrong with the encoding (400)."""
 
     FORM = html_document("Upload a file to check", '<h1>Upload a file to check</h1>\n<form method="post" '
-                 'enctype="multipart/form-data" action="/check">\n<input type="file" name="uploaded_file">\n'
+                 'enctype="multipart/form-data">\n<input type="file" name="uploaded_file">\n'
                  '<input type="submit" value="Check">\n</form>')
 
     def __init__(self, keep: int = KEPT_REPORTS):

@@ -11,8 +11,10 @@
 4. Robustness figures of every practice server under the robustness suite's attacks (``robustness.py``).
 5. The practice web site's requests per second against a bare twisted.web ``Site`` (``web_rate.py``).
 6. A kernel's memory after running each chapter notebook (``kernel_memory.py``).
+7. POP3 RETR and IMAP FETCH time per message against Dovecot (``mail_latency.py``).
 
-``python -m tests.benchmarks [PART ...]`` runs only the parts named (labkit = 1-3, robustness, web, kernels).
+``python -m tests.benchmarks [PART ...]`` runs only the parts named (labkit = 1-3, robustness, web, kernels,
+mail).
 """
 
 from __future__ import annotations
@@ -171,10 +173,10 @@ def labkit_costs() -> bool:
 
 
 def main(argv: list[str]) -> int:
-    from tests.benchmarks import kernel_memory, robustness, web_rate
+    from tests.benchmarks import kernel_memory, mail_latency, robustness, web_rate
 
     parts = {"labkit": labkit_costs, "robustness": robustness.report, "web": web_rate.report,
-             "kernels": kernel_memory.report}
+             "kernels": kernel_memory.report, "mail": mail_latency.report}
     unknown = sorted(set(argv) - set(parts))
     if unknown:
         print(f"no benchmark part named {', '.join(unknown)}; the parts are {', '.join(parts)}", file=sys.stderr)

@@ -6,10 +6,9 @@ Promises: :func:`multiline` and :func:`unstuff` are inverses for any list of lin
 
 from __future__ import annotations
 
-__all__ = ["CRLF", "TERMINATOR", "multiline", "parse_range", "split_lines", "unstuff"]
+__all__ = ["CRLF", "multiline", "parse_range", "split_lines", "unstuff"]
 
 CRLF = b"\r\n"
-TERMINATOR = b"."
 
 
 def split_lines(text: bytes) -> list[bytes]:
