@@ -177,3 +177,17 @@ def test_the_notebook_run_by_an_ordinary_user_shows_its_stored_outputs():
         shutil.rmtree(folder)
     assert ran.returncode == 0, ran.stdout[-5000:] + ran.stderr[-2000:]
     assert " passed" in ran.stdout and "failed" not in ran.stdout
+
+
+def test_a_long_timeline_label_is_cut_at_a_word_and_whole_in_its_tooltip():
+    """Chapter 11's timeline shows log lines: a label over 40 characters ends at a word with an ellipsis."""
+    from labkit.pictures import Timeline
+
+    line = "got command 'echo hello' from a client that keeps talking"
+    timeline = Timeline("log")
+    timeline.add(line, 0.0)
+    timeline.add("short", 0.1)
+    picture = timeline._repr_html_()
+    assert "<title>got command &#x27;echo hello&#x27; from a client that keeps talking</title>" in picture
+    assert "got command &#x27;echo hello&#x27; from a client…</text>" in picture
+    assert "<title>short</title>short</text>" in picture
