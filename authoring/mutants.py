@@ -91,10 +91,18 @@ def _indent_of(region: str) -> str:
 
 
 def mutants(solution_cell: str) -> list[Mutant]:
-    """Every mutant of the learner's part of ``solution_cell`` (see the module's docstring)."""
-    from labkit.testing import solution_region
+    """Every mutant of the learner's parts of ``solution_cell`` (see the module's docstring); a cell with several
+    regions (one per method) names the region in each description after the first."""
+    from labkit.testing import solution_regions
 
-    region = solution_region(solution_cell)
+    made = []
+    for number, region in enumerate(solution_regions(solution_cell), 1):
+        for mutant in _region_mutants(solution_cell, region):
+            made.append(mutant if number == 1 else Mutant(f"region {number}, {mutant.description}", mutant.source))
+    return made
+
+
+def _region_mutants(solution_cell: str, region: str) -> list[Mutant]:
     indent = _indent_of(region)
     try:
         tree = ast.parse(textwrap.dedent(region))

@@ -138,6 +138,18 @@ class Span:
     ok: bool | None = None
 
 
+LABEL_CHARS = 40
+"""A timeline shows at most this many characters of a label; the whole label is its tooltip."""
+
+
+def _shortened(label: str) -> str:
+    """``label``, or its words up to :data:`LABEL_CHARS` characters and an ellipsis."""
+    if len(label) <= LABEL_CHARS:
+        return label
+    words = label[:LABEL_CHARS].rsplit(" ", 1)[0] if " " in label[:LABEL_CHARS] else label[:LABEL_CHARS - 1]
+    return words.rstrip(" ,.:;") + "…"
+
+
 @dataclass
 class Timeline:
     """When tracked operations started and ended. ``track(label, d)`` returns ``d`` unchanged."""
@@ -195,7 +207,9 @@ class Timeline:
             return f"<i>{html.escape(self.title)}: nothing tracked</i>"
         first = min(s.start for s in self.spans)
         total = max(self.duration, 1e-6)
-        width, label_w, row_h = 640, 90, 12
+        shown = [_shortened(span.label) for span in self.spans]
+        label_w, row_h = max(90, 10 + round(5.5 * max(len(label) for label in shown))), 12
+        width = label_w + 550
         bars = []
         for row, span in enumerate(self.spans):
             x = label_w + (span.start - first) / total * (width - label_w - 10)
@@ -204,7 +218,7 @@ class Timeline:
             color = "#2da44e" if span.ok else "#8c959f" if span.ok is False else "#d4a72c"
             y = 20 + row * row_h
             bars.append(f"<text x='{label_w - 4}' y='{y + 9}' font-size='9' text-anchor='end'>"
-                        f"{html.escape(span.label)}</text>"
+                        f"<title>{html.escape(span.label)}</title>{html.escape(shown[row])}</text>"
                         f"<rect x='{x:.1f}' y='{y}' width='{w:.1f}' height='{row_h - 3}' fill='{color}'/>")
         height = 30 + len(self.spans) * row_h
         axis = (f"<text x='{label_w}' y='12' font-size='10'>0 ms</text>"

@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["CheckRun", "Exercise", "Mistake", "Workbook", "exercise_tests", "fails", "grading", "solution_region",
-           "write_programs"]
+           "solution_regions", "write_programs"]
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -66,6 +66,15 @@ def solution_region(source: str) -> str:
     return source[start:source.rindex("\n", start, stop) + 1]
 
 
+def solution_regions(source: str) -> list[str]:
+    """Every region a learner writes in a solution cell, in order (a class may hold one per method)."""
+    regions, at = [], source.find(BEGIN)
+    while at >= 0:
+        regions.append(solution_region(source[at:]))
+        at = source.find(BEGIN, source.index(regions[-1], at) + len(regions[-1]))
+    return regions
+
+
 @dataclass(frozen=True)
 class Mistake:
     """A typical wrong answer: the solution with each ``(old, new)`` replacement made once, inside the part the
@@ -85,15 +94,22 @@ class Mistake:
 
     def apply(self, source: str) -> str:
         """The solution cell's source with this mistake in it; ValueError if a replacement does not fit the
-        solution exactly once (the solution changed: the mistake must be written again)."""
-        region = solution_region(source)
-        changed = region
+        solution's regions exactly once (the solution changed: the mistake must be written again)."""
+        regions = solution_regions(source)
+        changed = list(regions)
         for old, new in self.replace:
-            if changed.count(old) != 1:
+            counts = [region.count(old) for region in changed]
+            if sum(counts) != 1:
                 raise ValueError(f"mistake {self.name!r} of {self.exercise}: {old!r} occurs "
-                                 f"{changed.count(old)} times in the solution, not once")
-            changed = changed.replace(old, new)
-        return source.replace(region, changed, 1)
+                                 f"{sum(counts)} times in the solution, not once")
+            at = counts.index(1)
+            changed[at] = changed[at].replace(old, new)
+        done, rest = "", source
+        for region, new_region in zip(regions, changed):
+            before, _, rest = rest.partition(BEGIN)
+            opening, _, rest = rest.partition(region)
+            done += before + BEGIN + opening + new_region
+        return done + rest
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 
 from labkit.checks import Check, CheckFailed
 from labkit.checks.report import UNWRITTEN_LINES, WIRE_LINES, text
-from labkit.testing import Mistake, Workbook, fails, solution_region
+from labkit.testing import Mistake, Workbook, fails, solution_region, solution_regions
 
 SOLUTION = '''def double(n):
     ### BEGIN SOLUTION
@@ -61,6 +61,27 @@ def test_a_mistake_that_no_longer_fits_the_solution_says_so():
     with pytest.raises(ValueError, match="occurs 0 times"):
         Mistake("0.1", "stale", ("n * 3", "n"), hint="").apply(SOLUTION)
     assert solution_region(SOLUTION) == "    return n * 2\n"
+
+
+TWO_METHODS = """class Status:
+    def start(self):
+        ### BEGIN SOLUTION
+        self.word = "running"
+        ### END SOLUTION
+
+    def stop(self):
+        ### BEGIN SOLUTION
+        self.word = "stopped"
+        ### END SOLUTION
+"""
+
+
+def test_a_mistake_may_change_any_region_of_a_cell_with_several():
+    assert solution_regions(TWO_METHODS) == ['        self.word = "running"\n', '        self.word = "stopped"\n']
+    changed = Mistake("0.2", "stop forgotten", ('self.word = "stopped"', "pass"), hint="").apply(TWO_METHODS)
+    assert changed == TWO_METHODS.replace('self.word = "stopped"', "pass")
+    with pytest.raises(ValueError, match="occurs 2 times"):
+        Mistake("0.2", "ambiguous", ("self.word", "word"), hint="").apply(TWO_METHODS)
 
 
 def test_a_failing_box_shows_only_the_wire_around_the_first_difference():

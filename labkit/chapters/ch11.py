@@ -9,108 +9,120 @@ would, and reads its log. Every wait is bounded; no daemon outlives the check.
 from __future__ import annotations
 
 import os
+import random
+import re
 import socket
 import textwrap
 
 from twisted.application import service
 
 from labkit import daemons
-from labkit.bridge import react
-from labkit.checks import NOT_WRITTEN, Check, limits, server_health, unwritten
+from labkit.chapters.ch11_daemons import daemon_error, find_program, no_traceback, read, run, start
+from labkit.checks import NOT_WRITTEN, Check, call_learner, limits, logged_error, server_health, unwritten
 from labkit.checks.web import fetch
-from labkit.programs import program_path
 
 __all__ = ["check_greeter_plugin", "check_key_service", "check_log_filter", "check_services_page",
            "check_status_service"]
 
-DAEMON_START = 10.0  # seconds for twistd to load a .tac, start its services and run its reactor
-
-
-def _program(check: Check, name: str):
-    path = program_path(name)
-    if not path.exists():
-        check.problem = f"programs/{name} does not exist yet: run its %%program cell first"
-        return None
-    return path.resolve()
-
-
-def _start(check: Check, tac_source: str, *options: str, folder=None):
-    """twistd on ``tac_source`` in ``folder`` (the check's own by default, on the daemon's PYTHONPATH); None (the
-    check's problem says why) if it failed."""
-    folder = folder or check.temporary_folder("check-ch11-")
-    tac = folder / "check.tac"
-    tac.write_text(textwrap.dedent(tac_source))
-    return _run(check, daemons.twistd, tac, *options, folder=folder)
-
-
-def _run(check: Check, tool, *args, **options):
-    """``tool(*args, **options)`` (:func:`daemons.twistd` or :func:`daemons.twist`), stopped when the check ends;
-    None (the check's problem says why) if it did not start."""
-    try:
-        daemon = tool(*args, timeout=DAEMON_START, **options)
-    except daemons.DaemonFailed as failed:
-        check.problem = (NOT_WRITTEN if "NotImplementedError" in str(failed)
-                         else f"{tool.__name__} did not start: {failed}")
-        return None
-    check.on_exit(daemon.stop)
-    return daemon
-
-
 # --- 11.1 a service ---------------------------------------------------------------------------------------------
+
+def _status_hint(word: str, got: str) -> str:
+    """Why the status file does not hold ``word`` and a newline, from what it holds."""
+    if got == "(no file)":
+        return "no file was written at self.path"
+    if got == word:
+        return f"write the word and a newline: {word!r} + '\\n'"
+    if got.count("\n") > 1:
+        return "the file holds both words: open it with 'w', so each write replaces what was there"
+    return f"the file should hold only {word!r} and a newline"
+
 
 def check_status_service(program: str) -> None:
     """Exercise 11.1: ``StatusFileService(path)`` in ``programs/PROGRAM``, a ``service.Service`` that writes
-    ``running`` (and a newline) to ``path`` when it starts and ``stopped`` when it stops; run under twistd from a
-    ``.tac``, stopped with SIGTERM."""
+    ``running`` (and a newline) to ``path`` when it starts and ``stopped`` when it stops, calling the base class's
+    methods (so ``running`` is true while it runs and false once stopped); run under twistd from a ``.tac``,
+    stopped with SIGTERM. The ``.tac`` puts it under a parent service that notes the child's ``running`` flag
+    after starting it and after stopping it."""
     with Check("your StatusFileService says running under twistd and stopped after SIGTERM",
-               hint="override startService and stopService; in each, call the base class's method "
-                    "(service.Service.startService(self)) and write the word to self.path with "
-                    "open(self.path, 'w')") as check:
-        path = _program(check, program)
+               start="in startService and stopService, call the base class's method, then write the word to "
+                     "self.path") as check:
+        path = find_program(check, program)
         if path is None:
             return
         folder = check.temporary_folder("check-ch11-status-")
-        status = folder / "status.txt"
-        daemon = _start(check, f"""
+        status, flags = folder / "status.txt", folder / "running.txt"
+        daemon = start(check, f"""
             import sys
             sys.path.insert(0, {str(path.parent)!r})
             from twisted.application import service
+            from twisted.internet import defer
             from {path.stem} import StatusFileService
+
+            class Watching(service.MultiService):
+                # notes the child's running flag once it has started, and once it has stopped
+                def note(self, when, result=None):
+                    with open({str(flags)!r}, "a") as noted:
+                        noted.write(f"{{when}}: {{[bool(child.running) for child in self]}}\\n")
+                    return result
+
+                def startService(self):
+                    service.MultiService.startService(self)
+                    self.note("started")
+
+                def stopService(self):
+                    return defer.maybeDeferred(service.MultiService.stopService, self).addBoth(
+                        lambda result: self.note("stopped", result))
+
             application = service.Application("status")
-            StatusFileService({str(status)!r}).setServiceParent(application)
+            parent = Watching()
+            parent.setServiceParent(application)
+            StatusFileService({str(status)!r}).setServiceParent(parent)
         """)
         if daemon is None:
             return
-        check.expect("status.txt once twistd runs", "running\n", _read(status))
+        running = read(status)
+        check.expect("status.txt once twistd runs", "running\n", running, hint=_status_hint("running", running))
+        check.expect("the service's running flag once started", "started: [True]", read(flags).strip(),
+                     hint="running stayed False after startService: the base class's startService sets it "
+                          "(service.Service.startService(self))")
         daemon.stop()
-        check.expect("status.txt after SIGTERM", "stopped\n", _read(status),
-                     hint="twistd calls stopService on SIGTERM: write 'stopped\\n' there")
+        stopped = read(status)
+        check.expect("status.txt after SIGTERM", "stopped\n", stopped, hint=_status_hint("stopped", stopped))
+        check.expect("the running flag once stopped", "stopped: [False]", read(flags).strip().splitlines()[-1],
+                     hint="running stayed True after stopService: the base class's stopService clears it "
+                          "(service.Service.stopService(self)), and a parent relies on it")
         check.expect("twistd removed its pid file on the way out", True, daemon.pidfile_removed)
-        check.expect("the daemon's log shows no traceback", False, "Traceback" in daemon.log,
-                     hint="read daemon.log: the traceback names the line that failed")
-
-
-def _read(path) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        return "(no file)"
+        no_traceback(check, daemon)
 
 
 # --- 11.2 a twist plugin ----------------------------------------------------------------------------------------
 
-GREETING = "good morning"
+GREETINGS = ["good morning", "welcome back", "hello there", "good evening", "nice to see you"]
+
+
+def _greeting_hint(greeting: bytes, lines: list[bytes], log: str) -> str:
+    """Why the first line is not the greeting, from what came back and what the daemon logged."""
+    error = daemon_error(log)
+    if error:
+        return f"the daemon logged {error} when a client connected: its traceback names the line"
+    if not lines or not lines[0]:
+        return "nothing came first: connectionMade must write the greeting"
+    if lines[0] == b"hello":
+        return "the first line is the option's default, not what --greeting said: read options['greeting']"
+    if lines[0].startswith(greeting) and lines[0] != greeting:
+        return "the greeting and the next answer ran together: end the greeting with \\r\\n"
+    return ""
 
 
 def check_greeter_plugin(program: str) -> None:
     """Exercise 11.2: ``Options`` (``--port``, ``--greeting``) and ``makeService(options)`` in
-    ``programs/PROGRAM``, run as ``twist greeter`` through a plugin file naming that module: each connection gets
-    the greeting line first, then every line back reversed."""
-    with Check("twist greeter --greeting 'good morning' greets, then reverses",
-               hint="in makeService, build the factory (ServerFactory.forProtocol(GreetingProtocol)), set "
-                    "factory.greeting = options['greeting'] and return strports.service(options['port'], "
-                    "factory); in connectionMade, write self.factory.greeting.encode() + b'\\r\\n'") as check:
-        path = _program(check, program)
+    ``programs/PROGRAM``, run as ``twist greeter`` through a plugin file naming that module, listening where
+    ``--port`` says (a Unix socket here) with a greeting chosen at random: each connection gets the greeting line
+    first, then every line back reversed."""
+    with Check("twist greeter --greeting '...' greets, then reverses",
+               start="in connectionMade write the factory's greeting (bytes, ending in \\r\\n); in makeService "
+                     "build the factory and return a strports service") as check:
+        path = find_program(check, program)
         if path is None:
             return
         folder = check.temporary_folder("check-ch11-plugin-")
@@ -121,55 +133,61 @@ def check_greeter_plugin(program: str) -> None:
             from twisted.application.service import ServiceMaker
             greeter = ServiceMaker("greeter", {path.stem!r}, "a greeting, then reversed lines", "greeter")
         """))
-        daemon = _run(check, daemons.twist, "greeter", "--greeting", GREETING, "--port",
-                      "tcp:0:interface=127.0.0.1", folder=folder, plugins=folder)
+        greeting, socket_path = random.choice(GREETINGS), folder / "greeter.sock"
+        daemon = run(check, daemons.twist, "greeter", "--greeting", greeting, "--port", f"unix:{socket_path}",
+                      folder=folder, plugins=folder)
         if daemon is None:
             return
         sent = b"stressed\r\nquit\r\n"
-        with socket.create_connection(("127.0.0.1", daemon.port), timeout=limits.REPLY) as sock:
-            sock.sendall(sent)
-            got = b""
-            while chunk := sock.recv(65536):
-                got += chunk
+        got = b""
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(limits.REPLY)
+                sock.connect(str(socket_path))
+                sock.sendall(sent)
+                while chunk := sock.recv(65536):
+                    got += chunk
+        except OSError as failed:
+            check.expect("a connection to where --port said", "connected",
+                         f"{type(failed).__name__}: {failed}",
+                         hint="nothing listens where --port said: listen on options['port']")
+            return
+        daemon.stop()  # its log is complete once it has ended
         if "NotImplementedError" in daemon.log:
             check.problem = NOT_WRITTEN
             return
         lines = got.split(b"\r\n")
-        check.expect("the first line", GREETING.encode(), lines[0], sent="(connect)",
-                     hint="the greeting comes from --greeting: options['greeting'], handed to the protocol "
-                          "through its factory")
+        check.expect("the first line", greeting.encode(), lines[0], sent="(connect)",
+                     hint=_greeting_hint(greeting.encode(), lines, daemon.log))
         check.expect("then each line reversed, and Goodbye", [b"desserts", b"Goodbye.", b""], lines[1:], sent=sent)
-        check.expect("the daemon's log shows no traceback", False, "Traceback" in daemon.log,
-                     hint="read the daemon's log: the traceback names the line that failed")
+        no_traceback(check, daemon)
 
 
 # --- 11.3 privileges -------------------------------------------------------------------------------------------
 
-KEY = b"a practice key, readable by its owner only\n"
-
-
 def check_key_service(program: str) -> None:
     """Exercise 11.3: ``KeyService(path)`` in ``programs/PROGRAM``, a ``service.Service`` that reads the file at
-    ``path`` (only its owner may read it) into ``self.key`` in ``privilegedStartService``, before twistd drops
-    root, and logs ``loaded a key of {size} bytes`` from ``startService``.
+    ``path`` (only its owner may read it; bytes that are not text, of a random length) into ``self.key`` in
+    ``privilegedStartService``, before twistd drops root, and logs ``loaded a key of {size} bytes`` from
+    ``startService``, calling the base class's methods.
 
     Where the kernel is root the check runs twistd with ``--uid nobody --gid nogroup`` and a key only root may
     read; elsewhere the daemon runs as the kernel's user, and the key's mode becomes 000 between the two
     methods, as dropping root would make it unreadable: in both, the key can be read in the first and not in
     the second."""
     with Check("your KeyService reads its key while it is still root, then runs without root",
-               hint="twistd calls privilegedStartService before it drops root and startService after: read "
-                    "the file there (call service.Service.privilegedStartService(self) too), and only log in "
-                    "startService") as check:
-        path = _program(check, program)
+               start="read the file in privilegedStartService (twistd calls it before it gives up root); log in "
+                     "startService") as check:
+        path = find_program(check, program)
         if path is None:
             return
         vault = check.temporary_folder("check-ch11-key-")  # only the kernel's user may enter it
         key = vault / "practice.key"
-        key.write_bytes(KEY)
+        secret = os.urandom(random.randint(40, 400))
+        key.write_bytes(secret)
         key.chmod(0o600)
         root = os.geteuid() == 0
-        daemon = _start(check, f"""
+        daemon = start(check, f"""
             import os, sys
             sys.path.insert(0, {str(path.parent)!r})
             from twisted.application import service
@@ -182,6 +200,8 @@ def check_key_service(program: str) -> None:
                     if not {root}:
                         os.chmod({str(key)!r}, 0)
                     service.MultiService.startService(self)
+                    with open("running.txt", "w") as noted:  # in the daemon's folder, which it may write
+                        noted.write(repr([bool(child.running) for child in self]))
 
             application = service.Application("keys")
             parent = DroppingRoot()
@@ -192,14 +212,21 @@ def check_key_service(program: str) -> None:
             if "PermissionError" in check.problem:
                 check.problem = ("twistd did not start: reading the key raised PermissionError, so it was read "
                                  "after root was given up. " + check.problem)
+                check.hint = "twistd calls privilegedStartService before it drops root, startService after"
+            elif "UnicodeDecodeError" in check.problem:
+                check.hint = "the key is bytes, not text: open the file in binary mode ('rb')"
             return
         check.expect("the daemon does not run as root", True, daemon.identity[0] != "root")
-        check.expect("its log says how long the key is", True, f"loaded a key of {len(KEY)} bytes" in daemon.log,
-                     hint="in startService: self.log.info('loaded a key of {size} bytes', size=len(self.key)), "
-                          "with log = Logger() in the class")
+        logged = re.search(r"loaded a key of (\d+) bytes\b", daemon.log)
+        check.expect("its log says how long the key is", f"loaded a key of {len(secret)} bytes",
+                     logged.group(0) if logged else "(no such line)",
+                     hint="the number logged is not the key's length in bytes: size=len(self.key)" if logged else
+                     "startService logs nothing like 'loaded a key of {size} bytes' through the class's Logger")
+        check.expect("the service's running flag once started", "[True]", read(daemon.folder / "running.txt"),
+                     hint="running stayed False after startService: the base class's startService sets it "
+                          "(service.Service.startService(self))")
         daemon.stop()
-        check.expect("the daemon's log shows no traceback", False, "Traceback" in daemon.log,
-                     hint="read the daemon's log: the traceback names the line that failed")
+        no_traceback(check, daemon)
 
 
 # --- 11.4 services changed at run time --------------------------------------------------------------------------
@@ -220,42 +247,61 @@ class _Noted(service.Service):
         self.notes.append(f"{self.name} stopped")
 
 
+def _page_hint(path: str, reply, served) -> str:
+    """Why the page answered ``reply`` to ``POST path``, from the answer and the server's log."""
+    if reply.status == 500:
+        first = " ".join(reply.body.decode("utf-8", "replace").split())[:160]
+        error = logged_error(served.log.text)
+        return f"the page answered 500 ({first})" + (f"; the server logged {error}" if error else "")
+    if reply.status == 400 and path.endswith(("/stop", "/start")):
+        return (f"POST {path} was answered 400: request.postpath holds bytes (b'stop'), so compare the action "
+                "with bytes")
+    if reply.status == 404 and not path.startswith("/nosuch"):
+        return f"POST {path} was answered 404: request.postpath is [name, action], the service's name first"
+    return ""
+
+
 def check_services_page(page_class) -> None:
     """Exercise 11.4: ``page_class(parent)``, a twisted.web resource over a running ``MultiService``: ``GET /``
     lists each child as ``NAME running`` or ``NAME stopped``, one a line, in order; ``POST /NAME/stop`` and
     ``POST /NAME/start`` stop or start that child through ``stopService``/``startService`` and answer the new
-    list; an unknown name gets 404, another action 400."""
+    list; an unknown name gets 404, another action 400. The children's names are chosen at random."""
     with Check("your admin page lists the services and starts and stops them at run time",
-               hint="in render_POST, take name, action = request.postpath; find the child with "
-                    "self.parent.getServiceNamed(name.decode()) (KeyError: 404); call its stopService() or "
-                    "startService(); return the listing as bytes") as check:
+               start="in render_POST, take the name and the action from request.postpath and find the child "
+                     "with self.parent.getServiceNamed") as check:
         notes: list[str] = []
         parent = service.MultiService()
-        for name in ("reverse", "stats"):
+        first, second = random.sample(["reverse", "stats", "chat", "feeds", "news", "mail"], 2)
+        for name in (first, second):
             _Noted(name, notes).setServiceParent(parent)
-        react(lambda reactor: parent.startService(), timeout=limits.QUICK)
-        check.on_exit(react, lambda reactor: parent.stopService(), timeout=limits.CLEANUP)
+        call_learner(lambda reactor: parent.startService(), timeout=limits.QUICK)
+        check.on_exit(call_learner, lambda reactor: parent.stopService(), timeout=limits.CLEANUP)
         served = check.serve(page_class(parent), "check-services-page")
         listing = fetch(served.port, "GET", "/")
         if unwritten(check, served):
             return
-        check.expect("GET / lists both", b"reverse running\nstats running\n", listing.body, sent="GET /")
-        stopped = fetch(served.port, "POST", "/stats/stop", body=b"")
-        check.expect("POST /stats/stop answers the new list", b"reverse running\nstats stopped\n", stopped.body,
-                     sent="POST /stats/stop")
-        check.expect("stats was stopped through stopService", ["reverse started", "stats started",
-                                                                "stats stopped"], notes,
-                     hint="call the child's stopService(): setting running = False stops nothing")
-        started = fetch(served.port, "POST", "/stats/start", body=b"")
-        check.expect("POST /stats/start answers the new list", b"reverse running\nstats running\n", started.body,
-                     sent="POST /stats/start")
-        check.expect("stats started again, reverse untouched", "stats started", notes[-1] if notes else None)
-        check.expect("POST /nosuch/stop", 404, fetch(served.port, "POST", "/nosuch/stop", body=b"").outcome,
-                     hint="getServiceNamed raises KeyError for a name it does not know: answer 404 "
-                          "(request.setResponseCode(404))")
-        check.expect("POST /stats/explode", 400, fetch(served.port, "POST", "/stats/explode", body=b"").outcome,
-                     hint="an action other than start or stop gets 400")
         check.show(served.transcript)
+        check.expect("GET / lists both children (FIRST and SECOND, names chosen at random)", f"{first} running\n{second} running\n".encode(), listing.body,
+                     sent="GET /")
+        for action, state, note in (("stop", "stopped", f"{second} stopped"), ("start", "running",
+                                                                             f"{second} started")):
+            path = f"/{second}/{action}"
+            reply = fetch(served.port, "POST", path, body=b"")
+            check.expect(f"POST /SECOND/{action} answers the new list",
+                         f"{first} running\n{second} {state}\n".encode(),
+                         reply.body if reply.status == 200 else reply.summary, sent=f"POST {path}",
+                         hint=_page_hint(path, reply, served))
+            check.expect(f"SECOND was {state} through {action}Service", note, notes[-1] if notes else None,
+                         hint=f"the child's own {action}Service() was not called: changing its running flag "
+                              f"{action}s nothing" if reply.status == 200 else "")
+        check.expect("FIRST untouched", [f"{first} started", f"{second} started"], notes[:2])
+        for what, path, status, hint in (
+                ("POST /nosuch/stop", "/nosuch/stop", 404, "a name the parent does not know gets 404: "
+                                                           "getServiceNamed raises KeyError for it"),
+                ("POST /SECOND/explode", f"/{second}/explode", 400, "an action other than start or stop gets 400")):
+            reply = fetch(served.port, "POST", path, body=b"")
+            check.expect(what, status, reply.outcome, sent=f"POST {path}",
+                         hint=_page_hint(path, reply, served) or hint)
         server_health(check, served)
 
 
@@ -268,38 +314,53 @@ def check_log_filter(program: str) -> None:
     from the learner's predicate (``twistd --logger``), with good lines, a line that is not UTF-8 and a line too
     long sent to it."""
     with Check("twistd logs through your filter: the service's own events and every warning, nothing else",
-               hint="compare event['log_level'] with LogLevel.warn (levels are ordered: >= works) and test "
-                    "event.get('log_namespace', '').startswith('servers.services'); return PredicateResult.yes "
-                    "or PredicateResult.no") as check:
-        path = _program(check, program)
+               start="compare event['log_level'] with LogLevel.warn and look at event['log_namespace']; return "
+                     "a PredicateResult") as check:
+        path = find_program(check, program)
         if path is None:
             return
         folder = check.temporary_folder("check-ch11-logger-")
         (folder / "check_logger.py").write_text(textwrap.dedent(f"""
             import os, sys, traceback
             sys.path.insert(0, {str(path.parent)!r})
-            from twisted.logger import FilteringLogObserver, textFileLogObserver
+            from twisted.logger import FilteringLogObserver, PredicateResult, textFileLogObserver
             from {path.stem} import keep
 
             def reported(event):  # Twisted switches off an observer that raises, silently here: say why
                 try:
-                    return keep(event)
+                    result = keep(event)
                 except Exception:
                     os.write(2, ("Traceback: keep raised\\n" + traceback.format_exc()).encode())
                     raise
+                if result not in list(PredicateResult.iterconstants()):
+                    os.write(2, f"keep returned {{result!r}}, not a PredicateResult\\n".encode())
+                return result
 
             def observer():
                 return FilteringLogObserver(textFileLogObserver(sys.stdout), [reported])
         """))
-        daemon = _start(check, """
+        daemon = start(check, """
             from twisted.application import service
+            from twisted.logger import Logger
             from servers.services import reverse_service
+
+            class Elsewhere(service.Service):  # events at three levels from a namespace of its own
+                log = Logger(namespace="check.elsewhere")
+
+                def startService(self):
+                    service.Service.startService(self)
+                    self.log.info("an info event from elsewhere")
+                    self.log.warn("a warning from elsewhere")
+                    self.log.error("an error from elsewhere")
+
             application = service.Application("reverse")
             reverse_service("unix:reverse.sock").setServiceParent(application)
+            Elsewhere().setServiceParent(application)
         """, "--logger", "check_logger.observer", folder=folder)
         if daemon is None:
             return
-        sent = b"stressed\n\xff\xfe\n" + b"x" * 5000 + b"\n"
+        size = random.randint(4200, 6000)
+        sent = b"stressed\n\xff\xfe\n" + b"x" * size + b"\n"
         with socket.socket(socket.AF_UNIX) as sock:  # the filter may drop the line naming a TCP port
             sock.settimeout(limits.REPLY)
             sock.connect(str(folder / "reverse.sock"))
@@ -311,11 +372,26 @@ def check_log_filter(program: str) -> None:
         if "NotImplementedError" in log:
             check.problem = NOT_WRITTEN
             return
+        wrong = re.search(r"keep returned (.*), not a PredicateResult", log)
+        check.expect("what keep returns", "a PredicateResult", wrong.group(1) if wrong else "a PredicateResult",
+                     hint=f"keep returned {wrong.group(1) if wrong else ''}: FilteringLogObserver takes "
+                          "PredicateResult.yes, .no or .maybe only, and switches off an observer whose predicate "
+                          "returns anything else")
         check.expect("the service's info events are kept", True, "reversed 8 characters" in log,
-                     sent=sent[:40] + b"...", hint="events from the namespace servers.services... are kept at "
+                     sent=sent[:40] + b"...", hint="the service's info event 'reversed 8 characters' (namespace "
+                                                   "servers.services...) was dropped: that namespace is kept at "
                                                    "every level")
-        check.expect("a warning is kept", True, "passed 4096 bytes" in log)
+        check.expect("a warning from another namespace is kept", True, "a warning from elsewhere" in log,
+                     hint="'a warning from elsewhere' (level warn, namespace check.elsewhere) was dropped: warn "
+                          "itself is kept, and every level above it, from any namespace")
+        check.expect("an error from another namespace is kept", True, "an error from elsewhere" in log)
+        check.expect("an info event from another namespace is dropped", False, "an info event from elsewhere" in log,
+                     hint="'an info event from elsewhere' (namespace check.elsewhere) was kept: below warn, only "
+                          "the servers.services namespace is kept")
+        check.expect("the service's own warning is kept", True, "passed 4096 bytes" in log)
         check.expect("twistd's own info events are dropped", False, "starting up" in log or "Main loop" in log,
-                     hint="an info event whose namespace is not servers.services... gets PredicateResult.no")
-        check.expect("the filter raised nothing", False, "Traceback" in log or "disabling observer" in log,
-                     hint="read the daemon's log: an observer that raises is switched off")
+                     hint="twistd's own info events (namespace twisted...) were kept: an info event from "
+                          "another namespace gets PredicateResult.no")
+        error = daemon_error(log)
+        check.expect("the filter raised nothing", "no exception", error or "no exception",
+                     hint=f"keep raised {error}: the traceback in the daemon's log names the line")

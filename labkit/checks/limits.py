@@ -36,3 +36,6 @@ DATABASE_LOCK = 0.2
 
 CLEANUP = 5.0
 """Stopping what a check started (its servers, a database pool) when it ends."""
+
+DAEMON_START = 10.0
+"""A twistd or twist child process loading a ``.tac`` or plugin, starting its services and running its reactor."""

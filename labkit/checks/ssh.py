@@ -6,6 +6,8 @@ returns an :class:`SSHResult` (what the command printed and its exit status), or
 key is checked against the one key the caller names (or a ``known_hosts`` file): a server showing any other key
 is refused, never accepted silently, and nothing ever prompts. :func:`type_at_shell` types at a terminal
 session (a shell, a manhole) and returns what the terminal showed, as text without escape sequences.
+:class:`CommandLog` is what a check shows of its SSH sessions in place of a wire transcript (the wire is
+encrypted): each command sent and how it was answered.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from labkit.bridge import LabTimeout, react
 from labkit.checks import limits
 from labkit.output import divert_cell_errors
 
-__all__ = ["Collect", "RefusingUI", "SSHResult", "known_hosts_file", "run_command", "type_at_shell"]
+__all__ = ["Collect", "CommandLog", "RefusingUI", "SSHResult", "known_hosts_file", "run_command", "type_at_shell"]
 
 
 @dataclass
@@ -35,6 +37,47 @@ class SSHResult:
     @property
     def ran(self) -> bool:
         return not self.error
+
+
+class CommandLog:
+    """The commands a check ran over SSH and their answers, as a check shows them (``check.show(log)``): one
+    ``$ command`` line, then the output's lines, then the exit status or how the session ended."""
+
+    OUTPUT_LINES = 5
+    """At most this many lines of one command's output are shown."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def add(self, command: str, answer) -> None:
+        """Note ``command`` and its ``answer``: an :class:`SSHResult`, an ``(output, status)`` pair, the text a
+        terminal showed (its last lines), any other value the learner's code returned, or an exception it raised."""
+        self.lines.append(f"$ {command}")
+        if isinstance(answer, SSHResult) and answer.ran:
+            answer = (answer.output, answer.status)
+        if isinstance(answer, SSHResult):
+            self.lines.append(f"  ({answer.error})")
+        elif isinstance(answer, str):  # what a terminal showed
+            shown = answer.splitlines()
+            self.lines += ["  " + line for line in shown[-self.OUTPUT_LINES:]]
+        elif isinstance(answer, BaseException):
+            self.lines.append(f"  (raised {type(answer).__name__}: {answer})")
+        elif isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], str):
+            output = answer[0].splitlines()
+            self.lines += ["  " + line for line in output[:self.OUTPUT_LINES]]
+            if len(output) > self.OUTPUT_LINES:
+                self.lines.append(f"  ... ({len(output) - self.OUTPUT_LINES} more lines)")
+            self.lines.append(f"  (exit status {answer[1]!r})")
+        else:
+            self.lines.append(f"  (returned {answer!r:.200})")
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre style='margin:0'>{html.escape(str(self))}</pre>"
 
 
 class Collect(Protocol):
