@@ -173,7 +173,7 @@ class Tally:
 
 def run(chapter, only: str | None = None, out=sys.stdout) -> list[Tally]:
     """Mutate every exercise of ``chapter`` (or only the one numbered ``only``) and tally its check's verdicts."""
-    from labkit.testing import Workbook, grading
+    from labkit.testing import MistakeDoesNotRun, Workbook, grading
 
     tallies = []
     with Workbook(chapter) as book:
@@ -188,7 +188,11 @@ def run(chapter, only: str | None = None, out=sys.stdout) -> list[Tally]:
             known = known_by_exercise.get(number, {})
             for mutant in mutants(exercise.solution):
                 tally.made += 1
-                if not exercise.run_with(mutant.source).passed:
+                try:
+                    passed = exercise.run_with(mutant.source).passed
+                except MistakeDoesNotRun:  # the cell itself raises when run: the learner sees that at once
+                    passed = False
+                if not passed:
                     tally.killed += 1
                 elif mutant.description in known:
                     tally.equivalent.append(mutant.description)

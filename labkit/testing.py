@@ -35,8 +35,8 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["CheckRun", "Exercise", "Mistake", "Workbook", "exercise_tests", "fails", "grading", "solution_region",
-           "solution_regions", "write_programs"]
+__all__ = ["CheckRun", "Exercise", "Mistake", "MistakeDoesNotRun", "Workbook", "exercise_tests", "fails", "grading",
+           "solution_region", "solution_regions", "write_programs"]
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -160,6 +160,10 @@ def _notebook_path(chapter) -> Path:
     return found
 
 
+class MistakeDoesNotRun(ValueError):
+    """A changed solution cell raised when it was run, so its check would test the definitions left before it."""
+
+
 class Exercise:
     """One exercise of a running :class:`Workbook`: its solution cell, its check cell, the learner's version."""
 
@@ -172,11 +176,17 @@ class Exercise:
 
     def run_with(self, solution_source: str) -> CheckRun:
         """Run ``solution_source`` in place of the solution cell, then the check cell; the solution cell is run
-        again afterwards (so later exercises find the notebook as it was)."""
+        again afterwards (so later exercises find the notebook as it was). A solution cell that itself raises (a
+        mistake that does not compile, say) is :class:`MistakeDoesNotRun`: the check would otherwise run against
+        the definitions left from before and prove nothing."""
         book = self.workbook
         book.advance_to(self.check_id)
         try:
-            book.execute(solution_source, f"{self.grade_id} (changed)")
+            defined = book.execute(solution_source, f"{self.grade_id} (changed)")
+            raised = [o for o in defined if o.output_type == "error"]
+            if raised and solution_source != self.learner:
+                raise MistakeDoesNotRun(f"{self.grade_id}: the changed solution cell raised {raised[0].ename}: "
+                                        f"{ANSI.sub('', raised[0].evalue)}")
             return _check_run(book.execute(self.check, self.check_id))
         finally:
             book.execute(self.solution, self.grade_id)

@@ -134,3 +134,13 @@ def test_a_chapters_programs_are_written_as_the_notebook_has_them(tmp_path):
     assert "smtp_maildir.py" in written and "lucky_mail.py" in written
     assert "%%program" not in written["smtp_maildir.py"].read_text()
     compile(written["smtp_maildir.py"].read_text(), "smtp_maildir.py", "exec")
+
+
+def test_a_mistake_whose_cell_does_not_run_is_refused_not_passed(tmp_path):
+    from labkit.testing import MistakeDoesNotRun
+
+    with Workbook(tiny_chapter(tmp_path)) as book:
+        broken = Mistake("0.1", "a syntax slip", ("n * 2", "n * (2"), hint="")
+        with pytest.raises(MistakeDoesNotRun, match="SyntaxError"):
+            book.exercise("0.1").with_mistake(broken)
+        assert book.exercise("0.1").solved().passed
