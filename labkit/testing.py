@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["CheckRun", "Exercise", "Mistake", "Workbook", "exercise_tests", "fails", "grading", "solution_region",
-           "write_programs"]
+           "solution_spans", "write_programs"]
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -66,10 +66,22 @@ def solution_region(source: str) -> str:
     return source[start:source.rindex("\n", start, stop) + 1]
 
 
+def solution_spans(source: str) -> list[tuple[int, int]]:
+    """Where each part to write lies in a solution cell (a cell may have several, one per method): the
+    ``(start, stop)`` of each region :func:`solution_region` would give, in order."""
+    spans, at = [], 0
+    while (found := source.find(BEGIN, at)) >= 0:
+        start = source.index("\n", found) + 1
+        region = solution_region(source[found:])
+        spans.append((start, start + len(region)))
+        at = start + len(region)
+    return spans
+
+
 @dataclass(frozen=True)
 class Mistake:
-    """A typical wrong answer: the solution with each ``(old, new)`` replacement made once, inside the part the
-    learner writes. ``hint`` holds words the failing box must show (the check's hint for this cause)."""
+    """A typical wrong answer: the solution with each ``(old, new)`` replacement made once, inside the parts the
+    learner writes (a cell with several regions: ``old`` must occur once in all of them together). ``hint`` holds words the failing box must show (the check's hint for this cause)."""
 
     exercise: str
     name: str
@@ -86,14 +98,16 @@ class Mistake:
     def apply(self, source: str) -> str:
         """The solution cell's source with this mistake in it; ValueError if a replacement does not fit the
         solution exactly once (the solution changed: the mistake must be written again)."""
-        region = solution_region(source)
-        changed = region
         for old, new in self.replace:
-            if changed.count(old) != 1:
+            spans = solution_spans(source)
+            inside = [(start, stop) for start, stop in spans if source.count(old, start, stop)]
+            count = sum(source.count(old, start, stop) for start, stop in spans)
+            if count != 1:
                 raise ValueError(f"mistake {self.name!r} of {self.exercise}: {old!r} occurs "
-                                 f"{changed.count(old)} times in the solution, not once")
-            changed = changed.replace(old, new)
-        return source.replace(region, changed, 1)
+                                 f"{count} times in the solution, not once")
+            at = source.index(old, *inside[0])
+            source = source[:at] + new + source[at + len(old):]
+        return source
 
 
 @dataclass
