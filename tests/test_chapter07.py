@@ -7,7 +7,6 @@ proven against dnsmasq in tests/test_servers_names.py.)"""
 from __future__ import annotations
 
 import io
-import socket
 from email import message_from_bytes
 
 import pytest

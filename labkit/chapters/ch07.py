@@ -101,6 +101,14 @@ def check_pop3_sizes(message_sizes) -> None:
                      hint="log in before LIST: b'USER name\\r\\n', then b'PASS password\\r\\n'")
         check.expect("the session ended with QUIT", True, said.upper().rstrip().endswith(b"QUIT"),
                      hint="send b'QUIT\\r\\n' at the end and read its '+OK': the server then ends the session")
+        refused = Outcome(message_sizes, served.port, account.user, "not-" + account.password,
+                          timeout=limits.BLOCKING_CLIENT, blocking=True)
+        waited = isinstance(refused.error, (TimeoutError, str))
+        check.expect("with a wrong password", "an exception (PASS was answered -ERR)", refused.described(),
+                     ok=not refused.ok and not waited,
+                     hint="after a refused PASS the server sends no list, and your code waited for one: when a "
+                          "reply starts with -ERR, raise an exception" if waited else
+                     "a wrong password is answered -ERR: raise an exception then, instead of returning sizes")
         server_health(check, served)
 
 
@@ -155,11 +163,18 @@ def check_send_mail(send) -> None:
                      "a TCP4ClientEndpoint, and await that Deferred") as check:
         server = smtp.smtp()
         served = check.serve(server, "check-smtp")
-        call_learner(send, served.port, account.user.encode(), account.password.encode(), message,
+        kept_at_return = []
+
+        async def watched(reactor, *args):  # counts what the server kept at the moment send returned
+            result = await send(reactor, *args)
+            kept_at_return.append(len(server.outbox))
+            return result
+
+        call_learner(watched, served.port, account.user.encode(), account.password.encode(), message,
                      timeout=limits.LEARNER_CALL)
         check.show(served.transcript)
         client_said = served.transcript.sent_by(CLIENT).upper()
-        check.expect("messages the server kept when send returned", 1, len(server.outbox),
+        check.expect("messages the server kept when send returned", 1, kept_at_return[0],
                      hint="send returned before the server had the message: await the Deferred you gave "
                           "ESMTPSenderFactory, which fires once the server accepted it")
         check.expect("STARTTLS before anything else", True, b"STARTTLS" in client_said,
@@ -169,6 +184,8 @@ def check_send_mail(send) -> None:
             kept = server.outbox[0]
             check.expect("who the server saw log in", account.user, kept.user,
                          hint="pass the user name and password to ESMTPSenderFactory (AUTH)")
+            check.expect("the envelope's sender (MAIL FROM)", message["From"], kept.sender,
+                         hint="the sender ESMTPSenderFactory is given is the envelope's: the message's From")
             check.expect("the envelope's recipients (RCPT TO)", [message["To"]], list(kept.recipients),
                          hint="the recipients ESMTPSenderFactory is given are the envelope's: the message's To")
             body = kept.data.split(b"\r\n\r\n", 1)[-1]
@@ -177,6 +194,14 @@ def check_send_mail(send) -> None:
                          hint="give the message with LF line ends (message.as_bytes()): Twisted's client adds "
                               "the CR itself, so CR LF would arrive as CR CR LF")
         server_health(check, served)
+        clear = smtp.smtp(tls=False)
+        no_tls = check.serve(clear, "check-smtp-no-tls")
+        attempt = Outcome(send, no_tls.port, account.user.encode(), account.password.encode(), message)
+        check.expect("to a server that offers no STARTTLS", "nothing sent (an error)",
+                     f"{len(clear.outbox)} message(s) sent in clear" if clear.outbox else attempt.described(),
+                     ok=not attempt.ok and not clear.outbox,
+                     hint="the message went out unencrypted: with requireTransportSecurity=True the client "
+                          "refuses a server that offers no STARTTLS")
 
 
 def _mx_hint(domain: str, wanted: list, got) -> str:

@@ -14,7 +14,7 @@ import socket
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from labkit.checks import Check, limits, logged_error, server_health, short, unwritten, wait_until
+from labkit.checks import Check, logged_error, server_health, short, unwritten, wait_until
 from labkit.checks import mail
 
 from servers import accounts
