@@ -7,15 +7,34 @@ import base64
 import html
 
 from twisted.cred import checkers, portal
+from zope.interface import Interface
 
 from labkit.chapters.ch06.common import (ASKED, NOT_COMPLETED, PASSWORDS, REFUSED, login, sent, welcome)
-from labkit.checks import Check, fetch, server_health, short, unwritten
+from labkit.checks import Check, call_learner, fetch, limits, server_health, short, unwritten
 from labkit.checks.check import NOT_WRITTEN
 from labkit.checks.pb import pb_session
 
 from servers.auth.line import LoginFactory
 
 __all__ = ["check_multi_avatar_realm", "check_todo_realm", "check_web_realm"]
+
+
+class _IUnasked(Interface):
+    """An interface no realm of the chapter provides: what a realm does when asked only for others."""
+
+
+def _refuses_other_interfaces(check, realm, avatar_id: bytes) -> None:
+    """A realm asked only for an interface it does not provide raises NotImplementedError, which the Portal
+    passes on as a failed login (returning anything else hands the protocol an avatar it cannot use)."""
+    try:
+        answer = call_learner(realm.requestAvatar, avatar_id, None, _IUnasked, timeout=limits.QUICK, blocking=True)
+        got = f"it returned {short(answer)}"
+    except NotImplementedError:
+        got = "NotImplementedError"
+    except Exception as failed:  # noqa: BLE001 - how the learner's realm ended is what is shown
+        got = f"{type(failed).__name__}: {failed}"
+    check.expect("asked only for an interface it does not provide", "NotImplementedError", got,
+                 hint="when none of the interfaces asked for is one the realm provides, raise NotImplementedError")
 
 
 # --- 6.3 several kinds of avatar ----------------------------------------------------------------------------------
@@ -62,6 +81,7 @@ def check_multi_avatar_realm(realm_class) -> None:
         wrong = login(served.port, b"ada", b"wrong")
         check.expect("a wrong password is still refused", REFUSED, wrong)
         check.show(served.transcript)
+        _refuses_other_interfaces(check, realm, b"ada")
         server_health(check, served)
 
 
@@ -80,7 +100,8 @@ def check_todo_realm(realm_class) -> None:
         todo = TodoList(["water the plants"])
         from twisted.spread import pb
 
-        factory = pb.PBServerFactory(portal.Portal(realm_class(todo), [accounts.checker("auth")]))
+        realm = realm_class(todo)
+        factory = pb.PBServerFactory(portal.Portal(realm, [accounts.checker("auth")]))
         served = check.serve(factory, "check-todo-realm")
         admin = pb_session(served.port, b"admin", account["admin"], ("listItems",), ("addItem", "check"),
                            ("listItems",))
@@ -106,6 +127,7 @@ def check_todo_realm(realm_class) -> None:
         wrong = pb_session(served.port, b"admin", b"wrong")
         check.expect("a wrong password", "refused (UnauthorizedLogin)", wrong.login,
                      ok="UnauthorizedLogin" in wrong.login)
+        _refuses_other_interfaces(check, realm, b"admin")
         server_health(check, served, expected=("AttributeError",))  # the guest's refused addItem is logged
 
 
@@ -125,7 +147,8 @@ def check_web_realm(realm_class) -> None:
                start="requestAvatar returns (resource.IResource, a page greeting the user, logout)") as check:
         names = {b"ada": "Ada Lovelace", b"admin": "<Admin & Co>"}
         known = checkers.InMemoryUsernamePasswordDatabaseDontUse(**{k.decode(): v for k, v in PASSWORDS.items()})
-        guarded = HTTPAuthSessionWrapper(portal.Portal(realm_class(names), [known]),
+        realm = realm_class(names)
+        guarded = HTTPAuthSessionWrapper(portal.Portal(realm, [known]),
                                          [BasicCredentialFactory(b"chapter 6")])
         served = check.serve(guarded, "check-web-realm")
         ada = fetch(served.port, "GET", "/", headers=_basic(b"ada", PASSWORDS[b"ada"]))
@@ -149,4 +172,5 @@ def check_web_realm(realm_class) -> None:
         nobody = fetch(served.port, "GET", "/")
         wrong = fetch(served.port, "GET", "/", headers=_basic(b"ada", b"wrong"))
         check.expect("no credentials, and a wrong password", (401, 401), (nobody.outcome, wrong.outcome))
+        _refuses_other_interfaces(check, realm, b"ada")
         server_health(check, served)
