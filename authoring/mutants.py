@@ -91,10 +91,20 @@ def _indent_of(region: str) -> str:
 
 
 def mutants(solution_cell: str) -> list[Mutant]:
-    """Every mutant of the learner's part of ``solution_cell`` (see the module's docstring)."""
-    from labkit.testing import solution_region
+    """Every mutant of the learner's parts of ``solution_cell`` (see the module's docstring): of each region
+    between BEGIN and END SOLUTION, one at a time; a mutant of a cell's second or later region is described as
+    ``part N, line ...``."""
+    from labkit.testing import solution_spans
 
-    region = solution_region(solution_cell)
+    made: dict[str, Mutant] = {}
+    for part, (start, stop) in enumerate(solution_spans(solution_cell), 1):
+        for mutant in _region_mutants(solution_cell, start, stop, "" if part == 1 else f"part {part}, "):
+            made.setdefault(mutant.description, mutant)
+    return list(made.values())
+
+
+def _region_mutants(solution_cell: str, start: int, stop: int, prefix: str) -> list[Mutant]:
+    region = solution_cell[start:stop]
     indent = _indent_of(region)
     try:
         tree = ast.parse(textwrap.dedent(region))
@@ -112,11 +122,11 @@ def mutants(solution_cell: str) -> list[Mutant]:
         if code == original:
             return
         if removed is not None:
-            description = f"line {line}: `{ast.unparse(removed).splitlines()[0]}` removed"
+            description = f"{prefix}line {line}: `{ast.unparse(removed).splitlines()[0]}` removed"
         else:
             old, new = next(((b, a) for b, a in zip(original.splitlines(), code.splitlines()) if b != a), ("", ""))
-            description = f"line {line}: `{old.strip()}` -> `{new.strip()}`"
-        cell = solution_cell.replace(region, textwrap.indent(code, indent) + "\n", 1)
+            description = f"{prefix}line {line}: `{old.strip()}` -> `{new.strip()}`"
+        cell = solution_cell[:start] + textwrap.indent(code, indent) + "\n" + solution_cell[stop:]
         made.setdefault(description, Mutant(description, cell))
 
     nodes = list(ast.walk(tree))
