@@ -274,6 +274,9 @@ async def _tally_session(reactor, port: int):
             answers["tally.callRemote('value')"] = await ask(tally, "value")
             answers["tally.callRemote('reset')"] = await ask(tally, "reset")
             answers["add('apples') after reset"] = await ask(root, "add", "apples")
+            ghost = await ask(root, "tally", "plums")
+            if isinstance(ghost, pb.RemoteReference):
+                answers["tally('plums').callRemote('value'), never added"] = await ask(ghost, "value")
         return answers
     finally:
         factory.disconnect()
@@ -299,7 +302,7 @@ def check_tally_root(root_class) -> None:
         expected = {"add('pears', 5)": 5, "add('apples')": 1, "add('apples', 2)": 3,
                     "names()": ["apples", "pears"], "tally('apples')": Shown("a remote reference"),
                     "tally.callRemote('value')": 3, "tally.callRemote('reset')": 0,
-                    "add('apples') after reset": 1}
+                    "add('apples') after reset": 1, "tally('plums').callRemote('value'), never added": 0}
         hints = {"add('pears', 5)": "add(name, amount) adds amount (5 here) to the name's total, 0 at first",
                  "add('apples', 2)": "add(name, amount) adds amount to the total kept for that name",
                  "names()": "names() answers the names in sorted order",
@@ -307,7 +310,8 @@ def check_tally_root(root_class) -> None:
                                     "then sends a reference to it (anything else is copied, or refused)",
                  "tally.callRemote('value')": "the tally's value() is the total kept for its name, now",
                  "add('apples') after reset": "reset() must set the total kept for the name to 0, where add() "
-                                              "will find it"}
+                                              "will find it",
+                 "tally('plums').callRemote('value'), never added": "a name never added has the total 0"}
         answers = " ".join(str(value) for value in got.values())
         hint = ""
         if "NoSuchMethod" in answers or "UnknownMethod" in answers:
