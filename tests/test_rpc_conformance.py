@@ -52,6 +52,8 @@ use RPC::XML::Client; $RPC::XML::ALLOW_NIL = 1;
 my $client = RPC::XML::Client->new(shift @ARGV);
 while (my $line = shift @ARGV) {
     my ($method, @args) = split / /, $line;
+    @args = map { /^b64:(.*)/ ? RPC::XML::base64->new($1, 1) : /^dt:(.*)/ ? RPC::XML::datetime_iso8601->new($1)
+                  : $_ } @args;  # b64:... is base64 data, dt:... a dateTime.iso8601
     my $r = $client->send_request($method, @args);
     if (!ref $r) { print "$method ERROR $r\n"; next }
     if ($r->is_fault) { print "$method FAULT ", $r->code, "\n"; next }
@@ -74,6 +76,10 @@ XMLRPC_CALLS = {  # call -> what the spec and the service's promises say comes b
     "noSuchMethod": "FAULT 8001",
     "system.methodHelp getPage": "OK The",
     "system.methodSignature getPage": "OK",
+    "attach WikiHome note.txt b64:aGk= dt:20050601T12:00:00": "OK 2",
+    "attachment WikiHome note.txt": "OK",
+    "attach WikiHome note.txt hi 20050601": f"FAULT {wiki_xmlrpc.REFUSED}",
+    "attachment WikiHome nothing.txt": f"FAULT {wiki_xmlrpc.NO_SUCH_PAGE}",
 }
 
 

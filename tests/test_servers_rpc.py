@@ -145,6 +145,38 @@ def test_xmlrpc_session_with_the_stdlib_client(proxy, data):
     assert "404" in proxy.system.methodHelp("getPage")
 
 
+def test_xmlrpc_dates_and_binary_data_both_ways_with_the_stdlib_client(proxy, data):
+    """base64 and dateTime.iso8601 go to the server as xmlrpc.client.Binary and DateTime and come back unchanged."""
+    import datetime
+
+    every_byte = bytes(range(256))
+    taken = datetime.datetime(2005, 6, 1, 12, 30, 15)
+    assert proxy.attach("WikiHome", "bytes.bin", xmlrpc.client.Binary(every_byte), taken) == 256
+    got = proxy.attachment("WikiHome", "bytes.bin")
+    assert isinstance(got["data"], xmlrpc.client.Binary) and got["data"].data == every_byte
+    assert isinstance(got["taken"], xmlrpc.client.DateTime) and got["taken"].value == "20050601T12:30:15"
+    assert got["size"] == 256
+    for call, code in [(lambda: proxy.attach("Nowhere", "a", xmlrpc.client.Binary(b"x"), taken), 404),
+                       (lambda: proxy.attach("WikiHome", "a", "not base64", taken), 400),
+                       (lambda: proxy.attach("WikiHome", "a", xmlrpc.client.Binary(b"x"), "2005-06-01"), 400),
+                       (lambda: proxy.attachment("WikiHome", "missing.bin"), 404)]:
+        with pytest.raises(xmlrpc.client.Fault) as raised:
+            call()
+        assert raised.value.faultCode == code
+
+
+def test_xmlrpc_keeps_a_bounded_number_of_attachments(proxy):
+    from servers.rpc.xmlrpc import MAX_ATTACHMENTS
+
+    taken = xmlrpc.client.DateTime("20050601T12:30:15")
+    for number in range(MAX_ATTACHMENTS):
+        proxy.attach("WikiHome", f"file{number}", xmlrpc.client.Binary(b"x"), taken)
+    proxy.attach("WikiHome", "file0", xmlrpc.client.Binary(b"replaced"), taken)  # replacing is allowed
+    with pytest.raises(xmlrpc.client.Fault) as raised:
+        proxy.attach("WikiHome", "one-too-many", xmlrpc.client.Binary(b"x"), taken)
+    assert raised.value.faultCode == 400
+
+
 @pytest.mark.parametrize("call, code", [
     (lambda p: p.getPage("Nowhere"), wiki_xmlrpc.NO_SUCH_PAGE),
     (lambda p: p.setPage("no spaces allowed", "x"), wiki_xmlrpc.REFUSED),

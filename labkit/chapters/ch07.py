@@ -11,8 +11,7 @@ import os
 import random
 import socket
 
-from labkit.bridge import LabTimeout, react
-from labkit.checks import Check, limits, server_health, short
+from labkit.checks import Check, Outcome, call_learner, limits, server_health, short
 from labkit.wire import CLIENT
 
 from servers import accounts
@@ -68,15 +67,15 @@ def check_pop3_sizes(message_sizes) -> None:
     # The server gives each message's size as stored: its file, whose lines end with LF alone.
     expected = {number: len(message.replace(b"\r\n", b"\n")) for number, message in enumerate(messages, 1)}
     with Check("your message_sizes logs in over a socket and reads every size from LIST",
-               hint="read the greeting; send b'USER ...\\r\\n', b'PASS ...\\r\\n' and b'LIST\\r\\n', "
-                    "reading one reply line after each; after LIST's '+OK' read lines until b'.\\r\\n', "
-                    "each 'number size'; then send b'QUIT\\r\\n'") as check:
+               start="connect with socket.create_connection(('127.0.0.1', port)), read the server's greeting line, "
+                     "then send b'USER ...\\r\\n' and read its answer") as check:
         served, _ = _pop3_served(check, account, messages)
         previous = socket.getdefaulttimeout()
         socket.setdefaulttimeout(limits.QUICK)
         try:
-            got = message_sizes(served.port, account.user, account.password)
-        except TimeoutError:
+            got = call_learner(message_sizes, served.port, account.user, account.password,
+                               timeout=limits.BLOCKING_CLIENT, blocking=True)
+        except TimeoutError:  # the learner's socket gave up (socket.timeout is TimeoutError)
             got = TimeoutError
         finally:
             socket.setdefaulttimeout(previous)
@@ -94,12 +93,22 @@ def check_pop3_sizes(message_sizes) -> None:
             check.expect("the sizes LIST gave", expected, got,
                          hint="LIST answers '+OK', then one 'number size' line per message, then '.': keep every "
                               "line before the dot" if len(got) < len(expected) else
+                         "the sizes are right but not their numbers: the message numbers are LIST's own, counting "
+                         "from 1" if sorted(got.values()) == sorted(expected.values()) else
                          "take the message lines only: not the '+OK' line, not the final dot")
         check.expect("logged in with USER and PASS", True,
                      b"USER " in said.upper() and b"PASS " in said.upper() or b"APOP " in said.upper(),
                      hint="log in before LIST: b'USER name\\r\\n', then b'PASS password\\r\\n'")
         check.expect("the session ended with QUIT", True, said.upper().rstrip().endswith(b"QUIT"),
                      hint="send b'QUIT\\r\\n' at the end and read its '+OK': the server then ends the session")
+        refused = Outcome(message_sizes, served.port, account.user, "not-" + account.password,
+                          timeout=limits.BLOCKING_CLIENT, blocking=True)
+        waited = isinstance(refused.error, (TimeoutError, str))
+        check.expect("with a wrong password", "an exception (PASS was answered -ERR)", refused.described(),
+                     ok=not refused.ok and not waited,
+                     hint="after a refused PASS the server sends no list, and your code waited for one: when a "
+                          "reply starts with -ERR, raise an exception" if waited else
+                     "a wrong password is answered -ERR: raise an exception then, instead of returning sizes")
         server_health(check, served)
 
 
@@ -110,12 +119,11 @@ def check_pop3_download(download) -> None:
     account = accounts.accounts("mail")[0]
     expected = practice_messages()
     with Check("your download gets every message of the practice mailbox, byte for byte, and leaves it as it was",
-               hint="client = await endpoints.connectProtocol(endpoint, pop3.AdvancedPOP3Client()); await "
-                    "client.login(user, password); sizes = await client.listSize(); for each index: lines = await "
-                    "client.retrieve(index), b'\\r\\n'.join(lines) + b'\\r\\n'; then await client.quit()") as check:
+               start="connect a pop3.AdvancedPOP3Client with endpoints.connectProtocol, await client.login(user, "
+                     "password), then ask listSize()") as check:
         served, folder = _pop3_served(check, account, expected)
-        got = react(download, served.port, account.user.encode(), account.password.encode(),
-                    timeout=limits.REPLY * 2)
+        got = call_learner(download, served.port, account.user.encode(), account.password.encode(),
+                           timeout=limits.LEARNER_CALL)
         check.show(served.transcript)
         check.expect("what download returned", "a list of bytes", type(got).__name__,
                      ok=isinstance(got, list) and all(isinstance(message, bytes) for message in got),
@@ -123,10 +131,12 @@ def check_pop3_download(download) -> None:
                           "(retrieve gives the message's lines, without their ends)")
         if isinstance(got, list) and all(isinstance(message, bytes) for message in got):
             check.expect("how many messages came back", len(expected), len(got),
-                         hint="listSize() gives one size per message: retrieve every index from 0 to len - 1")
+                         hint="listSize() gives one size per message, and retrieve counts from 0: every index "
+                              "from 0 to len - 1")
             check.expect("the messages, byte for byte", [short(m) for m in expected], [short(m) for m in got],
                          ok=got == expected,
-                         hint="join the lines of retrieve() with b'\\r\\n' and end with b'\\r\\n'")
+                         hint="retrieve() gives a message's lines without their ends: the message is the lines "
+                              "joined with b'\\r\\n', ending with one")
         check.expect("messages left in the mailbox", len(expected), _stored(folder / account.user),
                      hint="a download must not delete: no client.delete(...) before quit()")
         check.expect("the session ended with QUIT", True, b"QUIT" in served.transcript.sent_by(CLIENT).upper(),
@@ -149,41 +159,49 @@ def check_send_mail(send) -> None:
     message["From"], message["To"], message["Subject"] = "learner@example.test", "ada@example.test", "Grüße"
     message.set_content("Sent over verified TLS.\n.A line that starts with a dot.\n")
     with Check("your send delivers the message over verified STARTTLS, logged in, byte for byte",
-               hint="factory = smtp.ESMTPSenderFactory(user, password, message['From'], [message['To']], "
-                    "io.BytesIO(message.as_bytes()), done, contextFactory=tls.client_options(), "
-                    "requireTransportSecurity=True); connect it, then await done") as check:
+               start="make an smtp.ESMTPSenderFactory with a Deferred of yours, connect it to 127.0.0.1:port with "
+                     "a TCP4ClientEndpoint, and await that Deferred") as check:
         server = smtp.smtp()
         served = check.serve(server, "check-smtp")
-        react(send, served.port, account.user.encode(), account.password.encode(), message,
-              timeout=limits.REPLY * 2)
+        kept_at_return = []
+
+        async def watched(reactor, *args):  # counts what the server kept at the moment send returned
+            result = await send(reactor, *args)
+            kept_at_return.append(len(server.outbox))
+            return result
+
+        call_learner(watched, served.port, account.user.encode(), account.password.encode(), message,
+                     timeout=limits.LEARNER_CALL)
         check.show(served.transcript)
         client_said = served.transcript.sent_by(CLIENT).upper()
+        check.expect("messages the server kept when send returned", 1, kept_at_return[0],
+                     hint="send returned before the server had the message: await the Deferred you gave "
+                          "ESMTPSenderFactory, which fires once the server accepted it")
         check.expect("STARTTLS before anything else", True, b"STARTTLS" in client_said,
                      hint="give ESMTPSenderFactory contextFactory=tls.client_options() and "
                           "requireTransportSecurity=True")
-        check.expect("messages the server kept", 1, len(server.outbox),
-                     hint="await the Deferred you gave ESMTPSenderFactory: it fires once the server accepted")
         if server.outbox:
             kept = server.outbox[0]
             check.expect("who the server saw log in", account.user, kept.user,
                          hint="pass the user name and password to ESMTPSenderFactory (AUTH)")
+            check.expect("the envelope's sender (MAIL FROM)", message["From"], kept.sender,
+                         hint="the sender ESMTPSenderFactory is given is the envelope's: the message's From")
+            check.expect("the envelope's recipients (RCPT TO)", [message["To"]], list(kept.recipients),
+                         hint="the recipients ESMTPSenderFactory is given are the envelope's: the message's To")
             body = kept.data.split(b"\r\n\r\n", 1)[-1]
             wanted = message.get_content().replace("\n", "\r\n").encode()
             check.expect("the body as it arrived", short(wanted), short(body), ok=body == wanted,
                          hint="give the message with LF line ends (message.as_bytes()): Twisted's client adds "
                               "the CR itself, so CR LF would arrive as CR CR LF")
         server_health(check, served)
-
-
-def _call(fn, *args):
-    """``react(fn, *args)``, bounded: the value, or a text saying which exception the learner's code ended with
-    (an unwritten stub and a time-out are left to the check, which reports them as such)."""
-    try:
-        return react(fn, *args, timeout=limits.LEARNER_CALL)
-    except (NotImplementedError, LabTimeout):
-        raise
-    except Exception as failed:  # noqa: BLE001 - the learner's exception is what the check reports
-        return f"raised {type(failed).__name__}: {failed}"
+        clear = smtp.smtp(tls=False)
+        no_tls = check.serve(clear, "check-smtp-no-tls")
+        attempt = Outcome(send, no_tls.port, account.user.encode(), account.password.encode(), message)
+        check.expect("to a server that offers no STARTTLS", "nothing sent (an error)",
+                     f"{len(clear.outbox)} message(s) sent in clear" if clear.outbox else attempt.described(),
+                     ok=not attempt.ok and not clear.outbox,
+                     hint="the message went out unencrypted: with requireTransportSecurity=True the client "
+                          "refuses a server that offers no STARTTLS")
 
 
 def _mx_hint(domain: str, wanted: list, got) -> str:
@@ -218,14 +236,14 @@ def check_mail_hosts(mail_hosts) -> None:
     expected = {names.ZONE: [host for _, host in ranked], f"lists.{names.ZONE}": [f"lists.{names.ZONE}"],
                 f"nomail.{names.ZONE}": [], f"missing.{names.ZONE}": []}
     with Check("your mail_hosts finds where mail for a domain goes, in preference order",
-               hint="resolver = client.Resolver(servers=[('127.0.0.1', port)]); answers, _, _ = await "
-                    "resolver.lookupMailExchange(domain); sort by answer.payload.preference; with no MX, "
-                    "lookupAddress(domain) decides between [domain] and []; catch dns.DomainError: []") as check:
+               start="make client.Resolver(servers=[('127.0.0.1', port)]) and await its "
+                     "lookupMailExchange(domain): (answers, authority, additional)") as check:
         factory = names.dns(stored)
         served = check.serve(factory, "check-dns")
         check.serve_udp(names.listen_udp, factory, served.port)
         for domain, wanted in expected.items():
-            got = _call(mail_hosts, served.port, domain)
+            outcome = Outcome(mail_hosts, served.port, domain)
+            got = outcome.value if outcome.ok else outcome.described()
             check.expect(f"mail hosts of {domain}", wanted, got, sent=domain, hint=_mx_hint(domain, wanted, got))
         server_health(check, served)
 
@@ -240,9 +258,8 @@ def check_folder_counts(folder_counts) -> None:
 
     account = accounts.accounts("mail")[0]
     with Check("your folder_counts counts the messages of every folder that holds any",
-               hint="for flags, delimiter, name in await client.list('', '*'): skip '\\Noselect' in flags; "
-                    "status = await client.examine(name); counts[name] = status['EXISTS']; then await "
-                    "client.logout()") as check:
+               start="connect an imap4.IMAP4Client with endpoints.connectProtocol, await client.login(user, "
+                     "password), then await client.list('', '*')") as check:
         factory = imap.imap(tls=False)
         mailboxes = factory.realm.requestAvatar(account.user.encode(), None, imap4.IAccount)[1].folders
         for name, box in mailboxes.items():
@@ -250,7 +267,8 @@ def check_folder_counts(folder_counts) -> None:
                 box.addMessage(_note(random.randint(600, 2000)))
         expected = {name: len(box.messages) for name, box in mailboxes.items() if box.selectable}
         served = check.serve(factory, "check-imap")
-        got = _call(folder_counts, served.port, account.user.encode(), account.password.encode())
+        outcome = Outcome(folder_counts, served.port, account.user.encode(), account.password.encode())
+        got = outcome.value if outcome.ok else outcome.described()
         check.show(served.transcript)
         said = _sent_by_learner(served).upper()
         noselect = [name for name, box in mailboxes.items() if not box.selectable]
@@ -273,18 +291,23 @@ def check_imap_uids(fetch_uids) -> None:
 
     account = accounts.accounts("mail")[0]
     with Check("your fetch_uids returns the UIDs of INBOX, which are not its sequence numbers",
-               hint="await client.select(folder); found = await client.fetchUID(imap4.MessageSet(1, None)); "
-                    "return [int(found[number]['UID']) for number in sorted(found)]") as check:
+               start="log in with an imap4.IMAP4Client, await client.select(folder), then ask "
+                     "client.fetchUID(imap4.MessageSet(1, None))") as check:
         # Plain, as the exercise says: offered STARTTLS, an IMAP4Client given no context factory would take it
         # with one that verifies nothing.
         served = check.serve(imap.imap(tls=False), "check-imap")
-        got = react(fetch_uids, served.port, account.user.encode(), account.password.encode(), "INBOX",
-                    timeout=limits.REPLY * 2)
+        outcome = Outcome(fetch_uids, served.port, account.user.encode(), account.password.encode(), "INBOX")
+        got = outcome.value if outcome.ok else outcome.described()
         check.show(served.transcript)
+        said = _sent_by_learner(served).upper()
         wanted = list(imap.INBOX_UIDS)
         check.expect("the UIDs", wanted, got, ok=got == wanted,
                      hint="fetchUID gives {sequence number: {'UID': '1001'}}: return the UID values, as int, "
                           "not the sequence numbers (the keys)" if got == list(range(1, len(wanted) + 1)) else
                      "the UIDs come back as str: int(found[number]['UID'])" if got == [str(u) for u in wanted]
+                     else f"the server refused a command ({outcome.error}): a folder must be selected before "
+                          "its messages can be fetched" if not outcome.ok and b" SELECT " not in said
                      else "")
+        check.expect("the session ended with LOGOUT", True, b" LOGOUT\r\n" in said,
+                     hint="end with await client.logout(), so the server ends the session cleanly")
         server_health(check, served)

@@ -1,22 +1,21 @@
 """Checks for chapter 8, Mail Servers.
 
 Each ``check_*`` function serves what the learner built, on a Maildir folder made for the check (removed after
-it), and drives it with the standard library's own clients (``smtplib``, ``poplib``, ``imaplib``), then looks at
-the answers and at the files in the Maildir. Every client waits at most :data:`labkit.checks.limits.REPLY`
-seconds; every server a check starts is stopped again.
+it), and drives it with the standard library's own clients (:mod:`labkit.checks.mail`), then looks at the answers
+and at the files in the Maildir. Every client waits at most :data:`labkit.checks.limits.REPLY` seconds; every
+server a check starts is stopped again. A hint names what happened: the server's answer, the command that got
+none, the exception in the server's log.
 """
 
 from __future__ import annotations
 
-import imaplib
 import os
-import poplib
-import smtplib
 import socket
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from labkit.checks import Check, limits, server_health, short, unwritten, wait_until
+from labkit.checks import Check, logged_error, server_health, short, unwritten, wait_until
+from labkit.checks import mail
 
 from servers import accounts
 
@@ -56,20 +55,32 @@ def _delivered(root: Path, user: str) -> list[bytes]:
     return [(root / user / part / name).read_bytes() for part in ("new", "cur") for name in _files(root, user, part)]
 
 
-def _recipient_answers(port: int, recipients: list[str]) -> dict[str, int]:
-    """Offer one message to each recipient in turn; the code RCPT got for each (a message goes to those taken)."""
-    answers = {}
-    with smtplib.SMTP("127.0.0.1", port, timeout=limits.REPLY) as client:
-        for recipient in recipients:
-            client.ehlo_or_helo_if_needed()
-            client.mail(SENDER)
-            code, _ = client.rcpt(recipient)
-            answers[recipient] = code
-            if code == 250:
-                client.data(_message(len(answers)))
-            else:
-                client.rset()
-    return answers
+def _rcpt_hint(recipients: list[str], wanted_codes: dict, answers: dict, log_error: str) -> str:
+    """Why the RCPT answers differ, from the answers themselves and the errors the server raised."""
+    if log_error:
+        return f"the server raised {log_error} while answering RCPT (server.log has the traceback)"
+    if "(the session)" in answers and len(answers) <= len(recipients):
+        unanswered = recipients[len(answers) - 1]
+        refuse = wanted_codes.get(unanswered) != 250
+        return (f"RCPT TO:<{unanswered}> never got an answer ({answers['(the session)']})"
+                + ("; refusing it failed inside Twisted, whose SMTPBadRcpt(user, code, message) wants the message "
+                   "as text (str): given bytes, no answer is sent" if refuse else ""))
+    codes = [code for code in answers.values() if isinstance(code, int)]
+    if not codes:
+        return ""
+    if all(code != 250 for code in codes):
+        return ("every recipient was refused, even the practice accounts: user.dest.domain is bytes, so compare it "
+                "with bytes (self.domains holds bytes)")
+    if any(400 <= code < 500 for code in codes):
+        return ("a mailbox that does not exist is a permanent refusal, 550; a 4xx code tells the sender to try "
+                "again later, for days")
+    if answers.get(recipients[3]) == 250:
+        return "a domain that is not in self.domains must be refused with 550: taking it makes this an open relay"
+    if answers.get(recipients[2]) == 250 or answers.get(recipients[4]) == 250:
+        return "refuse a user with no Maildir under self.root, and a local part that is not a folder name"
+    if answers.get(recipients[1]) != 250:
+        return "ADA@Lists.Example.Test was refused: names are compared lower-cased, the domain and the local part"
+    return ""
 
 
 def check_known_recipients(factory_for) -> None:
@@ -77,51 +88,30 @@ def check_known_recipients(factory_for) -> None:
     domains and only for users who have a Maildir under ``root`` (refusing the rest at RCPT with 550), and stores
     what it takes in that Maildir."""
     with Check("your delivery takes mail for existing mailboxes of the practice domains and refuses the rest",
-               hint="in validateTo: domain = user.dest.domain.lower() (bytes) must be in self.domains; "
-                    "local = user.dest.local.lower() must match LOCAL_PART and os.path.isdir(os.path.join("
-                    "self.root, local)); else raise smtp.SMTPBadRcpt(user, 550, '...'); then return "
-                    "super().validateTo(user)") as check:
+               start="in validateTo, raise smtp.SMTPBadRcpt(user, 550, '...') for a recipient you refuse, and "
+                     "return super().validateTo(user) for the others") as check:
         root = _mail_folder(check)
         served = check.serve(factory_for(root), "check-smtp")
         recipients = [f"{ACCOUNT.user}@example.test", "ADA@Lists.Example.Test", "nobody@example.test",
                       f"{ACCOUNT.user}@elsewhere.invalid", "../learner@example.test"]
+        answers: dict = {}
         try:
-            answers = _recipient_answers(served.port, recipients)
-        except (smtplib.SMTPException, OSError) as error:
-            answers = {"(the session)": f"{type(error).__name__}: {error}"}
+            mail.recipient_answers(served.port, SENDER, recipients, _message, answers=answers)
+        except mail.MAIL_ERRORS as error:
+            answers["(the session)"] = mail.failure(error)
         check.show(served.transcript)
         if unwritten(check, served):
             return
         wanted = {recipients[0]: 250, recipients[1]: 250, recipients[2]: 550, recipients[3]: 550,
                   recipients[4]: 550}
-        refused_all = all(code != 250 for code in answers.values())
         check.expect("RCPT answers", wanted, answers,
-                     hint="user.dest.domain is bytes: compare it with bytes (b'example.test'), or every recipient "
-                          "is refused" if refused_all else
-                     "refuse a user with no Maildir under root: os.path.isdir(os.path.join(self.root, local))"
-                     if answers.get(recipients[2]) == 250 else
-                     "refuse other domains with 550: taking them would make this an open relay"
-                     if answers.get(recipients[3]) == 250 else
-                     "compare lower-cased names: user.dest.domain.lower(), user.dest.local.lower()"
-                     if answers.get(recipients[1]) != 250 else "")
+                     hint=_rcpt_hint(recipients, wanted, answers, logged_error(served.log.text)))
         check.expect("messages in learner's Maildir", 1, len(_delivered(root, ACCOUNT.user)))
         check.expect("messages in ada's Maildir", 1, len(_delivered(root, "ada")))
         check.expect("folders made for refused recipients", [], sorted(
             name for name in os.listdir(root) if name not in {"users.db", ACCOUNT.user, "ada"}),
             hint="raise SMTPBadRcpt before anything is created for an unknown user")
         server_health(check, served)
-
-
-def _ask_robot(port: int, question: bytes) -> str:
-    """The robot's answer to the end of DATA: ``"250"``, the code and text it refused with, or what went wrong."""
-    try:
-        with smtplib.SMTP("127.0.0.1", port, timeout=limits.REPLY) as client:
-            client.sendmail(SENDER, ["lucky@example.test"], question)
-        return "250"
-    except smtplib.SMTPDataError as refused:
-        return f"{refused.smtp_code} {refused.smtp_error.decode('utf-8', 'replace')}"
-    except (smtplib.SMTPException, OSError) as error:
-        return f"{type(error).__name__}: {error}"
 
 
 def check_lucky_reply(factory_for) -> None:
@@ -133,31 +123,34 @@ def check_lucky_reply(factory_for) -> None:
     from servers.web.lucky import lucky
 
     with Check("your robot answers before it says 250, and says 451 when it cannot answer",
-               hint="in eomReceived: question = email.message_from_bytes(b'\\n'.join(self.lines), "
-                    "policy=email.policy.default); return defer.ensureDeferred(self.answer(question))"
-                    ".addErrback(self.try_later)") as check:
+               start="in eomReceived, parse self.lines into a message and return the Deferred of "
+                     "self.answer(question) (a coroutine), with self.try_later as its errback") as check:
         service = lucky()
         search = check.serve(service, "check-lucky")
         upstream = practice_smtp.smtp(tls=False)
         relay = check.serve(upstream, "check-upstream")
         robot = check.serve(factory_for(search.url.rstrip("/"), relay.port), "check-robot")
-        question = (f"From: Ada <{SENDER}>\r\nTo: lucky@example.test\r\nSubject: twisted deferred\r\n"
+        topic = f"twisted deferred {os.urandom(3).hex()}"
+        question = (f"From: Ada <{SENDER}>\r\nTo: lucky@example.test\r\nSubject: {topic}\r\n"
                     f"Message-ID: <question@example.test>\r\n\r\nPlease look it up.\r\n").encode()
-        outcome = _ask_robot(robot.port, question)
+        outcome = mail.send(robot.port, SENDER, ["lucky@example.test"], question)
         answered_at_250 = len(upstream.outbox)
         if unwritten(check, robot):
             check.show(robot.transcript)
             return
         wait_until(lambda: upstream.outbox)  # a reply sent after the 250 (the mistake) is let finish
         search.stop()  # the search service is down: no answer can be made now
-        later = _ask_robot(robot.port, question.replace(b"twisted deferred", b"smtp relay"))
+        later = mail.send(robot.port, SENDER, ["lucky@example.test"],
+                          question.replace(topic.encode(), b"smtp relay"))
         check.show(robot.transcript)
         check.expect("the robot's answer to DATA", "250", outcome,
-                     hint="eomReceived must return a Deferred (defer.ensureDeferred(...)), not a coroutine or None")
+                     hint=_robot_hint(outcome, service.queries, topic,
+                                      logged_error(robot.log.text,
+                                                   ignore=("SMTPServerError",))))
         check.expect("replies handed on when the robot said 250", 1, answered_at_250,
-                     hint="return the Deferred of the whole job from eomReceived: the client's 250 must mean "
-                          "the answer has gone out")
-        check.expect("the query the search service got", ["twisted deferred"], service.queries[:1])
+                     hint="the robot said 250 before its reply had gone out: return the Deferred of the whole "
+                          "job from eomReceived, so the client's 250 means the answer is on its way")
+        check.expect("the query the search service got", [topic], service.queries[:1])
         if upstream.outbox:
             reply = message_from_bytes(upstream.outbox[0].data, policy=policy.default)
             check.expect("the reply's recipient", SENDER, upstream.outbox[0].recipients[0] if upstream.outbox[0]
@@ -165,147 +158,192 @@ def check_lucky_reply(factory_for) -> None:
             check.expect("the reply's In-Reply-To", "<question@example.test>", reply["In-Reply-To"])
         check.expect("the robot's answer with the search service stopped", "451 (try again later)", later,
                      ok=later.startswith("451"),
-                     hint="a search service that is down is a trouble that passes: answer 451 (the sender tries "
-                          "again later), not 550 (it bounces the question): .addErrback(self.try_later)"
-                     if later.startswith("550") else "")
+                     hint="with the search service down the robot answered 550, which bounces the question for "
+                          "good; a service that is down is a trouble that passes: answer 451 through the errback "
+                          "self.try_later" if later.startswith("550") else "")
         check.expect("replies handed on while the search service was down", 1, len(upstream.outbox))
         server_health(check, robot)
 
 
-def _pop3_session(port: int) -> tuple[list[bytes], list[bytes]]:
-    client = poplib.POP3("127.0.0.1", port, timeout=limits.QUICK)
-    try:
-        client.user(ACCOUNT.user)
-        client.pass_(ACCOUNT.password)
-        uids = [line.split()[1] for line in client.uidl()[1]]
-        count = client.stat()[0]
-        messages = [b"\n".join(client.retr(number)[1]) + b"\n" for number in range(1, count + 1)]
-        client.quit()
-        return uids, messages
-    finally:
-        client.close()
+def _robot_hint(outcome: str, queries: list, topic: str, error: str) -> str:
+    """Why the robot did not say 250 to a question it can answer, from its answer, the search service's queries
+    and the errors raised in the server."""
+    if outcome == "250":
+        return ""
+    if error:
+        return (f"the server raised {error} at the end of DATA (server.log has the traceback)"
+                + ("; a coroutine is not a Deferred until defer.ensureDeferred wraps it" if "coroutine" in error
+                   else ""))
+    if queries[:1] != [topic]:
+        return (f"the robot answered {outcome[:3]} and the search service was asked {queries[:1]} instead of the "
+                f"question's Subject: self.lines are the message's lines without their ends, so the message to "
+                f"parse is them joined with b'\\n'")
+    return f"the robot answered {outcome}: its job failed after the search (server.log has the traceback)"
+
+
+def _download_hint(got: mail.Download, log_error: str) -> str:
+    """Why the POP3 session did not end with QUIT, from the command that failed and the server's log."""
+    if not got.failed_at:
+        return ""
+    said = f"{got.failed_at} got no answer" + (f": the server raised {log_error}" if log_error else "")
+    if got.failed_at == "UIDL":
+        return f"{said}; the server formats each UID into its answer as bytes: getUidl must return bytes"
+    if got.failed_at.startswith("RETR"):
+        return (f"{said}; the server sends the message's lines as bytes: getMessage must give a file that reads "
+                "bytes")
+    return said
 
 
 def check_fixed_inbox(factory_for) -> None:
     """Exercise 8.3: ``factory_for(root)`` is a POP3 factory whose mailbox (a ``maildir.MaildirMailbox``
     subclass) reads messages as bytes (RETR answers) and gives each message its own UID (UIDL)."""
     with Check("UIDL and RETR answer from your Maildir mailbox",
-               hint="def getMessage(self, i): return open(self.list[i], 'rb'); def getUidl(self, i): return "
-                    "md5(os.path.basename(self.list[i])).hexdigest().encode('ascii')") as check:
+               start="getMessage(i) returns an open file of message i (self.list[i] is its path); getUidl(i) "
+                     "returns the MD5 of the file's base name") as check:
         root = _mail_folder(check)
-        expected = [_message(number).replace(b"\r\n", b"\n") for number in (1, 2)]
-        for number, data in enumerate(expected, 1):
-            (root / ACCOUNT.user / "new" / f"17645796{number:02d}.check{number}.example").write_bytes(data)
+        count = 3
+        expected = [_message(number).replace(b"\r\n", b"\n") + os.urandom(4).hex().encode() + b"\n"
+                    for number in range(1, count + 1)]
+        names = [f"17645796{number:02d}.check{number}.example" for number in range(1, count + 1)]
+        for name, data in zip(names, expected):
+            (root / ACCOUNT.user / "new" / name).write_bytes(data)
         served = check.serve(factory_for(root), "check-pop3")
-        uids, messages, problem = [], [], ""  # a server that never answers costs the check limits.QUICK
-        try:
-            uids, messages = _pop3_session(served.port)
-        except (poplib.error_proto, OSError, EOFError) as error:
-            problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        got = mail.pop3_download(served.port, ACCOUNT.user, ACCOUNT.password)
         check.show(served.transcript)
         if unwritten(check, served):
             return
-        check.expect("the session", "ended with QUIT", problem or "ended with QUIT",
-                     hint="RETR got no answer: getMessage must open the file in binary mode ('rb'), the server "
-                          "works in bytes")
-        check.expect("UIDs", "two different ones", uids, ok=len(set(uids)) == 2)
-        check.expect("messages, byte for byte", [short(m) for m in expected], [short(m) for m in messages],
-                     ok=messages == expected)
-        server_health(check, served, hint="the server works in bytes: getMessage must open the file with 'rb', "
-                                          "and getUidl must return bytes (md5(...).hexdigest().encode('ascii'))")
+        error = logged_error(served.log.text)
+        check.expect("the session", "ended with QUIT", got.ended, hint=_download_hint(got, error))
+        from hashlib import md5
+
+        wanted = sorted(md5(name.encode()).hexdigest().encode() for name in names)
+        check.expect("UIDs (sorted)", wanted, sorted(got.uids),
+                     hint="each message's UID is the MD5 of its own file's base name, as bytes: "
+                          "os.path.basename(self.list[i])")
+        check.expect("messages, byte for byte", [short(m) for m in expected], [short(m) for m in got.messages],
+                     ok=got.messages == expected,
+                     hint="RETR n asks for getMessage(n - 1): the file of self.list[i], the whole file")
+        server_health(check, served)
 
 
-def _imap_login(port: int) -> imaplib.IMAP4:
-    client = imaplib.IMAP4("127.0.0.1", port, timeout=limits.REPLY)
-    client.login(ACCOUNT.user, ACCOUNT.password)
-    return client
-
-
-def _uids(client: imaplib.IMAP4) -> list[int]:
-    _, [found] = client.uid("SEARCH", "ALL")
-    return [int(uid) for uid in found.split()]
+def _expunge_hint(reported: list, wanted: list) -> str:
+    if sorted(reported) == sorted(wanted):
+        return "each EXPUNGE response renumbers the messages after it: report the numbers highest first"
+    if reported and sorted(number + 1 for number in reported) == sorted(wanted):
+        return "sequence numbers count from 1 (enumerate(self.messages, 1)), not from 0"
+    return "report the sequence number of every message whose flags hold \\Deleted, and only those"
 
 
 def check_expunge(factory_for) -> None:
     """Exercise 8.4: ``factory_for(root)`` is an IMAP factory whose folder's ``expunge`` removes the files of
     the messages flagged ``\\Deleted`` and returns their sequence numbers, highest first; the other messages
-    keep their UIDs, also after a restart."""
+    keep their UIDs, in the same session and after a restart."""
+    import random
+
     with Check("EXPUNGE removes exactly the \\Deleted messages and reports them highest first",
-               hint="gone = [number for number, m in enumerate(self.messages, 1) if '\\\\Deleted' in "
-                    "m.getFlags()]; os.remove each one's path; self.rescan(); return gone[::-1]") as check:
+               start="in expunge, find the sequence numbers (from 1) of the messages flagged \\Deleted, remove "
+                     "their files, read the folder again and return the numbers") as check:
         root = _mail_folder(check)
-        for number in range(1, 5):
+        total = 5
+        for number in range(1, total + 1):
             (root / ACCOUNT.user / "new" / f"17645796{number:02d}.check{number}.example").write_bytes(
                 _message(number).replace(b"\r\n", b"\n"))
+        deleted = sorted(random.sample(range(2, total + 1), 2))
         served = check.serve(factory_for(root), "check-imap")
-        reported, before, after, problem = [], [], [], ""
+        reported, before, left, after, problem = [], [], [], [], ""
         try:
-            with _imap_login(served.port) as client:
+            with mail.imap_login(served.port, ACCOUNT.user, ACCOUNT.password) as client:
                 client.select("INBOX")
-                before = _uids(client)
-                client.store("2,3", "+FLAGS", "(\\Deleted)")
+                before = mail.imap_uids(client)
+                client.store(",".join(map(str, deleted)), "+FLAGS", "(\\Deleted)")
                 _, reported = client.expunge()
                 reported = [int(number) for number in reported if number]
+                left = mail.imap_uids(client)
                 client.logout()
-        except (imaplib.IMAP4.error, OSError) as error:
-            problem = f"{type(error).__name__}: {error}"
+        except mail.MAIL_ERRORS as error:
+            problem = mail.failure(error)
         check.show(served.transcript)
         if unwritten(check, served):
             return
         served.stop()
         again = check.serve(factory_for(root), "check-imap-again")  # a restart on the same folder
         try:
-            with _imap_login(again.port) as client:
+            with mail.imap_login(again.port, ACCOUNT.user, ACCOUNT.password) as client:
                 client.select("INBOX", readonly=True)
-                after = _uids(client)
+                after = mail.imap_uids(client)
                 client.logout()
-        except (imaplib.IMAP4.error, OSError) as error:
-            problem = problem or f"after a restart: {type(error).__name__}: {error}"
-        check.expect("the session", "no error", problem or "no error")
-        check.expect("EXPUNGE responses", [3, 2], reported,
-                     hint="return the sequence numbers highest first (gone[::-1]): each EXPUNGE renumbers the "
-                          "messages after it" if reported == [2, 3] else "")
-        check.expect("UIDs after a restart", [before[0], before[3]] if len(before) == 4 else "four UIDs", after,
-                     hint="remove the files (os.remove(message.path)): what stays in new/ or cur/ is still mail")
-        check.expect("message files left", 2, len(_delivered(root, ACCOUNT.user)))
+        except mail.MAIL_ERRORS as error:
+            problem = problem or f"after a restart: {mail.failure(error)}"
+        error = logged_error(served.log.text)
+        check.expect("the session", "no error", problem or "no error",
+                     hint=f"the server raised {error} (server.log has the traceback)" if error else "")
+        wanted = deleted[::-1]
+        check.expect("EXPUNGE responses", wanted, reported, sent=f"STORE {','.join(map(str, deleted))} "
+                     "+FLAGS (\\Deleted), then EXPUNGE",
+                     hint=_expunge_hint(reported, wanted))
+        kept = [uid for number, uid in enumerate(before, 1) if number not in deleted]
+        check.expect("message files left", total - len(deleted), len(_delivered(root, ACCOUNT.user)),
+                     hint="the \\Deleted messages' files are still in new/ or cur/, where they are still mail: "
+                          "remove them (os.remove(message.path))")
+        check.expect("UIDs in the same session, after EXPUNGE", kept, left,
+                     hint="the folder still lists the removed messages: read the folder again after removing "
+                          "their files (self.rescan())")
+        check.expect("UIDs after a restart", kept, after)
         server_health(check, again)
 
 
+def _heard_hint(heard: bytes, error: str) -> str:
+    if error:
+        return f"the server raised {error} while telling the client (server.log has the traceback)"
+    if heard.startswith(b"* 1 EXISTS"):
+        return "EXISTS is how many messages the folder holds now, not how many are new: len(self.messages)"
+    if heard == b"(nothing)":
+        return "the client heard nothing: call every listener's newMessages after the folder has been read again"
+    return "newMessages(exists, recent) takes the number of messages first, then the recent count (None)"
+
+
 def check_new_mail_pushed(system_for) -> None:
-    """Exercise 8.5: ``system_for(root)`` is ``(smtp_factory, imap_factory)`` on the same Maildirs; a client
-    that selected INBOX hears ``* N EXISTS`` (N: every message now in the folder) as soon as SMTP has
+    """Exercise 8.5: ``system_for(root)`` is ``(smtp_factory, imap_factory)`` on the same Maildirs; every
+    client that selected INBOX hears ``* N EXISTS`` (N: every message now in the folder) as soon as SMTP has
     delivered, without sending a command."""
+    import random
+
     with Check("a selected IMAP client hears of new mail at once",
-               hint="in notify: for listener in list(self.listeners): listener.newMessages(len(self.messages), "
-                    "None)") as check:
+               start="in notify, tell each of self.listeners how many messages the folder holds now "
+                     "(IMailboxListener.newMessages)") as check:
         root = _mail_folder(check)
-        (root / ACCOUNT.user / "new" / "1764579601.check1.example").write_bytes(_message(1).replace(b"\r\n",
-                                                                                                     b"\n"))
+        present = random.randint(1, 3)
+        for number in range(1, present + 1):
+            (root / ACCOUNT.user / "new" / f"17645796{number:02d}.check{number}.example").write_bytes(
+                _message(number).replace(b"\r\n", b"\n"))
         smtp_factory, imap_factory = system_for(root)
         smtp = check.serve(smtp_factory, "check-smtp")
         imap = check.serve(imap_factory, "check-imap")
-        heard, problem = b"", ""
+        heard, problem = [], ""
         try:
-            client = _imap_login(imap.port)
+            watchers = [mail.imap_login(imap.port, ACCOUNT.user, ACCOUNT.password) for _ in range(2)]
             try:
-                client.select("INBOX")
-                with smtplib.SMTP("127.0.0.1", smtp.port, timeout=limits.REPLY) as sender:
-                    sender.sendmail(SENDER, [f"{ACCOUNT.user}@example.test"], _message(2))
-                try:
-                    heard = client.readline()  # no command sent: only an unsolicited line can come
-                except (socket.timeout, TimeoutError):
-                    heard = b"(nothing)"
+                for watcher in watchers:
+                    watcher.select("INBOX")
+                sent = mail.send(smtp.port, SENDER, [f"{ACCOUNT.user}@example.test"], _message(present + 1))
+                problem = "" if sent == "250" else f"sending: {sent}"
+                for watcher in watchers:
+                    try:
+                        heard.append(watcher.readline())  # no command sent: only an unsolicited line can come
+                    except (socket.timeout, TimeoutError):
+                        heard.append(b"(nothing)")
             finally:
-                client.shutdown()
-        except (imaplib.IMAP4.error, smtplib.SMTPException, OSError) as error:
-            problem = f"{type(error).__name__}: {error}"
+                for watcher in watchers:
+                    watcher.shutdown()
+        except mail.MAIL_ERRORS as error:
+            problem = mail.failure(error)
         check.show(imap.transcript)
         if unwritten(check, imap) or unwritten(check, smtp):
             return
         check.expect("the session", "no error", problem or "no error")
-        check.expect("what the client heard, unasked", "* 2 EXISTS", heard.decode("ascii", "replace").strip(),
-                     hint="EXISTS is how many messages the folder holds now, not how many are new: "
-                          "len(self.messages)" if heard.startswith(b"* 1 EXISTS") else
-                     "call every listener's newMessages(count, None) after the rescan")
+        lines = [line.decode("ascii", "replace").strip() for line in heard]
+        first_wrong = next((line for line in heard if not line.startswith(b"* %d EXISTS" % (present + 1))), b"")
+        check.expect("what each of two selected clients heard, unasked", [f"* {present + 1} EXISTS"] * 2, lines,
+                     hint=_heard_hint(first_wrong, logged_error(imap.log.text)))
         server_health(check, imap)
         server_health(check, smtp)

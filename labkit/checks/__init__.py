@@ -19,6 +19,9 @@ everything they share lives here, one idea per module:
 ``xmlrpc``                XML-RPC with ``xmlrpc.client``: :func:`call`, :func:`fault`
 ``pb``                    Perspective Broker with Twisted's own client (no other exists): :func:`pb_session`
 ``nntp``                  NNTP with ``nntplib``: :func:`newsreader`, :func:`ask`
+``mail``                  SMTP, POP3 and IMAP with ``smtplib``, ``poplib``, ``imaplib``: :func:`smtp_client`,
+                          :func:`pop3_login`, :func:`imap_login`, :func:`recipient_answers`, :func:`send`,
+                          :func:`pop3_download`
 ``ssh``                   SSH with conch's command endpoint and a pinned host key: :func:`run_command`,
                           :func:`type_at_shell`, :func:`known_hosts_file`
 ``quiet``                 reactor output without the tracebacks a check reports itself: :func:`tracebacks_left_out`

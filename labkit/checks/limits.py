@@ -10,6 +10,13 @@ LEARNER_CALL = 5.0
 QUICK = 3.0
 """An answer that takes milliseconds on loopback: a refused connection, one short request to a practice server."""
 
+BLOCKING_CLIENT = 8.0
+"""A blocking client of the learner's (a socket with a time-out of its own, up to 5 s) that may wait that long
+once before it gives up: longer than its own time-out, so the check sees how the learner's code ended."""
+
+SOAP_SESSION = 15.0
+"""A blocking SOAP client's whole session with a practice server: the WSDL read, then one call per page."""
+
 SCAN = 10.0
 """The learner's port scan of twenty ports."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import xmlrpc.client
+from xml.parsers.expat import ExpatError
 
 from labkit.checks import limits
 from labkit.checks.values import Shown
@@ -44,5 +45,6 @@ def call(port: int, method: str, *args, path: str = "/", timeout: float = limits
         return Shown(f"{fault(failed.faultCode)} {failed.faultString}")
     except xmlrpc.client.ProtocolError as failed:
         return Shown(f"no answer: HTTP {failed.errcode} {failed.errmsg}")
-    except (OSError, http.client.HTTPException, xmlrpc.client.ResponseError, ValueError) as failed:
+    except (OSError, http.client.HTTPException, xmlrpc.client.ResponseError, ValueError,
+            ExpatError) as failed:
         return Shown(f"no answer: {type(failed).__name__}: {failed}")
