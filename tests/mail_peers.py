@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from labkit.checks import mail
 from servers import accounts
 from tests.peers import free_port, missing, need, wait_for_port
 
@@ -29,18 +30,14 @@ WAIT = 10
 
 
 def pop_login(port: int, password: str = ACCOUNT.password) -> poplib.POP3:
-    """``poplib`` logged in with USER/PASS to the POP3 server on loopback ``port``."""
-    client = poplib.POP3("127.0.0.1", port, timeout=WAIT)
-    client.user(ACCOUNT.user)
-    client.pass_(password)
-    return client
+    """The kit's ``poplib`` client logged in with USER/PASS as the practice learner (the check kit's login)."""
+    return mail.pop3_login(port, ACCOUNT.user, password, timeout=WAIT)
 
 
 def imap_login(port: int) -> imaplib.IMAP4:
-    """``imaplib`` logged in to the IMAP server on loopback ``port``."""
-    client = imaplib.IMAP4("127.0.0.1", port, timeout=WAIT)
-    client.login(ACCOUNT.user, ACCOUNT.password)
-    return client
+    """The kit's ``imaplib`` client logged in as the practice learner (the check kit's login)."""
+    return mail.imap_login(port, ACCOUNT.user, ACCOUNT.password, timeout=WAIT)
+
 
 CONFIGURATION = """\
 protocols = imap pop3
