@@ -15,13 +15,17 @@ KERNEL_STARTUP = 300  # seconds a fresh kernel may take to answer its first requ
 CELL_TIMEOUT = 120  # seconds a cell may take, in the notebook tests and in autograde
 
 
-def execute(notebook: nbformat.NotebookNode, folder: pathlib.Path, *, timeout: int = CELL_TIMEOUT,
-            **options) -> nbformat.NotebookNode:
-    """Run every cell of ``notebook`` in a fresh ``python3`` kernel whose working folder is ``folder``, in place;
-    returns it. Stops at a cell that raises unless it is tagged ``raises-exception`` (nbclient's rule);
-    ``options`` go to nbclient's ``NotebookClient``."""
+def client(notebook: nbformat.NotebookNode, folder: pathlib.Path, *, timeout: int = CELL_TIMEOUT, **options):
+    """An nbclient ``NotebookClient`` for ``notebook`` in a fresh ``python3`` kernel whose working folder is
+    ``folder``, with these limits; ``options`` go to ``NotebookClient`` too."""
     from nbclient import NotebookClient  # an author's tool: the learner's environment has no need of it
 
-    NotebookClient(notebook, timeout=timeout, startup_timeout=KERNEL_STARTUP, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}, **options).execute()
+    return NotebookClient(notebook, timeout=timeout, startup_timeout=KERNEL_STARTUP, kernel_name="python3",
+                          resources={"metadata": {"path": str(folder)}}, **options)
+
+
+def execute(notebook: nbformat.NotebookNode, folder: pathlib.Path, **limits) -> nbformat.NotebookNode:
+    """Run every cell of ``notebook`` in place, as :func:`client` sets it up; returns it. Stops at a cell that
+    raises unless it is tagged ``raises-exception`` (nbclient's rule)."""
+    client(notebook, folder, **limits).execute()
     return notebook
