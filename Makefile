@@ -39,7 +39,7 @@ lab: $(LAB_VENV)/.installed
 test bench learner-copies: export PATH := $(abspath $(BIN)):$(PATH)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest tests notebooks/[0-9][0-9]-*.ipynb $(NBVAL) -p no:cacheprovider \
-		-n $(WORKERS) --dist loadgroup --durations=20
+		-n $(WORKERS) --dist loadfile --durations=20
 
 bench: $(INSTALLED)
 	$(BIN)/python -m tests.benchmarks

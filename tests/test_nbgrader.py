@@ -3,8 +3,9 @@
 Each chapter gets a course directory of its own (``course/nbgrader_config.py``, the complete notebook under
 ``source/``): ``nbgrader generate_assignment``, then one ``nbgrader autograde`` of several submissions: the complete
 notebook (full marks), the untouched release (zero) and the release with one exercise solved by its cell from the
-complete notebook (exactly that exercise's points). Scores are read from nbgrader's gradebook. The chapters are
-graded at the same time, one process each. The release's cells are the learner copy's cells.
+complete notebook (exactly that exercise's points). Scores are read from nbgrader's gradebook. A chapter is
+graded once, by the first of its tests that needs it; a chapter whose grading failed fails its own tests only.
+The release's cells are the learner copy's cells.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The chapter notebooks: learner copies in sync and clean, Run All reaches their end, notebooks re-runnable.
 
 nbval (run by `make test` on the complete notebooks) proves that every solution passes its check and that the
-stored outputs are what the code shows today. A chapter's tests run in one test process (``tests/conftest.py``),
-so its learner copy runs once for the tests that read what it showed; the chapters are spread over the processes.
+stored outputs are what the code shows today. The tests of this file run in one test process,
+so a learner copy runs once for the tests that read what it showed.
 """
 
 from __future__ import annotations
