@@ -1,4 +1,8 @@
-"""Shared fixtures: one labkit reactor per test process, and no practice server leaks between tests."""
+"""Shared fixtures: one labkit reactor per test process, and no practice server leaks between tests.
+
+`make test` deals whole test files (and notebooks, for nbval) out to several processes (pytest-xdist,
+``--dist loadfile``): a file's module fixtures are built once, in one process.
+"""
 
 import pytest
 
@@ -10,3 +14,4 @@ def _no_leftover_servers():
     yield
     if labkit.bridge._state["reactor"] is not None:
         labkit.stop_all()
+

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import jupyter_client
 
+from authoring.execution import KERNEL_STARTUP
+
 ANSI_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -23,9 +25,11 @@ class CellRun:
 
 class Kernel:
     def __init__(self, env: dict | None = None):
-        """A fresh kernel; ``env`` replaces the environment it starts with (the test's own by default)."""
+        """A fresh kernel; ``env`` replaces the environment it starts with (the test's own by default). It may take
+        :data:`~authoring.execution.KERNEL_STARTUP` seconds to answer: the tests run several kernels at once."""
         extra = {} if env is None else {"env": env}
-        self.manager, self.client = jupyter_client.manager.start_new_kernel(kernel_name="python3", **extra)
+        self.manager, self.client = jupyter_client.manager.start_new_kernel(
+            kernel_name="python3", startup_timeout=KERNEL_STARTUP, **extra)
 
     def start(self, code: str) -> str:
         return self.client.execute(code)

@@ -1,18 +1,22 @@
-"""labkit.learner: learner copies come out of nbgrader's preprocessors, with the workbook's three steps; a learner's
-workspace gets new chapters and keeps their own files (``python -m labkit workspace``, run by ``make lab``)."""
+"""authoring.learner: learner copies come out of nbgrader's preprocessors, with the workbook's three steps, and
+nbgrader loads the course configuration without Twisted; a learner's workspace gets new chapters and keeps their own
+files (``python -m authoring workspace``, run by ``make lab``), and ``make lab`` installs no instructor tools."""
 
+import json
 import pathlib
 import re
 import shutil
 import subprocess
+import sys
 
 import nbformat
 import pytest
 from nbgrader.preprocessors import ClearOutput, ClearSolutions, LockCells, SaveCells
 
-from labkit.learner import (ClearSolutionsKeepingStartingCode, RunAllPastUnsolved, StartClean, learner_copy,
-                            release_preprocessors, stale, write_learner_copies)
-from labkit.__main__ import main
+from authoring.__main__ import main
+from authoring.execution import KERNEL_STARTUP
+from authoring.learner import (ClearSolutionsKeepingStartingCode, RunAllPastUnsolved, StartClean, learner_copy,
+                               release_preprocessors, stale, write_learner_copies)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -142,11 +146,63 @@ def test_the_workspace_gets_new_chapters_and_never_overwrites_a_learners_file(tm
     assert "added" in told and "02-b.ipynb" in told and "kept your 1 notebook" in told
 
 
-def test_make_lab_opens_the_gitignored_workspace_it_fills(tmp_path):
+def _make(*args: str, **options) -> subprocess.CompletedProcess:
     if shutil.which("make") is None or shutil.which("git") is None:
         pytest.skip("make and git are needed")
-    planned = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True).stdout.splitlines()
-    fill = next(n for n, line in enumerate(planned) if "-m labkit workspace notebooks/learner workspace" in line)
+    return subprocess.run(["make", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, **options)
+
+
+def test_make_lab_installs_no_instructor_tools_and_opens_the_gitignored_workspace_it_fills():
+    planned = _make("-n", "-B", "lab").stdout.splitlines()  # -B: the set-up steps too, as on first use
+    installs = [line for line in planned if "pip install" in line and "--upgrade pip" not in line]
+    assert installs == [".venv-lab/bin/python -m pip install --quiet -e ."], planned
+    fill = next(n for n, line in enumerate(planned) if "-m authoring workspace notebooks/learner workspace" in line)
     assert re.search(r"jupyter lab workspace/", planned[fill + 1])
-    ignored = subprocess.run(["git", "check-ignore", "-q", "workspace/01-getting-started.ipynb"], cwd=ROOT)
-    assert ignored.returncode == 0
+    tested = [line for line in _make("-n", "-B", "test").stdout.splitlines() if "pip install" in line]
+    assert any("-e '.[test]'" in line and line.startswith(".venv/bin/") for line in tested), tested
+    for ignored in ("workspace/01-getting-started.ipynb", ".venv-lab/bin/python"):
+        assert subprocess.run(["git", "check-ignore", "-q", ignored], cwd=ROOT).returncode == 0, ignored
+
+
+def test_make_lab_puts_the_lab_environments_tools_first_on_the_labs_path(tmp_path):
+    """The lab's terminals inherit JupyterLab's PATH: twistd, ckeygen and trial come from the lab's environment."""
+    venv, workspace, told = tmp_path / "venv", tmp_path / "workspace", tmp_path / "told"
+    (venv / "bin").mkdir(parents=True)
+    fakes = {"python": f'#!/bin/sh\nexec {sys.executable} "$@"\n',
+             "jupyter": f'#!/bin/sh\necho "$PATH" > {told}\necho "$@" >> {told}\n'}
+    for name, script in fakes.items():
+        (venv / "bin" / name).write_text(script)
+        (venv / "bin" / name).chmod(0o755)
+    (venv / ".installed").touch()  # set up already: newer than pyproject.toml
+    made = _make("lab", f"LAB_VENV={venv}", f"WORKSPACE={workspace}")
+    assert made.returncode == 0, made.stderr
+    path, arguments = told.read_text().splitlines()
+    assert path.split(":")[0] == str(venv / "bin") and arguments.startswith(f"lab {workspace}/")
+    assert (workspace / "01-getting-started.ipynb").exists()
+
+
+# Loads the course configuration as nbgrader does (from the working folder), then reports what it set and whether
+# anything of Twisted or of the kernel's runtime came along.
+LOAD_CONFIG = """
+import json, sys, threading
+from nbgrader.apps import NbGraderApp
+app = NbGraderApp()
+app.initialize([])
+print(json.dumps({
+    "steps": [step.__name__ for step in app.config.GenerateAssignment.preprocessors],
+    "startup": app.config.Execute.startup_timeout,
+    "imported": sorted(name for name in sys.modules if name.split(".")[0] in ("twisted", "labkit")),
+    "threads": [thread.name for thread in threading.enumerate()],
+}))
+"""
+
+
+def test_loading_the_nbgrader_configuration_imports_no_twisted_and_starts_no_reactor(tmp_path):
+    shutil.copy(ROOT / "course" / "nbgrader_config.py", tmp_path)
+    loaded = subprocess.run([sys.executable, "-c", LOAD_CONFIG], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    told = json.loads(loaded.stdout.splitlines()[-1])
+    assert told["steps"] == [step.__name__ for step in release_preprocessors()]
+    assert "StartClean" in told["steps"] and told["startup"] == KERNEL_STARTUP
+    assert told["imported"] == [] and told["threads"] == ["MainThread"]

@@ -49,7 +49,7 @@ def test_readme_links_binder_to_the_first_chapter():
 
 
 @pytest.mark.parametrize("version", ["3.12", "3.13"])
-def test_labkit_and_servers_import_on_newer_pythons(version, tmp_path):
+def test_the_workbook_installs_and_runs_on_newer_pythons(version, tmp_path):
     interpreter = None
     if shutil.which("pyenv"):  # pyenv keeps other Pythons under its root (its shims only run the active one)
         root = subprocess.run(["pyenv", "root"], capture_output=True, text=True)
@@ -65,7 +65,7 @@ def test_labkit_and_servers_import_on_newer_pythons(version, tmp_path):
     pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(ROOT)],
                          capture_output=True, text=True, timeout=900)
     assert pip.returncode == 0, pip.stderr[-2000:]
-    code = ("import labkit, servers\n"
+    code = ("import labkit, servers, authoring.__main__\n"  # the wheel holds all three packages
             "s = labkit.serve('echo')\n"
             "import socket\n"
             "c = socket.create_connection(('127.0.0.1', s.port)); c.sendall(b'hi\\nquit\\n')\n"

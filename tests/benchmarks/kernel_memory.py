@@ -1,5 +1,5 @@
 """A Jupyter kernel's memory after each chapter notebook: every ``notebooks/NN-*.ipynb`` is run top to bottom in a
-fresh kernel (nbclient, as ``python -m labkit execute`` runs it, without saving anything), and the kernel's RSS is
+fresh kernel (nbclient, as ``python -m authoring execute`` runs it, without saving anything), and the kernel's RSS is
 read from /proc when the last cell is done, before the kernel shuts down. Target: at most 150 MB per kernel, so a
 class of 100 fits one hub machine. Cells that raise on purpose carry the ``raises-exception`` tag and count.
 """

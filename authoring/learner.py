@@ -35,6 +35,8 @@ from nbgrader.preprocessors import (ClearOutput, ClearSolutions, IncludeHeaderFo
                                     NbGraderPreprocessor, SaveCells)
 from nbgrader.utils import is_grade, is_solution
 
+from authoring.workspace import chapters
+
 __all__ = ["LEARNER_VERSION", "ClearSolutionsKeepingStartingCode", "RunAllPastUnsolved", "StartClean",
            "learner_copy", "release_preprocessors", "stale", "uses_a_solution", "write_learner_copies"]
 
@@ -170,7 +172,7 @@ def learner_copy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def _pairs(folder: pathlib.Path):
-    for source in sorted(folder.glob("[0-9][0-9]-*.ipynb")):
+    for source in chapters(folder):
         yield source, folder / "learner" / source.name
 
 
