@@ -1,5 +1,6 @@
-"""A daemon started as another user reaches this kernel's Python even where it lies in a folder that user may
-not enter (pyenv under /root): a private mount namespace opens the way, and nothing changes outside it."""
+"""A daemon on the learner's own Python: started as another user, it reaches the kernel's Python even where that lies
+in a folder the user may not enter (pyenv under /root): a private mount namespace opens the way, and nothing changes
+outside it. Its log is plain text on every Python."""
 
 import os
 import pathlib
@@ -71,3 +72,14 @@ def test_without_unshare_the_refusal_names_the_folder_and_what_to_do(closed_pref
     message = str(refused.value)
     assert f"it lies in {closed} (mode drwx------)" in message
     assert "installed under /usr/local or /opt" in message and message.endswith("or leave out user=")
+
+
+def test_a_daemons_log_is_plain_text_though_the_kernel_asks_tools_for_colour(tmp_path, monkeypatch):
+    from labkit import daemons
+
+    monkeypatch.setenv("FORCE_COLOR", "1")  # as ipykernel sets it; Python 3.13 colours its tracebacks then
+    broken = tmp_path / "broken.tac"
+    broken.write_text("from twisted.application import service\napplication = service.Application(\n")
+    with pytest.raises(daemons.DaemonFailed) as failed:
+        daemons.twistd(broken, folder=tmp_path / "run")
+    assert "SyntaxError" in str(failed.value) and "\x1b[" not in str(failed.value)

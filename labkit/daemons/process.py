@@ -78,8 +78,10 @@ class Daemon(Program):
         launcher = [sys.executable, "-c", LAUNCHER, str(os.getpid()), READY, str(path_entry.resolve()), tool]
         if user is not None:  # setpriv replaces itself with the launcher: the kernel stays its parent
             launcher = started_as(user, launcher, folder / ".python-of-the-kernel")
+        # A log is text read back, never a terminal: no colours, though the kernel sets FORCE_COLOR (3.13's
+        # tracebacks obey it; PYTHON_COLORS overrides it).
         super().__init__(tool, args, launcher=launcher, cwd=folder,
-                         env={"PYTHONPATH": python_path, **(env or {})})
+                         env={"PYTHONPATH": python_path, "PYTHON_COLORS": "0", **(env or {})})
         daemons_started.add(self)
 
     @property
