@@ -1,6 +1,7 @@
 """Short tracebacks: the learner's own frames, the exception, and no folder of this machine's libraries."""
 
 import json
+import linecache
 import pathlib
 import traceback
 
@@ -80,3 +81,43 @@ def test_a_library_path_a_peer_sent_as_text_loses_the_machines_folders_in_a_log(
               "/home/someone/.venv/lib/python3.11/site-packages/twisted/internet/defer.py:144:execute\\n]\"\n")
     assert "/home/someone" not in log.text and "site-packages" not in log.text
     assert "\\ntwisted/internet/defer.py:144:execute\\n" in log.text
+
+
+def carets_under(code, **names):
+    """The frame of the line ``code`` raising, formatted by short_traceback: its source line and its carets."""
+    source = "def failing():\n    " + code.replace("\n", "\n    ") + "\n"
+    filename = f"<carets {code!r}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = dict(names)
+    exec(compile(source, filename, "exec"), namespace)
+    try:
+        namespace["failing"]()
+    except Exception as error:
+        return short_traceback(traceback.extract_tb(error.__traceback__)[-1:]).splitlines()[1:]
+    finally:
+        del linecache.cache[filename]
+    raise AssertionError(f"{code} did not raise")
+
+
+def test_carets_pick_out_an_operator_and_brackets_and_underline_a_call_whole_on_every_python():
+    assert carets_under('x = "You said: " + line', line=b"hi") == [
+        '    x = "You said: " + line',
+        '        ~~~~~~~~~~~~~^~~~~~']
+    assert carets_under('x = lines[5]', lines=[]) == [
+        "    x = lines[5]",
+        "        ~~~~~^^^"]
+    # Python 3.13 would draw the call as ~~~~~~~~~~~^^^^^^^: a saved traceback must not depend on the version.
+    assert carets_under('x = "\\r\\n".join(lines)', lines=[b"GET"]) == [
+        '    x = "\\r\\n".join(lines)',
+        "        ^^^^^^^^^^^^^^^^^^"]
+
+
+def test_no_carets_where_the_whole_line_failed_and_only_the_first_line_of_a_longer_expression():
+    assert carets_under("len(thing)", thing=None) == ["    len(thing)"]
+    assert carets_under("x = (name +\n     1)", name="a") == [
+        "    x = (name +",
+        "         ^^^^^^"]
+
+
+def test_a_frame_without_its_position_has_no_carets():
+    assert short_traceback([frame("/tmp/ipykernel_1/123.py", 3, "lineReceived")]).count("\n") == 1

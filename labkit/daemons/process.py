@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 
+from labkit.daemons.reach import account, started_as
 from labkit.programs import Program
 
 __all__ = ["READY", "Daemon", "DaemonFailed", "LAUNCHER", "account", "daemons_started"]
@@ -43,6 +44,9 @@ _HINTS = [
                                                                  "(give one in a folder you can write); a file a "
                                                                  "service opens after twistd dropped root must be "
                                                                  "open to the user it became"),
+    (r"cannot start this kernel's Python|error while loading shared libraries",
+     "the user it starts as cannot start this kernel's Python (see below for the folder in the way, and what "
+     "to do)"),
     (r"No variable named 'application'", "a .tac file must define a module-level name `application` "
                                         "(service.Application(...))"),
     (r"in startService", "a service raised in its startService, so twistd stopped: fix what the traceback "
@@ -52,11 +56,6 @@ _HINTS = [
 ]
 
 daemons_started: set[Daemon] = set()  # the daemons this kernel started and has not stopped
-
-
-def account(user) -> pwd.struct_passwd:
-    """The password-file entry of ``user``, a name or a uid (as ``--uid`` takes either)."""
-    return pwd.getpwuid(int(user)) if str(user).isdigit() else pwd.getpwnam(user)
 
 
 class DaemonFailed(RuntimeError):
@@ -78,10 +77,11 @@ class Daemon(Program):
         python_path = os.pathsep.join(filter(None, [str(path_entry.resolve()), os.environ.get("PYTHONPATH")]))
         launcher = [sys.executable, "-c", LAUNCHER, str(os.getpid()), READY, str(path_entry.resolve()), tool]
         if user is not None:  # setpriv replaces itself with the launcher: the kernel stays its parent
-            launcher = ["setpriv", f"--reuid={user}", f"--regid={account(user).pw_gid}", "--clear-groups",
-                        *launcher]
+            launcher = started_as(user, launcher, folder / ".python-of-the-kernel")
+        # A log is text read back, never a terminal: no colours, though the kernel sets FORCE_COLOR (3.13's
+        # tracebacks obey it; PYTHON_COLORS overrides it).
         super().__init__(tool, args, launcher=launcher, cwd=folder,
-                         env={"PYTHONPATH": python_path, **(env or {})})
+                         env={"PYTHONPATH": python_path, "PYTHON_COLORS": "0", **(env or {})})
         daemons_started.add(self)
 
     @property
