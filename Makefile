@@ -15,7 +15,7 @@ WORKERS ?= 3
 NBVAL := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout 120 \
 	--nbval-kernel-startup-timeout 300
 
-.PHONY: lab test bench learner-copies clean
+.PHONY: lab test bench mutants learner-copies clean
 
 $(LAB_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(LAB_VENV)
@@ -36,13 +36,18 @@ lab: $(LAB_VENV)/.installed
 	$(LAB_VENV)/bin/jupyter lab $(WORKSPACE)/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # One pytest run: the tests and nbval of every complete notebook, on $(WORKERS) processes.
-test bench learner-copies: export PATH := $(abspath $(BIN)):$(PATH)
+test bench mutants learner-copies: export PATH := $(abspath $(BIN)):$(PATH)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest tests notebooks/[0-9][0-9]-*.ipynb $(NBVAL) -p no:cacheprovider \
 		-n $(WORKERS) --dist loadfile --durations=20
 
 bench: $(INSTALLED)
 	$(BIN)/python -m tests.benchmarks
+
+# Mutation runs of every exercise's solution against its check (slow: about a minute per chapter); CHAPTERS="5 8"
+# for some. Prints made/killed/survived per exercise and fails when one kills less than 90 %.
+mutants: $(INSTALLED)
+	$(BIN)/python -m authoring.mutants $(CHAPTERS)
 
 learner-copies: $(INSTALLED)
 	$(BIN)/python -m authoring learner-copies notebooks
