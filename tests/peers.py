@@ -47,3 +47,20 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, limit: float 
         except OSError:
             assert time.monotonic() < deadline, f"{what} did not listen on port {port}"
             time.sleep(0.1)
+
+
+def send_then_drain(port: int, data: bytes, wait: float = 15.0) -> bytes:
+    """Send ``data`` to the server on loopback ``port``, half-close, and read until the server closes: what it
+    answered (a reset counts as closed). Fails the test if the server neither answers nor closes within ``wait``."""
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            raise AssertionError(f"the server neither answered nor closed within {wait} s") from None
+        except OSError:
+            pass  # the server closed first (reset, broken pipe, not connected)
+    return answer

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pytest
 
 import servers
+from tests.peers import send_then_drain
 from tests.standalone import Standalone, standalone
 
 HOST = "127.0.0.1"
@@ -77,22 +78,6 @@ def server(request):
 
 def connect(port: int) -> socket.socket:
     return socket.create_connection((HOST, port), timeout=WAIT)
-
-
-def send_then_drain(port: int, data: bytes) -> bytes:
-    """Send ``data``, half-close, and read until the server closes: what it answered (reset counts as closed)."""
-    answer = b""
-    with connect(port) as sock:
-        try:
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except TimeoutError:
-            raise AssertionError(f"the server neither answered nor closed within {WAIT} s") from None
-        except OSError:
-            pass  # the server closed first (reset, broken pipe, not connected)
-    return answer
 
 
 def random_line(chance: random.Random) -> bytes:

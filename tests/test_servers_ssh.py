@@ -21,32 +21,15 @@ import labkit
 from labkit.checks.ssh import known_hosts_file, run_command
 from servers import accounts
 from servers.loopback import NotLoopback
-from servers.ssh import probes, shell, ssh
+from servers.ssh import probes, shell
 from servers.ssh.connection import MAX_CHANNELS
 from servers.ssh.keys import fingerprint, host_key, new_key
 from servers.ssh.manhole import new_session
 from tests.peers import need
+from tests.ssh_peers import private_key_file, server, user_key  # noqa: F401 (server, user_key: fixtures)
 
 PASSWORD = {account.user: account.password for account in accounts.accounts("ssh")}["learner"]
 SSHD = "/usr/sbin/sshd"
-
-
-@pytest.fixture(scope="module")
-def user_key():
-    return new_key()
-
-
-@pytest.fixture
-def server(user_key):
-    return labkit.serve(ssh(authorized_keys={"learner": [user_key]}), name="test-ssh", show=False)
-
-
-def private_key_file(folder, key):
-    """``key``'s private half in OpenSSH's format, in ``folder/id_ed25519`` readable by its owner only."""
-    path = folder / "id_ed25519"
-    path.write_bytes(key.toString("openssh"))
-    path.chmod(0o600)
-    return path
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from servers.ssh.keys import host_key, new_key
 from servers.ssh.transport import STRONG
 from tests.peers import free_port, missing, need
 from labkit.checks.ssh import known_hosts_file
-from tests.test_servers_ssh import private_key_file, server, user_key  # noqa: F401 (server, user_key: fixtures)
+from tests.ssh_peers import private_key_file, server, user_key  # noqa: F401 (server, user_key: fixtures)
 
 try:
     import paramiko

@@ -9,7 +9,7 @@ from twisted.protocols import basic
 import labkit
 from labkit.wire import CLIENT, SERVER, RecordingFactory, Transcript, show_bytes
 from servers.tcp import EchoProtocol
-from tests.test_robustness import send_then_drain
+from tests.peers import send_then_drain
 
 
 def connect(factory, transcript_side=SERVER):
