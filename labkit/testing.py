@@ -85,15 +85,33 @@ class Mistake:
 
     def apply(self, source: str) -> str:
         """The solution cell's source with this mistake in it; ValueError if a replacement does not fit the
-        solution exactly once (the solution changed: the mistake must be written again)."""
-        region = solution_region(source)
-        changed = region
+        solution exactly once (the solution changed: the mistake must be written again). A cell with several
+        solution regions (several methods to write) counts them all; each replacement changes the one it fits."""
+        spans = _region_spans(source)
+        changed = [source[start:stop] for start, stop in spans]
         for old, new in self.replace:
-            if changed.count(old) != 1:
+            found = sum(region.count(old) for region in changed)
+            if found != 1:
                 raise ValueError(f"mistake {self.name!r} of {self.exercise}: {old!r} occurs "
-                                 f"{changed.count(old)} times in the solution, not once")
-            changed = changed.replace(old, new)
-        return source.replace(region, changed, 1)
+                                 f"{found} times in the solution, not once")
+            at = next(i for i, region in enumerate(changed) if old in region)
+            changed[at] = changed[at].replace(old, new)
+        for (start, stop), region in reversed(list(zip(spans, changed))):
+            source = source[:start] + region + source[stop:]
+        return source
+
+
+def _region_spans(source: str) -> list[tuple[int, int]]:
+    """Where each solution region of a cell lies: (start, stop) offsets, as :func:`solution_region` cuts them."""
+    spans, at = [], 0
+    while (begin := source.find(BEGIN, at)) >= 0:
+        start = source.index("\n", begin) + 1
+        end = source.index(END, start)
+        stop = source.find(LEARNER, start, end)
+        stop = end if stop < 0 else stop
+        spans.append((start, source.rindex("\n", start - 1, stop) + 1))
+        at = end
+    return spans
 
 
 @dataclass
