@@ -12,7 +12,9 @@ import os
 from twisted.internet import defer, task
 from twisted.internet.testing import StringTransport
 
-from labkit.checks import Check, Outcome, http_error, limits, short
+from twisted.web import pages
+
+from labkit.checks import Check, Outcome, call_learner, http_error, limits, short
 from labkit.progress import describe
 
 import servers.web
@@ -31,27 +33,43 @@ def check_fetch_page(fetch_page) -> None:
     ``twisted.web.error.Error`` (status as in the response) for a 4xx or 5xx one."""
     from servers.web import HELLO_HTML
 
-    with Check("fetch_page gives the page's bytes, and turns 404 and 500 into errors",
-               hint="after `response = await treq.get(url)`, read the body with `await response.content()`; "
-                    "if response.code >= 400, raise error.Error(response.code, response.phrase, body), "
-                    "else return the body") as check:
+    with Check("fetch_page gives the page's bytes, and turns 400, 404 and 500 into errors",
+               start="`response = await treq.get(url)`, then read its body and look at response.code") as check:
         site = servers.web.site()
         server = check.serve(site, "check-fetch")
+        refusing = check.serve(pages.errorPage(400, "Bad Request", "The check asked for a 400."), "check-400")
         got = Outcome(fetch_page, server.url + "hello")
         check.expect("fetch_page(.../hello) fires with the page's bytes", short(HELLO_HTML),
                      got.shown(),
-                     ok=got.ok and got.value == HELLO_HTML,
-                     hint="return the body as bytes (treq's response.content() or readBody), not the response "
-                          "object and not decoded text")
-        for path, status in (("nowhere", 404), ("error", 500)):
-            got = Outcome(fetch_page, server.url + path)
+                     ok=got.ok and got.value == HELLO_HTML, hint=_body_hint(got))
+        for url, path, status in ((refusing.url, "", 400), (server.url, "nowhere", 404), (server.url, "error", 500)):
+            got = Outcome(fetch_page, url + path)
             check.expect(f"fetch_page(.../{path}) fails with {http_error(status)}", http_error(status),
-                         got.described(),
-                         hint="treq, like Agent, fires with 4xx and 5xx responses as with any other: look at "
-                              "response.code and raise error.Error(response.code, response.phrase, body) "
-                              "when it is 400 or more")
+                         got.described(), hint=_error_hint(got, status))
         check.expect("requests the site received", ["GET /hello", "GET /nowhere", "GET /error"],
                      [f"{r.method} {r.path}" for r in site.requests])
+
+
+def _body_hint(got: Outcome) -> str:
+    """Why a fetch that should have fired with a page's bytes did not, from what it fired with."""
+    if got.ok and isinstance(got.value, str):
+        return "it fired with text: return the body as bytes, as it came"
+    if got.ok and hasattr(got.value, "code"):
+        return "it fired with the response object: read its body (treq's response.content()) and return that"
+    if got.ok:
+        return "it fired with other bytes than the page's body"
+    return ""
+
+
+def _error_hint(got: Outcome, status: int) -> str:
+    """Why a fetch of a page that answered ``status`` did not fail with web.error.Error of that status."""
+    if got.ok:
+        return (f"it fired with the {status} page as if it were the page asked for: treq, like Agent, fires with "
+                "any response; a status of 400 or more must fail with twisted.web.error.Error")
+    if got.described() != http_error(status):
+        return (f"it failed, but not with twisted.web.error.Error of status {status}: the caller tells a missing "
+                "page from a broken server by that error's status")
+    return ""
 
 
 def check_download_to_file(download_to_file) -> None:
@@ -60,9 +78,8 @@ def check_download_to_file(download_to_file) -> None:
     from servers.web import SLOW_SIZE, text_body
 
     with Check("download_to_file streams the body into the file as it arrives",
-               hint="open the file with open(path, 'wb'), then `response = await treq.get(url, unbuffered=True)` "
-                    "and `await treq.collect(response, file.write)`: collect calls file.write with every piece "
-                    "as it arrives, so the page is never held in memory whole") as check:
+               start="`response = await treq.get(url, unbuffered=True)`, then write each piece of the body "
+                     "to the file as it arrives") as check:
         site = servers.web.site()
         server = check.serve(site, "check-download")
         folder = check.temporary_folder("check-download-")
@@ -92,22 +109,36 @@ def check_download_to_file(download_to_file) -> None:
         check.expect("the file holds the whole body", f"{SLOW_SIZE:,} bytes of /slow/sized",
                      "no file" if written is None else f"{len(written):,} bytes"
                      + ("" if written == text_body(SLOW_SIZE) else " (not the page's bytes)"),
-                     ok=written == text_body(SLOW_SIZE))
+                     ok=written == text_body(SLOW_SIZE),
+                     hint="no file was written at the path given" if written is None else
+                     "the file does not hold exactly the body's bytes: write every piece, once, in binary mode")
         check.expect("download_to_file fired with the number of bytes written", SLOW_SIZE,
-                     got.value if got.ok else got.described())
+                     got.value if got.ok else got.described(),
+                     hint="it fires with the number of bytes written to the file (an int)")
         during = [size for size, finished in samples if not finished and 0 < size < SLOW_SIZE]
         check.expect("the file grew while the server was still sending", "yes",
                      "yes" if during else "no: the file was written only after the whole body had arrived",
                      hint="treq.content(response) (or readBody) waits for the whole body and holds it in "
                           "memory; treq.collect(response, file.write) writes each piece as it arrives")
-        got = Outcome(download_to_file, server.url + "nowhere", os.path.join(folder, "missing.txt"))
-        check.expect(f"download_to_file(.../nowhere) fails with {http_error(404)}", http_error(404),
-                     got.described(),
-                     hint="check response.code before writing: for 400 or more raise "
-                          "error.Error(response.code, response.phrase)")
+        refusing = check.serve(pages.errorPage(400, "Bad Request", "The check asked for a 400."), "check-400")
+        for url, path, status in ((refusing.url, "", 400), (server.url, "nowhere", 404)):
+            got = Outcome(download_to_file, url + path, os.path.join(folder, f"{status}.txt"))
+            check.expect(f"download_to_file(.../{path}) fails with {http_error(status)}", http_error(status),
+                         got.described(),
+                         hint=_error_hint(got, status) + (": look at response.code before writing anything"
+                                                          if got.ok else ""))
 
 
 # --- 3.2 --------------------------------------------------------------------------------------------------------
+
+def _private_hint(sent: list, credentials: tuple) -> str:
+    """Why the private page was not fetched, from the credentials each request to it carried."""
+    if sent == [None]:
+        return "it never asked again after the 401: a refusal with status b'401' means 'ask again with credentials'"
+    if len(sent) == 2 and sent[1] != credentials:
+        return f"the second request carried the credentials {sent[1]!r}: send the username and password given"
+    return ""
+
 
 def check_fetch_private(fetch_private) -> None:
     """Exercise 3.2: ``fetch_private(reactor, url, username, password)`` asks without credentials first; on a 401
@@ -115,17 +146,15 @@ def check_fetch_private(fetch_private) -> None:
     from servers.web import HELLO_HTML, PASSWORD, PRIVATE_HTML, USERNAME
 
     with Check("fetch_private asks, is refused, and asks again with Basic credentials",
-               hint="fetch with get_page(url) and add an errback: if failure.check(error.Error) and "
-                    "failure.value.status == b'401', return get_page(url, headers={'Authorization': 'Basic ' + "
-                    "base64.b64encode(f'{username}:{password}'.encode()).decode()}); else return the "
-                    "failure") as check:
+               start="fetch the page without credentials first; when that fails with status 401, ask again "
+                     "with them") as check:
         site = servers.web.site()
         server = check.serve(site, "check-private")
         got = Outcome(fetch_private, server.url + "private", USERNAME, PASSWORD)
-        check.expect("with the right password it fires with the private page", short(PRIVATE_HTML),
-                     got.shown(),
-                     ok=got.ok and got.value == PRIVATE_HTML)
         sent = [r.basic_credentials or r.authorization for r in site.requests_to("/private")]
+        check.expect("with the right password it fires with the private page", short(PRIVATE_HTML),
+                     got.shown(), ok=got.ok and got.value == PRIVATE_HTML,
+                     hint=_private_hint(sent, (USERNAME, PASSWORD)))
         check.expect("credentials sent in each request to /private (first none, then Basic)",
                      [None, (USERNAME, PASSWORD)], sent,
                      hint="the first request goes without credentials; only the 401 says they are needed. "
@@ -137,6 +166,11 @@ def check_fetch_private(fetch_private) -> None:
                      hint="ask again once only: if the second answer is 401 too, let that error through")
         check.expect("requests made with a wrong password", 2, len(site.requests_to("/private")),
                      hint="ask again once only: if the second answer is 401 too, let that error through")
+        site.clear_requests()
+        got = Outcome(fetch_private, server.url + "nowhere", USERNAME, PASSWORD)
+        check.expect("a missing page: it fails with its 404 after one request, no credentials sent",
+                     (http_error(404), [None]), (got.described(), [r.authorization for r in site.requests]),
+                     hint="only a 401 asks for credentials: any other error goes to the caller as it is")
         site.clear_requests()
         got = Outcome(fetch_private, server.url + "hello", USERNAME, PASSWORD)
         check.expect("a page that needs no password is fetched once, without credentials",
@@ -156,8 +190,7 @@ def check_upload(upload_file) -> None:
     """Exercise 3.3: ``upload_file(reactor, url, filename, data)`` POSTs ``data`` as a multipart/form-data
     upload in the field ``uploaded_file`` and fires with the response body."""
     with Check("upload_file sends a well-formed multipart/form-data upload",
-               hint="treq builds the body for you: treq.post(url, files={'uploaded_file': (filename, "
-                    "'text/html', io.BytesIO(data))}), then return await response.content()") as check:
+               start="treq.post(url, files={...}) builds a multipart/form-data body for you") as check:
         site = servers.web.site()
         server = check.serve(site, "check-upload")
         got = Outcome(upload_file, server.url + "check", "page.html", UPLOAD)
@@ -173,10 +206,14 @@ def check_upload(upload_file) -> None:
                           "does all of that")
         fields = {f.name: f for f in report.fields}
         upload = fields.get("uploaded_file")
-        check.expect("the field uploaded_file holds the file (name, size)", ("page.html", len(UPLOAD)),
-                     (upload.filename, upload.size) if upload else f"no such field; fields: {sorted(fields)}",
-                     hint="name the form field 'uploaded_file', as the site's form does, and give the file "
-                          "name: files={'uploaded_file': (filename, content_type, io.BytesIO(data))}")
+        check.expect("the field uploaded_file holds the file (name, type, size)",
+                     ("page.html", "text/html", len(UPLOAD)),
+                     (upload.filename, upload.content_type, upload.size) if upload
+                     else f"no such field; fields: {sorted(fields)}",
+                     hint=("name the form field 'uploaded_file', as the site's form does" if upload is None
+                           else "give the file name with the data: a (filename, type, file) tuple"
+                           if upload.filename != "page.html" else
+                           f"the part said its type is {upload.content_type!r}: the page is text/html"))
         check.expect("upload_file fired with the site's report", "a page titled 'Upload report'",
                      "a page titled 'Upload report'" if got.ok and isinstance(got.value, bytes)
                      and b"<title>Upload report</title>" in got.value
@@ -190,8 +227,7 @@ def check_page_watcher(watcher_class) -> None:
     """Exercise 3.4: ``watcher_class(url)`` has ``poll()``, which fires True when the page changed since the
     last poll (or on the first), False on 304; it remembers ETag and Last-Modified and sends them back."""
     with Check("PageWatcher sends If-None-Match and If-Modified-Since and understands 304",
-               hint="after a 200 keep response.headers.getRawHeaders('etag') and ('last-modified'); on the next "
-                    "poll send them as If-None-Match and If-Modified-Since; a 304 means unchanged (False)") as check:
+               start="in poll, GET self.url; a 200 means changed (True), a 304 unchanged (False)") as check:
         site = servers.web.site()
         server = check.serve(site, "check-watch")
         watcher = watcher_class(server.url + "news")
@@ -201,7 +237,8 @@ def check_page_watcher(watcher_class) -> None:
         second = site.bump_news("Something happened.")
         answers += [_poll(watcher), _poll(watcher)]
         check.expect("poll() answers: first, again, after the news changed, again",
-                     [True, False, True, False], answers)
+                     [True, False, True, False], answers,
+                     hint="poll answers True when the site sent the page (200) and False when it answered 304")
         records = site.requests_to("/news")
         check.expect("If-None-Match sent", [None, first.etag, first.etag, second.etag],
                      [r.if_none_match for r in records],
@@ -281,15 +318,12 @@ def check_progress_writer(writer_class) -> None:
     from servers.web import SLOW_SIZE, text_body
 
     with Check("ProgressWriter writes and counts each piece, and reports the end, complete or cut short",
-               hint="dataReceived(data): self.file.write(data); self.progress.update(len(data)); "
-                    "connectionLost(reason): if reason.check(ResponseDone): self.progress.done() and "
-                    "self.finished.callback(count), else self.progress.fail(reason) and "
-                    "self.finished.errback(reason)") as check:
+               start="in dataReceived, write the piece to self.file and count it with self.progress.update") as check:
         site = servers.web.site()
         server = check.serve(site, "check-progress")
         cut_server = check.serve(cut_short(), "check-cut-short")
         folder = check.temporary_folder("check-progress-")
-        _probe(writer_class, os.path.join(folder, "probe.txt"))
+        call_learner(_probe, writer_class, os.path.join(folder, "probe.txt"), timeout=limits.QUICK, blocking=True)
         for kind in ("sized", "chunked"):
             path = os.path.join(folder, f"{kind}.txt")
             recorder = _Recorder(site, f"/slow/{kind}")
