@@ -195,7 +195,7 @@ def check_scan(scan) -> None:
             hint = ("no port was kept although every attempt started: ports may be any iterable, such as an "
                     "iterator that runs out after one pass, so make a list of it before using it twice")
         check.expect("open ports found", target.ports, found, hint=hint)
-        check.expect("failed attempts left unhandled (logged as 'Unhandled error in Deferred')", 0,
+        check.expect("no failed attempt left unhandled (Twisted logs 'Unhandled error in Deferred')", 0,
                      len(unhandled), hint="the refused attempts' failures were left unhandled: DeferredList "
                                           "takes them over only with consumeErrors=True")
 
