@@ -79,6 +79,28 @@ MISTAKES = [
             hint="send back the ETag"),
     Mistake("3.4", "the wrong header name", ('headers["If-None-Match"]', 'headers["If-Match"]'),
             hint="send back the ETag"),
+    # 3.6 fetch_trusting(reactor, url, ca_file)
+    Mistake("3.6", "the system's authorities only", ("agent = Agent(reactor, contextFactory="
+                                                    "BrowserLikePolicyForHTTPS(trustRoot=authority))",
+                                                    "agent = Agent(reactor)"),
+            hint="did not trust the authority in ca_file"),
+    Mistake("3.6", "the practice authority built in", ("ssl.Certificate.loadPEM(file.read())",
+                                                       "servers.tls.trust_root()"),
+            hint="trust the authority in ca_file"),
+    Mistake("3.6", "the response returned", ("return await response.content()", "return response"),
+            hint="the response object"),
+    # 3.7 diagnose(reactor, url)
+    Mistake("3.7", "HTTP errors taken as pages", ('    if response.code >= 400:\n        return f"HTTP {response.code}"\n',
+                                                  ""),
+            hint="look at response.code"),
+    Mistake("3.7", "no time limit", ("treq.get(url, timeout=1)", "treq.get(url)"), hint="without a time limit"),
+    Mistake("3.7", "a body cut short not caught", ('    except ResponseFailed:\n        return "cut short"\n', ""),
+            hint="catch it and say 'cut short'"),
+    Mistake("3.7", "an unknown host taken as refused",
+            ('    except net_error.DNSLookupError:\n        return "unknown host"\n'
+             '    except net_error.ConnectionRefusedError:\n        return "refused"\n',
+             '    except (net_error.DNSLookupError, net_error.ConnectionRefusedError):\n        return "refused"\n'),
+            hint="a failed name lookup (DNSLookupError)"),
     # 3.5 ProgressWriter.dataReceived / connectionLost
     Mistake("3.5", "progress never updated", ("        self.progress.update(len(data))\n", ""),
             hint="self.progress.update(len(data))"),
