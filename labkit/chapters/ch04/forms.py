@@ -54,7 +54,8 @@ def check_greeting_form(request_class) -> None:
                      ok=twice.has(b"Hello, Ada!"), sent=b"name=Ada&name=Bob",
                      hint="request.args[b'name'] is a list; take its first item")
         empty = post(b"")
-        check.expect("no name at all", 400, empty.outcome, sent=b"",
+        check.expect("no name at all: 400, with a page that asks for a name", (400, True),
+                     (empty.outcome, b"name" in empty.body.lower()), sent=b"",
                      hint=empty.answered_500() or "a post without a name gets 400 Bad Request, saying what is "
                                                   "missing")
         blank = post(b"name=%20%20")

@@ -111,8 +111,9 @@ def check_title_proxy(factory_class) -> None:
                                   "and the browser gets what had arrived so far (often nothing); fix the "
                                   "method the error names")
                 return
-            check.expect(f"GET {path} through the proxy: same status and body as directly",
-                         (direct.status, direct.body), (reply.status, reply.body),
+            check.expect(f"GET {path} through the proxy: same status, type and body as directly",
+                         (direct.status, direct.header("content-type"), direct.body),
+                         (reply.status, reply.header("content-type"), reply.body),
                          hint="call the ProxyClient method you override (super().handleResponsePart(data) "
                               "...) so the data still reaches the browser")
         recorded = list(getattr(factory, "titles", []))
