@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 
 import certifi
+from twisted.web import pages
 
 from labkit.checks import Check, Outcome, closed_port, limits, short
 
@@ -86,7 +87,9 @@ def check_diagnose(diagnose) -> None:
         site = servers.web.site()
         web = check.serve(site, "check-diagnose")
         cut = check.serve(cut_short(), "check-diagnose-cut")
+        refusing = check.serve(pages.errorPage(400, "Bad Request", "The check asked for a 400."), "check-400")
         cases = [("a page", web.url + "big", "1000000 bytes"),
+                 ("a bad request", refusing.url, "HTTP 400"),
                  ("a missing page", web.url + "nowhere", "HTTP 404"),
                  ("a failing page", web.url + "error", "HTTP 500"),
                  ("a closed port", f"http://127.0.0.1:{closed_port()}/", "refused"),
