@@ -1,147 +1,11 @@
-"""Chapter 2's checks: each passes a right answer and fails a typical wrong one with a helpful message."""
+"""Chapter 2's checks, run as nbgrader runs them (labkit.testing): every solution from the complete notebook
+passes, every learner copy fails in a short box, and each typical mistake, made from the solution, fails with
+the hint that names its cause. The checks talk to practice servers from servers.tcp over real connections, or
+run the learner's code on a task.Clock / MemoryReactor where timing or counting is the point."""
 
-import re
+from labkit.testing import Mistake, exercise_tests
 
-import pytest
-from twisted.internet import defer, protocol, task
-from twisted.protocols import basic
-
-from labkit.checks import CheckFailed
-from labkit.chapters import ch02
-
-
-def right_countdown(reactor, n, tick):
-    for step in range(n):
-        reactor.callLater(step + 1, tick, n - step)
-    return task.deferLater(reactor, n, lambda: "liftoff")
-
-
-def test_countdown_passes_and_fails_when_ticks_come_at_once():
-    ch02.check_countdown(right_countdown)
-
-    def all_at_once(reactor, n, tick):
-        for number in range(n, 0, -1):
-            reactor.callLater(1, tick, number)
-        return task.deferLater(reactor, n, lambda: "liftoff")
-
-    with pytest.raises(CheckFailed, match=r"ticks \(time, number\)[\s\S]*hint: schedule every tick"):
-        ch02.check_countdown(all_at_once)
-
-
-def test_countdown_stub_says_the_code_is_not_written():
-    def stub(reactor, n, tick):
-        raise NotImplementedError()
-
-    with pytest.raises(CheckFailed, match="your code is not written yet"):
-        ch02.check_countdown(stub)
-
-
-class Hello(protocol.Protocol):
-    def connectionMade(self):
-        self.transport.write(b"hello\r\n")
-        self.transport.loseConnection()
-
-
-def hello_factory(protocol_class):
-    class Factory(protocol.ClientFactory):
-        protocol = protocol_class
-
-        def __init__(self):
-            self.done = defer.Deferred()
-
-        def clientConnectionLost(self, connector, reason):
-            self.done.callback(reason.getErrorMessage())
-
-        def clientConnectionFailed(self, connector, reason):
-            self.done.errback(reason)
-
-    return Factory
-
-
-def test_hello_client_passes_and_fails_without_the_crlf():
-    ch02.check_hello_client(hello_factory(Hello))
-
-    class NoLineEnd(protocol.Protocol):
-        def connectionMade(self):
-            self.transport.write(b"hello")
-            self.transport.loseConnection()
-
-    with pytest.raises(CheckFailed) as failed:
-        ch02.check_hello_client(hello_factory(NoLineEnd))
-    assert "what the server received" in str(failed.value) and "on the wire" in str(failed.value)
-
-
-class UnwrittenHello(protocol.Protocol):
-    def connectionMade(self):
-        raise NotImplementedError()
-
-
-class UnwrittenHelloFactory(protocol.ClientFactory):
-    """The learner's copy of exercise 2.2: both methods still stubs."""
-
-    protocol = UnwrittenHello
-
-    def __init__(self):
-        self.done = defer.Deferred()
-
-    def clientConnectionLost(self, connector, reason):
-        raise NotImplementedError()
-
-
-def test_hello_client_stub_says_the_code_is_not_written_instead_of_timing_out():
-    with pytest.raises(CheckFailed) as failed:
-        ch02.check_hello_client(UnwrittenHelloFactory)
-    assert "your code is not written yet" in str(failed.value) and "did not finish" not in str(failed.value)
-
-
-class Connected(protocol.Protocol):
-    def connectionMade(self):
-        self.factory.deferred.callback("Connected!")
-        self.transport.loseConnection()
-
-
-def connect_with(factory_class):
-    def test_connect(reactor, host, port):
-        factory = factory_class()
-        reactor.connectTCP(host, int(port), factory)
-        return factory.deferred
-
-    return test_connect
-
-
-class RightFactory(protocol.ClientFactory):
-    protocol = Connected
-
-    def __init__(self):
-        self.deferred = defer.Deferred()
-
-    def clientConnectionFailed(self, connector, reason):
-        self.deferred.errback(reason)
-
-
-class ForgetfulFactory(RightFactory):
-    def clientConnectionFailed(self, connector, reason):
-        pass
-
-
-def test_test_connect_passes_and_a_forgotten_errback_times_out_with_the_hint():
-    ch02.check_test_connect(connect_with(RightFactory))
-    with pytest.raises(CheckFailed, match=r"a closed port[\s\S]*got:      'LabTimeout'[\s\S]*clientConnectionFailed"):
-        ch02.check_test_connect(connect_with(ForgetfulFactory))
-
-
-def test_scan_passes_and_a_one_by_one_scan_fails_the_overlap():
-    test_connect = connect_with(RightFactory)
-
-    def scan(reactor, host, ports):
-        ports = list(ports)
-        attempts = [test_connect(reactor, host, port) for port in ports]
-        return defer.DeferredList(attempts, consumeErrors=True).addCallback(
-            lambda results: sorted(p for p, (ok, _) in zip(ports, results) if ok))
-
-    ch02.check_scan(scan)
-
-    async def one_by_one(reactor, host, ports):
+SEQUENTIAL_SCAN = '''    async def one_by_one():
         found = []
         for port in ports:
             try:
@@ -151,70 +15,72 @@ def test_scan_passes_and_a_one_by_one_scan_fails_the_overlap():
                 pass
         return found
 
-    def sequential(reactor, host, ports):
-        return defer.Deferred.fromCoroutine(one_by_one(reactor, host, ports))
+    return defer.Deferred.fromCoroutine(one_by_one())
+'''
 
-    with pytest.raises(CheckFailed, match="connection attempts started before any answer came"):
-        ch02.check_scan(sequential)
+MISTAKES = [
+    # 2.1 countdown(reactor, n, tick) -> a Deferred firing "liftoff" after n seconds
+    Mistake("2.1", "every tick after one second", ("callLater(step + 1,", "callLater(1,"), hint="the ticks came at"),
+    Mistake("2.1", "counts up instead of down", ("tick, n - step)", "tick, step + 1)"), hint="they count down"),
+    Mistake("2.1", "the first tick at once", ("callLater(step + 1,", "callLater(step,"),
+            hint="a tick came before any time passed"),
+    Mistake("2.1", "liftoff a second late", ("deferLater(reactor, n,", "deferLater(reactor, n + 1,"),
+            hint="fires once, with the text 'liftoff'"),
+    Mistake("2.1", "the Deferred not returned", ("return task.deferLater", "task.deferLater"),
+            hint="countdown must return a Deferred"),
+    # 2.2 HelloProtocol / HelloClientFactory
+    Mistake("2.2", "no line end", ('write(b"hello\\r\\n")', 'write(b"hello")'), hint="the server got no line end"),
+    Mistake("2.2", "text instead of bytes", ('write(b"hello\\r\\n")', 'write("hello\\r\\n")'),
+            hint="A transport sends bytes"),
+    Mistake("2.2", "never hangs up", ("        self.transport.loseConnection()\n", ""),
+            hint="the connection was still open"),
+    Mistake("2.2", "done given the Failure itself", ("callback(reason.getErrorMessage())", "callback(reason)"),
+            hint="done failed with ConnectionDone"),
+    Mistake("2.2", "a clean close treated as a failure", ("self.done.callback(reason.getErrorMessage())",
+                                                          "self.done.errback(reason)"),
+            hint="done failed with ConnectionDone"),
+    Mistake("2.2", "the reason's kind instead of its words", ("reason.getErrorMessage()", "reason.type.__name__"),
+            hint="other words than the reason's own message"),
+    # 2.3 BrokenTestFactory.clientConnectionFailed (the learner copy's version is `pass`)
+    Mistake("2.3", "the failure reported as a success", ("self.deferred.errback(reason)",
+                                                         "self.deferred.callback(reason.getErrorMessage())"),
+            hint="reported as a success (callback)"),
+    Mistake("2.3", "a made-up error instead of the reason", ("errback(reason)", "errback(Exception('failed'))"),
+            hint="another error than the connection's own"),
+    Mistake("2.3", "the failure only printed", ("self.deferred.errback(reason)", "print(reason.getErrorMessage())"),
+            hint="the Deferred never fired"),
+    # 2.4 scan(reactor, host, ports) -> sorted open ports
+    Mistake("2.4", "one port after the other", ("    attempts = [test_connect(reactor, host, port) for port in ports]\n",
+                                                SEQUENTIAL_SCAN),
+            hint="takes the sum of all the waits"),
+    Mistake("2.4", "keeps the closed ports", ("if ok)", "if not ok)"), hint="closed ports are in the list"),
+    Mistake("2.4", "not sorted", ("return sorted(port for", "return list(port for"), hint="in the wrong order"),
+    Mistake("2.4", "the DeferredList's pairs returned", (".addCallback(open_ports)", ""),
+            hint="(success, result) pairs"),
+    Mistake("2.4", "only the first half of the ports tried", ("ports = list(ports)", "ports = list(ports)[:10]"),
+            hint="ports given were tried"),
+    Mistake("2.4", "failures left unhandled", (", consumeErrors=True", ""), hint="left unhandled"),
+    Mistake("2.4", "the ports iterated twice", ("    ports = list(ports)\n", ""), hint="make a list of it"),
+    # 2.5 Forwarder.dataReceived
+    Mistake("2.5", "never normalises", ('data = re.sub(rb"\\r?\\n", b"\\r\\n", data)', "pass"),
+            hint="lines went out with bare LF ends"),
+    Mistake("2.5", "a CR LF doubled", ('rb"\\r?\\n"', 'rb"\\n"'), hint="went out as CR CR LF"),
+    Mistake("2.5", "normalises whatever the flag says", ("if self.normalize_newlines:", "if True:"),
+            hint="normalise only when it is set"),
+    Mistake("2.5", "nothing passed on", ("        self.output.write(data)\n", ""), hint="the server received nothing"),
+    Mistake("2.5", "a text pattern on bytes", ('rb"\\r?\\n", b"\\r\\n"', 'r"\\r?\\n", "\\r\\n"'),
+            hint="cannot use a string pattern on a bytes-like object"),
+    # 2.6 PoliteEchoProtocol.lineReceived (the learner copy's version is the book's text version)
+    Mistake("2.6", "quit compared with text", ('if line == b"quit":', 'if line == "quit":'),
+            hint="compare it with b'quit'"),
+    Mistake("2.6", "the answer built from text", ('self.sendLine(b"You said: " + line)',
+                                                  'self.sendLine("You said: " + line)'),
+            hint="lines arrive as bytes"),
+    Mistake("2.6", "stays connected after Goodbye", ("            self.transport.loseConnection()\n", ""),
+            hint="kept the connection open"),
+    Mistake("2.6", "the line echoed without its prefix", ('self.sendLine(b"You said: " + line)',
+                                                          "self.sendLine(line)"),
+            hint="each answer is 'You said: '"),
+]
 
-
-class Forwarder(protocol.Protocol):
-    output = None
-    normalize_newlines = False
-
-    def dataReceived(self, data):
-        if self.normalize_newlines:
-            data = re.sub(rb"\r?\n", b"\r\n", data)
-        self.output.write(data)
-
-
-def test_forwarder_passes_and_fails_when_it_does_not_normalise():
-    ch02.check_forwarder(Forwarder)
-
-    class Plain(Forwarder):
-        def dataReceived(self, data):
-            self.output.write(data)
-
-    with pytest.raises(CheckFailed, match="the request on the wire"):
-        ch02.check_forwarder(Plain)
-
-
-def test_forwarder_stub_says_the_code_is_not_written_instead_of_got_nothing():
-    class Unwritten(Forwarder):
-        def dataReceived(self, data):
-            raise NotImplementedError()
-
-    with pytest.raises(CheckFailed) as failed:
-        ch02.check_forwarder(Unwritten)
-    assert "your code is not written yet" in str(failed.value) and "got:      b''" not in str(failed.value)
-
-
-def test_echo_server_stub_says_the_code_is_not_written():
-    class Unwritten(basic.LineReceiver):
-        def lineReceived(self, line):
-            raise NotImplementedError()
-
-    with pytest.raises(CheckFailed, match="your code is not written yet"):
-        ch02.check_echo_server(protocol.ServerFactory.forProtocol(Unwritten))
-
-
-def test_echo_server_passes_and_the_books_str_version_fails():
-    class Echo(basic.LineReceiver):
-        def lineReceived(self, line):
-            if line == b"quit":
-                self.sendLine(b"Goodbye.")
-                self.transport.loseConnection()
-            else:
-                self.sendLine(b"You said: " + line)
-
-    class Book(basic.LineReceiver):
-        def lineReceived(self, line):
-            if line == "quit":
-                self.sendLine("Goodbye.")
-                self.transport.loseConnection()
-            else:
-                self.sendLine("You said: " + line)
-
-    ch02.check_echo_server(protocol.ServerFactory.forProtocol(Echo))
-    with pytest.raises(CheckFailed, match=r"first client got[\s\S]*TypeError[\s\S]*hint: lines arrive as bytes"):
-        ch02.check_echo_server(protocol.ServerFactory.forProtocol(Book))
+TestChapter02 = exercise_tests(2, MISTAKES)

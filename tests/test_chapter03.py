@@ -1,310 +1,121 @@
-"""Chapter 3's checks (each passes a right solution, and fails a typical wrong one with a message that says what to
-change) and labkit.progress."""
+"""Chapter 3's checks, run as nbgrader runs them (labkit.testing): every solution from the complete notebook
+passes, every learner copy fails in a short box, and each typical mistake, made from the solution, fails with
+the hint that names its cause. Then labkit.progress, and how bad input to treq fails."""
 
 from __future__ import annotations
 
-import base64
 import io
 import time
 
 import pytest
 import treq
-from twisted.internet import defer, protocol
 from twisted.python.failure import Failure
-from twisted.web import error
 from twisted.web.client import ResponseDone, ResponseFailed
 from twisted.web.http import PotentialDataLoss
 
 import labkit
 from labkit.checks import closed_port
-from labkit.chapters import ch03
-from labkit.checks import CheckFailed
 from labkit.progress import Progress, ProgressProtocol, collect, describe
+from labkit.testing import Mistake, exercise_tests
 
-
-# --- right solutions, as in the complete notebook ------------------------------------------------------------
-
-async def fetch_page(reactor, url):
-    response = await treq.get(url)
-    body = await response.content()
-    if response.code >= 400:
-        raise error.Error(response.code, response.phrase, body)
-    return body
-
-
-async def download_to_file(reactor, url, path):
-    response = await treq.get(url, unbuffered=True)
-    if response.code >= 400:
-        raise error.Error(response.code, response.phrase, await response.content())
-    with open(path, "wb") as file:
-        await treq.collect(response, file.write)
-        return file.tell()
-
-
-def get_page(url, **kwargs):
-    return defer.ensureDeferred(_fetch_with(url, **kwargs))
-
-
-async def _fetch_with(url, **kwargs):
-    response = await treq.get(url, **kwargs)
-    body = await response.content()
-    if response.code >= 400:
-        raise error.Error(response.code, response.phrase, body)
-    return body
-
-
-def fetch_private(reactor, url, username, password):
-    """The book's way: an errback that returns a new Deferred."""
-
-    def ask_again(failure):
-        failure.trap(error.Error)
-        if failure.value.status != b"401":
-            return failure
-        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-        return get_page(url, headers={"Authorization": "Basic " + token})
-
-    return get_page(url).addErrback(ask_again)
-
-
-async def upload_file(reactor, url, filename, data):
-    response = await treq.post(url, files={"uploaded_file": (filename, "text/html", io.BytesIO(data))})
-    return await response.content()
-
-
-class PageWatcher:
-    def __init__(self, url):
-        self.url = url
-        self.etag = None
-        self.last_modified = None
-
-    async def poll(self):
-        headers = {}
-        if self.etag:
-            headers["If-None-Match"] = self.etag
-        if self.last_modified:
-            headers["If-Modified-Since"] = self.last_modified
-        response = await treq.get(self.url, headers=headers)
-        await response.content()
-        if response.code == 304:
-            return False
-        self.etag = (response.headers.getRawHeaders("etag") or [None])[0]
-        self.last_modified = (response.headers.getRawHeaders("last-modified") or [None])[0]
-        return True
-
-
-class ProgressWriter(protocol.Protocol):
-    def __init__(self, file, progress, finished):
-        self.file, self.progress, self.finished = file, progress, finished
-        self.written = 0
-
-    def dataReceived(self, data):
-        self.file.write(data)
-        self.written += len(data)
-        self.progress.update(len(data))
-
-    def connectionLost(self, reason):
-        if reason.check(ResponseDone):
-            self.progress.done()
-            self.finished.callback(self.written)
-        else:
-            self.progress.fail(reason)
-            self.finished.errback(reason)
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError()
-
-
-def failed(check, *args) -> str:
-    with pytest.raises(CheckFailed) as raised:
-        check(*args)
-    return str(raised.value)
-
-
-# --- the right solutions pass ----------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("check, solution", [
-    (ch03.check_fetch_page, fetch_page),
-    (ch03.check_download_to_file, download_to_file),
-    (ch03.check_fetch_private, fetch_private),
-    (ch03.check_upload, upload_file),
-    (ch03.check_page_watcher, PageWatcher),
-    (ch03.check_progress_writer, ProgressWriter),
-], ids=lambda value: getattr(value, "__name__", ""))
-def test_a_right_solution_passes(check, solution, capsys):
-    check(solution)
-    assert capsys.readouterr().out.startswith("PASS")
-
-
-def test_an_async_fetch_private_with_treq_auth_passes():
-    async def with_auth(reactor, url, username, password):
+ASKS_FOREVER = """    while True:
         try:
-            return await get_page(url)
-        except error.Error as refused:
-            if refused.status != b"401":
-                raise
-        return await get_page(url, auth=(username, password))
+            return await get_page(url, auth=(username, password))
+        except error.Error:
+            continue
+"""
 
-    ch03.check_fetch_private(with_auth)
+MISTAKES = [
+    # 3.1a fetch_page(reactor, url)
+    Mistake("3.1a", "only 404 is an error", ("response.code >= 400", "response.code == 404"),
+            hint="as if it were the page asked for"),
+    Mistake("3.1a", "400 let through", ("response.code >= 400", "response.code > 400"),
+            hint="as if it were the page asked for"),
+    Mistake("3.1a", "the body decoded to text", ("return body", "return body.decode()"), hint="it fired with text"),
+    Mistake("3.1a", "the response returned", ("return body", "return response"), hint="the response object"),
+    Mistake("3.1a", "another error raised", ("raise error.Error(response.code, response.phrase, body)",
+                                             "raise ValueError(response.code)"),
+            hint="not with twisted.web.error.Error"),
+    # 3.1b download_to_file(reactor, url, path)
+    Mistake("3.1b", "the whole body held in memory", ("await treq.collect(response, file.write)",
+                                                      "file.write(await response.content())"),
+            hint="waits for the whole body"),
+    Mistake("3.1b", "a 404 page saved", ("response.code >= 400", "response.code >= 500"),
+            hint="look at response.code before writing"),
+    Mistake("3.1b", "the count not returned", ("return file.tell()", "pass"),
+            hint="the number of bytes written"),
+    Mistake("3.1b", "the file opened as text", ('open(path, "wb")', 'open(path, "w")'), hint="binary mode"),
+    # 3.2 fetch_private(reactor, url, username, password)
+    Mistake("3.2", "credentials sent up front", ("return await get_page(url)\n",
+                                                 "return await get_page(url, auth=(username, password))\n"),
+            hint="the first request goes without credentials"),
+    Mistake("3.2", "never asks again", ('        if refused.status != b"401":\n            raise\n', "        raise\n"),
+            hint="it never asked again after the 401"),
+    Mistake("3.2", "the status compared with an int", ('refused.status != b"401"', "refused.status != 401"),
+            hint="it never asked again after the 401"),
+    Mistake("3.2", "asks again forever", ("    return await get_page(url, auth=(username, password))\n",
+                                          ASKS_FOREVER),
+            hint="ask again once only"),
+    Mistake("3.2", "any error taken as a 401", ('        if refused.status != b"401":\n            raise\n', "        pass\n"),
+            hint="only a 401 asks for credentials"),
+    Mistake("3.2", "username and password swapped", ("auth=(username, password)", "auth=(password, username)"),
+            hint="send the username and password given"),
+    # 3.3 upload_file(reactor, url, filename, data)
+    Mistake("3.3", "the wrong field name", ('"uploaded_file"', '"file"'), hint="name the form field 'uploaded_file'"),
+    Mistake("3.3", "no file name", ('(filename, "text/html", io.BytesIO(data))', "io.BytesIO(data)"),
+            hint="give the file name"),
+    Mistake("3.3", "the wrong type", ('"text/html"', '"text/plain"'), hint="the page is text/html"),
+    Mistake("3.3", "the response returned", ("return await response.content()", "return response"),
+            hint="return the response's body"),
+    Mistake("3.3", "a URL-encoded form instead of a multipart one", ("files=files", 'data={"uploaded_file": data}'),
+            hint="multipart/form-data"),
+    # 3.4 PageWatcher.poll()
+    Mistake("3.4", "only the ETag sent back", ('        if self.last_modified:\n'
+                                               '            headers["If-Modified-Since"] = self.last_modified\n', ""),
+            hint="send back the Last-Modified"),
+    Mistake("3.4", "304 not understood", ("        if response.code == 304:\n            return False\n", ""),
+            hint="False when it answered 304"),
+    Mistake("3.4", "the ETag not stored", ('self.etag = (response.headers', 'etag = (response.headers'),
+            hint="send back the ETag"),
+    Mistake("3.4", "the wrong header name", ('headers["If-None-Match"]', 'headers["If-Match"]'),
+            hint="send back the ETag"),
+    # 3.6 fetch_trusting(reactor, url, ca_file)
+    Mistake("3.6", "the system's authorities only", ("agent = Agent(reactor, contextFactory="
+                                                    "BrowserLikePolicyForHTTPS(trustRoot=authority))",
+                                                    "agent = Agent(reactor)"),
+            hint="did not trust the authority in ca_file"),
+    Mistake("3.6", "the practice authority built in", ("ssl.Certificate.loadPEM(file.read())",
+                                                       "servers.tls.trust_root()"),
+            hint="trust the authority in ca_file"),
+    Mistake("3.6", "the response returned", ("return await response.content()", "return response"),
+            hint="the response object"),
+    # 3.7 diagnose(reactor, url)
+    Mistake("3.7", "HTTP errors taken as pages", ('    if response.code >= 400:\n        return f"HTTP {response.code}"\n',
+                                                  ""),
+            hint="look at response.code"),
+    Mistake("3.7", "no time limit", ("treq.get(url, timeout=1)", "treq.get(url)"), hint="without a time limit"),
+    Mistake("3.7", "a body cut short not caught", ('    except ResponseFailed:\n        return "cut short"\n', ""),
+            hint="catch it and say 'cut short'"),
+    Mistake("3.7", "an unknown host taken as refused",
+            ('    except net_error.DNSLookupError:\n        return "unknown host"\n'
+             '    except net_error.ConnectionRefusedError:\n        return "refused"\n',
+             '    except (net_error.DNSLookupError, net_error.ConnectionRefusedError):\n        return "refused"\n'),
+            hint="a failed name lookup (DNSLookupError)"),
+    # 3.5 ProgressWriter.dataReceived / connectionLost
+    Mistake("3.5", "progress never updated", ("        self.progress.update(len(data))\n", ""),
+            hint="self.progress.update(len(data))"),
+    Mistake("3.5", "a cut body taken as complete", ("if reason.check(ResponseDone):", "if True:"),
+            hint="cut short"),
+    Mistake("3.5", "the count not stored", ("self.written += len(data)", "written = len(data)"),
+            hint="self.finished.callback(number of bytes)"),
+    Mistake("3.5", "finished fired without the count", ("self.finished.callback(self.written)",
+                                                        "self.finished.callback(None)"),
+            hint="self.finished.callback(number of bytes)"),
+    Mistake("3.5", "finished never failed", ("            self.finished.errback(reason)\n", ""),
+            hint="self.finished.errback(reason)"),
+]
 
-
-# --- untouched stubs fail, saying so ---------------------------------------------------------------------------
-
-class StubWatcher:
-    def __init__(self, url):
-        self.url = url
-
-    def poll(self):
-        raise NotImplementedError()
-
-
-class StubWriter(protocol.Protocol):
-    def __init__(self, file, progress, finished):
-        self.file, self.progress, self.finished = file, progress, finished
-
-    def dataReceived(self, data):
-        raise NotImplementedError()
-
-    def connectionLost(self, reason):
-        raise NotImplementedError()
-
-
-@pytest.mark.parametrize("check, learner_stub", [
-    (ch03.check_fetch_page, stub), (ch03.check_download_to_file, stub), (ch03.check_fetch_private, stub),
-    (ch03.check_upload, stub), (ch03.check_page_watcher, StubWatcher), (ch03.check_progress_writer, StubWriter),
-], ids=lambda value: getattr(value, "__name__", ""))
-def test_an_untouched_stub_fails_quickly_and_says_so(check, learner_stub):
-    started = time.monotonic()
-    message = failed(check, learner_stub)
-    assert "FAIL" in message and "NotImplementedError" in message
-    assert time.monotonic() - started < 5
-
-
-# --- typical mistakes fail, with the hint that fixes them ------------------------------------------------------
-
-def test_fetch_page_that_does_not_fail_on_404_is_told_to_look_at_the_code():
-    async def no_status(reactor, url):
-        response = await treq.get(url)
-        return await response.content()
-
-    message = failed(ch03.check_fetch_page, no_status)
-    assert "fetch_page(.../nowhere) fails with" in message and "response.code" in message
-    assert "expected: web.error.Error, status 404\n" in message
-
-
-def test_fetch_page_that_decodes_the_body_is_told_to_return_bytes():
-    async def text(reactor, url):
-        return await (await treq.get(url)).text()
-
-    message = failed(ch03.check_fetch_page, text)
-    assert "return the body as bytes" in message
-    assert "expected: b'<!DOCTYPE html>" in message and "got:      '<!DOCTYPE html>" in message
-    assert "got:      it fired with '<!DOCTYPE html>" in message
-
-
-def test_download_that_holds_the_body_in_memory_is_told_to_collect():
-    async def whole(reactor, url, path):
-        response = await treq.get(url)
-        if response.code >= 400:
-            raise error.Error(response.code)
-        body = await response.content()
-        with open(path, "wb") as file:
-            file.write(body)
-        return len(body)
-
-    message = failed(ch03.check_download_to_file, whole)
-    assert "the file grew while the server was still sending" in message
-    assert "treq.collect(response, file.write)" in message
-
-
-def test_download_that_writes_the_error_page_fails_on_404():
-    async def no_status(reactor, url, path):
-        response = await treq.get(url, unbuffered=True)
-        with open(path, "wb") as file:
-            await treq.collect(response, file.write)
-            return file.tell()
-
-    message = failed(ch03.check_download_to_file, no_status)
-    assert "download_to_file(.../nowhere) fails with" in message and "response.code" in message
-
-
-def test_fetch_private_that_sends_credentials_up_front_fails():
-    def eager(reactor, url, username, password):
-        return get_page(url, auth=(username, password))
-
-    message = failed(ch03.check_fetch_private, eager)
-    assert "first none, then Basic" in message and "only the 401 says they are needed" in message
-
-
-def test_fetch_private_that_never_asks_again_fails():
-    def once(reactor, url, username, password):
-        return get_page(url)
-
-    message = failed(ch03.check_fetch_private, once)
-    assert "with the right password it fires with the private page" in message
-    assert "web.error.Error, status 401" in message
-
-
-def test_upload_with_the_books_encoder_is_told_what_is_wrong():
-    async def book(reactor, url, filename, data):
-        boundary = b"---abcdefghijklmnopqrst---"
-        body = b"\r\n".join([boundary, b'Content-Disposition: form-data; name="uploaded_file"; filename="%s"'
-                             % filename.encode(), data, b"", boundary])
-        response = await treq.post(url, data=body, headers={"Content-Type": "multipart/form-data"})
-        return await response.content()
-
-    message = failed(ch03.check_upload, book)
-    assert "Content-Type has no boundary parameter" in message and "--B--" in message
-
-
-def test_upload_in_the_wrong_field_is_told_the_field_name():
-    async def wrong_field(reactor, url, filename, data):
-        response = await treq.post(url, files={"file": (filename, "text/html", io.BytesIO(data))})
-        return await response.content()
-
-    message = failed(ch03.check_upload, wrong_field)
-    assert "no such field; fields: ['file']" in message and "'uploaded_file'" in message
-
-
-def test_watcher_without_validators_is_told_to_send_them_back():
-    class Forgetful(PageWatcher):
-        async def poll(self):
-            response = await treq.get(self.url)
-            await response.content()
-            return response.code != 304
-
-    message = failed(ch03.check_page_watcher, Forgetful)
-    assert "expected: [True, False, True, False]" in message and "If-None-Match" in message
-
-
-def test_watcher_that_sends_only_the_etag_is_told_about_if_modified_since():
-    class EtagOnly(PageWatcher):
-        async def poll(self):
-            self.last_modified = None
-            return await super().poll()
-
-    message = failed(ch03.check_page_watcher, EtagOnly)
-    assert "[XX] If-Modified-Since sent" in message and "[ok] If-None-Match sent" in message
-
-
-def test_progress_writer_that_calls_done_on_a_cut_body_fails():
-    class Optimist(ProgressWriter):
-        def connectionLost(self, reason):
-            self.progress.done()
-            self.finished.callback(self.written)
-
-    message = failed(ch03.check_progress_writer, Optimist)
-    assert "[XX] a body cut short" in message and "progress.fail(reason)" in message
-
-
-def test_progress_writer_that_counts_nothing_fails():
-    class Silent(ProgressWriter):
-        def dataReceived(self, data):
-            self.file.write(data)
-            self.written += len(data)
-
-    message = failed(ch03.check_progress_writer, Silent)
-    assert "bytes counted with progress.update" in message and "self.progress.update(len(data))" in message
+TestChapter03 = exercise_tests(3, MISTAKES)
 
 
 # --- labkit.progress -----------------------------------------------------------------------------------------
@@ -512,27 +323,6 @@ def test_describe_spells_out_nested_reasons():
 
 
 # --- bad input: every failure is quick and reads clearly -------------------------------------------------------
-
-def test_learner_code_that_never_finishes_fails_within_the_time_limit():
-    async def asks_forever(reactor, url, username, password):
-        while True:
-            try:
-                return await get_page(url, auth=(username, password) if "private" in url else None)
-            except error.Error:
-                continue
-
-    started = time.monotonic()
-    message = failed(ch03.check_fetch_private, asks_forever)
-    assert "did not finish within the time limit" in message
-    assert time.monotonic() - started < 15
-
-
-def test_learner_code_that_raises_is_reported_with_the_error():
-    async def broken(reactor, url):
-        raise ValueError("oops")
-
-    assert "it raised ValueError: oops" in failed(ch03.check_fetch_page, broken)
-
 
 @pytest.mark.parametrize("url, expected", [
     ("www.example.com/hello", "SchemeNotSupported: Unsupported scheme: b''"),

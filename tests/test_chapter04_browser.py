@@ -11,24 +11,22 @@ stylesheet does not load through the proxy.
 from __future__ import annotations
 
 import html
+import importlib.util
 import re
 import types
 from pathlib import Path
 from urllib.parse import urljoin
-
-import nbformat
 
 import pytest
 from twisted.web import static
 
 import labkit
 from labkit.browser import browser_url, link_bundle
+from labkit.testing import write_programs
 from tests.chromium import dump_dom
 # The Jupyter server, Chromium and environment fixtures of the browser tests, shared rather than copied.
 from tests.test_browser import BASE, _with_token, chromium, jupyter, plain_environment  # noqa: F401
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "04-web-servers.ipynb"
-PROGRAM = "%%program ch04/resourcetree.py"
 STYLES = """\
 body { font-family: Georgia, Times, serif; font-size: 11pt; }
 h1 { margin: 10px 0; padding: 5px; background-color: black; color: white; }
@@ -64,13 +62,12 @@ BOOK_STYLE = b"""<!DOCTYPE html>
 """
 
 
-def load_program() -> types.ModuleType:
-    """Example 4-4 as the notebook has it: the source of its %%program cell, run as a module."""
-    cells = [cell.source for cell in nbformat.read(NOTEBOOK, as_version=4).cells
-             if cell.cell_type == "code" and cell.source.startswith(PROGRAM)]
-    assert len(cells) == 1, f"expected one cell starting with {PROGRAM!r} in {NOTEBOOK.name}"
-    module = types.ModuleType("ch04_resourcetree")
-    exec(compile(cells[0].split("\n", 1)[1], f"{NOTEBOOK.name}: {PROGRAM}", "exec"), module.__dict__)
+def load_program(folder: Path) -> types.ModuleType:
+    """Example 4-4 as the notebook has it: its %%program cell, written out and imported as a module."""
+    path = write_programs(4, folder)["resourcetree.py"]
+    spec = importlib.util.spec_from_file_location("ch04_resourcetree", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 
@@ -79,7 +76,7 @@ def colors(tmp_path):
     """The chapter's resource tree with its stylesheet, plus the probe page and the book-style control."""
     styles = tmp_path / "styles.css"
     styles.write_text(STYLES)
-    root = load_program().build_site(str(styles))
+    root = load_program(tmp_path).build_site(str(styles))
     root.putChild(b"probe.html", static.Data(PROBE, "text/html; charset=utf-8"))
     root.putChild(b"book-style", static.Data(BOOK_STYLE, "text/html; charset=utf-8"))
     server = labkit.serve(root, name="ch04-browser-colors", show=False)

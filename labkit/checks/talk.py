@@ -4,6 +4,7 @@ Promises:
 
 * :func:`converse` connects, sends, and reads until the server closes or goes quiet; every wait is bounded. A
   server that hangs up early (a crash, a stub) ends the conversation with what had arrived, never an exception.
+  :func:`conversation` does the same and also says whether the server hung up (or only went quiet).
 * :func:`closed_port` names a port where nothing listens; :func:`wait_until` lets the far side catch up.
 """
 
@@ -11,18 +12,27 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import dataclass
 
 from labkit.checks import limits
 
-__all__ = ["closed_port", "converse", "wait_until"]
+__all__ = ["Conversation", "closed_port", "conversation", "converse", "wait_until"]
 
 
-def converse(port: int, *chunks: bytes, host: str = "127.0.0.1", timeout: float = limits.REPLY,
-             settle: float = limits.QUIET) -> bytes:
+@dataclass(frozen=True)
+class Conversation:
+    """What a scripted client heard: everything received, and whether the server closed the connection."""
+
+    received: bytes
+    hung_up: bool
+
+
+def conversation(port: int, *chunks: bytes, host: str = "127.0.0.1", timeout: float = limits.REPLY,
+                 settle: float = limits.QUIET) -> Conversation:
     """A scripted client: connect, send each chunk, and read until the server closes or stays quiet for
-    ``settle`` seconds (all bounded by ``timeout``). Returns everything received."""
+    ``settle`` seconds (all bounded by ``timeout``). ``hung_up`` is true only when the server closed."""
     deadline = time.monotonic() + timeout
-    received = b""
+    received, hung_up = b"", False
     with socket.create_connection((host, port), timeout=timeout) as sock:
         try:
             for chunk in chunks:
@@ -33,12 +43,22 @@ def converse(port: int, *chunks: bytes, host: str = "127.0.0.1", timeout: float 
             sock.settimeout(max(0.01, min(settle, deadline - time.monotonic())))
             try:
                 data = sock.recv(65536)
-            except (socket.timeout, TimeoutError, ConnectionResetError):
+            except (socket.timeout, TimeoutError):
+                break
+            except ConnectionResetError:
+                hung_up = True
                 break
             if not data:
+                hung_up = True
                 break
             received += data
-    return received
+    return Conversation(received, hung_up)
+
+
+def converse(port: int, *chunks: bytes, host: str = "127.0.0.1", timeout: float = limits.REPLY,
+             settle: float = limits.QUIET) -> bytes:
+    """:func:`conversation`'s bytes received: everything the server said until it closed or went quiet."""
+    return conversation(port, *chunks, host=host, timeout=timeout, settle=settle).received
 
 
 def closed_port(host: str = "127.0.0.1") -> int:

@@ -5,13 +5,16 @@ Promises:
 * :func:`fetch` sends one request and reads the whole response, bounded; it never raises for a server that
   misbehaves: a missing or cut response is a :class:`Reply` whose ``status`` is None and whose ``error`` says
   what happened.
+* :meth:`Reply.gist` is the first lines of a body as text, tags left out: what a 500 page says, for a hint.
 * :func:`form` encodes form fields as a browser does (with :data:`FORM_HEADERS`); :func:`http_factory` serves
   a learner's ``http.Request`` subclass.
 """
 
 from __future__ import annotations
 
+import html
 import http.client
+import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -47,6 +50,20 @@ class Reply:
     def has(self, *pieces: bytes) -> bool:
         """A response came and its body holds every piece."""
         return self.status is not None and all(piece in self.body for piece in pieces)
+
+    def gist(self, lines: int = 3) -> str:
+        """The body's first ``lines`` lines of text, tags left out and lines joined with " / " (a 500 page's
+        "Request did not return bytes", say)."""
+        text = html.unescape(_TAGS.sub("\n", self.body.decode("utf-8", "replace")))
+        kept = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+        return " / ".join(kept[:lines])
+
+    def answered_500(self) -> str:
+        """When the server answered 500: what its page says (for a hint); else ""."""
+        return f"the server answered 500: {self.gist()}" if self.status == 500 else ""
+
+
+_TAGS = re.compile(r"<[^>]*>")
 
 
 def fetch(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
