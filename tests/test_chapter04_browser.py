@@ -25,7 +25,7 @@ from labkit.browser import browser_url, link_bundle
 from labkit.testing import write_programs
 from tests.chromium import dump_dom
 # The Jupyter server, Chromium and environment fixtures of the browser tests, shared rather than copied.
-from tests.test_browser import BASE, _with_token, chromium, jupyter, plain_environment  # noqa: F401
+from tests.jupyter_peers import BASE, _with_token, chromium, jupyter, plain_environment  # noqa: F401
 
 STYLES = """\
 body { font-family: Georgia, Times, serif; font-size: 11pt; }
