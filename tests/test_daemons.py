@@ -48,7 +48,7 @@ def tac(tmp_path, source: str) -> pathlib.Path:
 def _no_daemon_left():
     yield
     left = daemons.running()
-    daemons.stop_all()
+    daemons.stop_daemons()
     assert left == [] and daemons.processes() == []
 
 

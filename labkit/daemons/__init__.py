@@ -21,7 +21,7 @@ Promises:
 * No daemon outlives the kernel: :mod:`labkit.reaper`'s watcher stops every one still running (a real daemon,
   which left the kernel, included) within seconds of the kernel's end, however it ends, and removes the fresh run
   folders. Every socket a daemon binds is on loopback (``labkit/loopback_site``). :func:`running` lists the
-  daemons, :func:`processes` finds every one still alive on the machine, :func:`stop_all` stops them.
+  daemons, :func:`processes` finds every one still alive on the machine, :func:`stop_daemons` stops them.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from labkit.daemons.privileges import furnish_jail, ordinary_user, privileged_po
 from labkit.daemons.process import LAUNCHER, Daemon, DaemonFailed, account, daemons_started
 from labkit.programs import PROGRAMS
 
-__all__ = ["Daemon", "DaemonFailed", "ordinary_user", "privileged_port", "processes", "running", "stop_all", "twist",
+__all__ = ["Daemon", "DaemonFailed", "ordinary_user", "privileged_port", "processes", "running", "stop_daemons", "twist",
            "twistd"]
 
 
@@ -124,7 +124,7 @@ def running() -> list[Daemon]:
     return [daemon for daemon in daemons_started if daemon.alive()]
 
 
-def stop_all() -> None:
+def stop_daemons() -> None:
     """Stop every daemon this kernel started."""
     for daemon in list(daemons_started):
         daemon.stop()
