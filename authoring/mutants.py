@@ -102,12 +102,35 @@ def mutants(solution_cell: str) -> list[Mutant]:
     return made
 
 
-def _region_mutants(solution_cell: str, region: str) -> list[Mutant]:
-    indent = _indent_of(region)
+def _parsed(region: str) -> tuple[ast.Module, int, str] | None:
+    """The region parsed: (tree, header lines to drop after unparsing, indent to add back), or None. A region that
+    does not parse on its own (it starts in a method's body and goes on at class level) is parsed inside a header
+    per missing level (``class _:``, then ``async def _():``), each at its own column, so its lines keep theirs."""
     try:
-        tree = ast.parse(textwrap.dedent(region))
+        return ast.parse(textwrap.dedent(region)), 0, _indent_of(region)
     except SyntaxError:
+        pass
+    columns = range(0, len(_indent_of(region)), 4)
+    headers = [" " * c + ("async def _():" if c == columns[-1] else "class _:") for c in columns] if columns else []
+    try:
+        return ast.parse("\n".join(headers) + "\n" + region), len(headers), ""
+    except SyntaxError:
+        return None
+
+
+def _unwrapped(code: str, headers: int, original: str) -> str | None:
+    """``code`` without its ``headers`` header lines, or None when a change touched them (the region would no
+    longer fit in its place)."""
+    innermost = "async def _():\n"
+    prefix = original[:original.index(innermost) + len(innermost)] if headers else ""
+    return code[len(prefix):] if code.startswith(prefix) else None
+
+
+def _region_mutants(solution_cell: str, region: str) -> list[Mutant]:
+    parsed = _parsed(region)
+    if parsed is None:
         return []
+    tree, headers, indent = parsed
     original = ast.unparse(tree)
     made: dict[str, Mutant] = {}
 
@@ -119,12 +142,16 @@ def _region_mutants(solution_cell: str, region: str) -> list[Mutant]:
             return
         if code == original:
             return
+        text = textwrap.indent(code, indent) if not headers else _unwrapped(code, headers, original)
+        if text is None or not text.strip():
+            return
+        line -= headers
         if removed is not None:
             description = f"line {line}: `{ast.unparse(removed).splitlines()[0]}` removed"
         else:
             old, new = next(((b, a) for b, a in zip(original.splitlines(), code.splitlines()) if b != a), ("", ""))
             description = f"line {line}: `{old.strip()}` -> `{new.strip()}`"
-        cell = solution_cell.replace(region, textwrap.indent(code, indent) + "\n", 1)
+        cell = solution_cell.replace(region, text + "\n", 1)
         made.setdefault(description, Mutant(description, cell))
 
     nodes = list(ast.walk(tree))

@@ -127,6 +127,31 @@ def test_mutants_change_only_the_learners_part_and_the_runner_tallies_them(tmp_p
     assert tally.made == len(made) and tally.killed == tally.made and tally.score == 100.0
 
 
+METHOD_THEN_CLASS = """class Page:
+    def render(self, request):
+        ### BEGIN SOLUTION
+        return self.done(request)
+
+    def done(self, request):
+        return b"saved"
+        ### END SOLUTION
+"""
+
+
+def test_a_region_that_starts_in_a_method_and_goes_on_at_class_level_is_mutated_in_place():
+    from authoring.mutants import mutants
+
+    made = {m.description: m.source for m in mutants(METHOD_THEN_CLASS)}
+    assert "line 4: `return b'saved'` -> `return b''`" in made
+    assert "line 1: `return self.done(request)` -> `return None`" in made
+    emptied = made["line 4: `return b'saved'` -> `return b''`"]
+    assert emptied.startswith("class Page:\n    def render(self, request):\n        ### BEGIN SOLUTION\n")
+    assert "\n    def done(self, request):\n        return b''\n        ### END SOLUTION\n" in emptied
+    assert not any("async def _" in source or "class _" in source for source in made.values())
+    for source in made.values():
+        compile(source, "<mutant>", "exec")
+
+
 def test_a_chapters_programs_are_written_as_the_notebook_has_them(tmp_path):
     from labkit.testing import write_programs
 
