@@ -324,3 +324,20 @@ def test_the_probes_pass_on_the_practice_servers(pop3_server, smtp_server, imap_
     probes.pop3("127.0.0.1", pop3_server.port)
     probes.smtp("127.0.0.1", smtp_server.port)
     probes.imap("127.0.0.1", imap_server.port)
+
+
+def test_imap_list_matches_whole_names_and_an_empty_pattern_gives_the_root_only():
+    from labkit.checks import mail
+
+    server = labkit.serve("imap", name="test-imap-list", show=False)
+    try:
+        client = mail.imap_login(server.port, ACCOUNT.user, ACCOUNT.password)
+        try:
+            # imaplib sends its arguments as given: '""' is the empty string on the wire
+            assert client.list('""', '""')[1] == [b'(\\Noselect) "/" ""']  # RFC 3501 6.3.8: root and delimiter
+            assert client.list('""', "INBO")[1] == [None]  # a pattern matches a whole name, not a prefix
+            assert len(client.list('""', "INBOX")[1]) == 1
+        finally:
+            client.logout()
+    finally:
+        server.stop()

@@ -206,6 +206,16 @@ class PracticeMailbox:
         return changed
 
 
+class HierarchyRoot:
+    """What ``LIST "" ""`` answers: the root of the folder names, which cannot be selected, and their delimiter."""
+
+    def getFlags(self):
+        return [r"\Noselect"]
+
+    def getHierarchicalDelimiter(self):
+        return DELIMITER
+
+
 @implementer(imap4.IAccount, imap4.INamespacePresenter)
 class PracticeAccount:
     """One user's fixed folders."""
@@ -232,8 +242,13 @@ class PracticeAccount:
     examine = select
 
     def listMailboxes(self, ref, wildcard):
+        """The folders whose whole name the pattern matches (Twisted's pattern has no anchors: "INBOX" would also
+        match "INBOXES", and "" every folder). An empty pattern asks for the hierarchy's root and delimiter
+        (RFC 3501, 6.3.8): one unselectable entry named ""."""
+        if not self._name(wildcard):
+            return [("", HierarchyRoot())]
         pattern = imap4.wildcardToRegexp(self._name(ref) + self._name(wildcard), DELIMITER)
-        return [(name, box) for name, box in self.folders.items() if pattern.match(name)]
+        return [(name, box) for name, box in self.folders.items() if pattern.fullmatch(name)]
 
     def _fixed(self, *args):
         raise imap4.MailboxException("the practice folders are fixed: use INBOX, Archive or Lists/Twisted")
