@@ -64,6 +64,14 @@ MISTAKES = [
     Mistake("4.4", "no stylesheet", ('    root.putChild(b"styles.css", static.File(str(pathlib.Path(folder) / '
                                      '"styles.css")))\n', ""),
             hint="serve the stylesheet from the folder given"),
+    Mistake("4.4", "the page's arguments swapped", (('glossary_page(name, f"<h1>', 'glossary_page(f"<h1>'),
+                                                     ('"../styles.css")', 'name, "../styles.css")')),
+            hint="glossary_page takes the title first, then the body"),
+    Mistake("4.4", "the stylesheet as on the home page", ('"../styles.css")', '"styles.css")'),
+            hint="the stylesheet is ../styles.css"),
+    Mistake("4.4", "no content type", ('        request.setHeader(b"content-type", b"text/html; charset=utf-8")\n'
+                                       '        name =', "        name ="),
+            hint="charset=utf-8"),
     Mistake("4.4", "the glossary given ignored", ("TermsFolder(glossary)", "TermsFolder(GLOSSARY)"),
             hint="every term of the glossary given"),
     # 4.5 SafeSavePage

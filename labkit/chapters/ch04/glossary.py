@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import random
 import re
 from urllib.parse import urljoin
@@ -22,6 +23,25 @@ CHECK_GLOSSARY = {
     b"markup": "Pages use <tags>; escape & before you echo.",
 }
 _ROOT_RELATIVE = re.compile(rb"""(?:href|src|action)\s*=\s*["']?/(?!/)""", re.I)
+_BODY_START = re.compile(rb"<body\b[^>]*>", re.I)
+_HREF = re.compile(rb"""href\s*=\s*["']?([^"'\s>]*)""", re.I)
+
+
+def _term_page(path: str, body: bytes) -> dict[str, object]:
+    """What a term page at ``path`` shows in its <body>: its headings' texts, the texts of its elements (tags
+    left out around them), where its links and its stylesheets lead (resolved against ``path``)."""
+    start = _BODY_START.search(body)
+    shown = body[start.end():] if start else body
+    stylesheets = [tag for tag in re.findall(rb"<link\b[^>]*>", body, re.I) if b"stylesheet" in tag.lower()]
+    return {
+        "headings": [text.strip().decode("utf-8", "replace")
+                     for text in re.findall(rb"<h[1-6]\b[^>]*>([^<]*)</h[1-6]>", shown, re.I)],
+        "texts": {text.strip() for text in re.findall(rb">([^<]*)<", shown)},
+        "links": {urljoin(path, href.decode("utf-8", "replace"))
+                  for tag in re.findall(rb"<a\b[^>]*>", shown, re.I) for href in _HREF.findall(tag)},
+        "stylesheets": {urljoin(path, href.decode("utf-8", "replace"))
+                        for tag in stylesheets for href in _HREF.findall(tag)},
+    }
 
 
 def check_glossary(build_glossary) -> None:
@@ -67,6 +87,8 @@ def check_glossary(build_glossary) -> None:
         check.expect("GET /terms/reactor", (200, True),
                      (term.outcome, term.has(CHECK_GLOSSARY[b"reactor"].encode())),
                      hint=term.answered_500() or "a term's page shows its meaning")
+        if term.status == 200:
+            _check_term_page(check, term, "reactor", CHECK_GLOSSARY[b"reactor"])
         made_up = sorted(set(glossary) - set(CHECK_GLOSSARY))[0]
         other = fetch(port, "GET", "/terms/" + made_up.decode())
         check.expect("GET /terms/ of a term the check made up", (200, True),
@@ -95,3 +117,31 @@ def check_glossary(build_glossary) -> None:
                      hint="define render_GET (not render): Twisted then answers other methods with 405 "
                           "and an Allow header by itself")
         server_health(check, served)
+
+
+def _check_term_page(check: Check, term, name: str, meaning: str) -> None:
+    """The term page the exercise asks for: HTML in UTF-8, the name as its heading, the meaning on its own, a link
+    back to the index and the stylesheet one folder up."""
+    kind = term.header("content-type") or ""
+    charset = re.search(r"charset\s*=\s*([\w-]+)", kind, re.I)
+    check.expect("/terms/reactor's content type", ("text/html", "utf-8"),
+                 (kind.split(";")[0].strip().lower(), charset.group(1).lower() if charset else None),
+                 hint=f"the page came as {kind or 'no content type'}: set content-type to text/html; "
+                      "charset=utf-8, as GlossaryHome does")
+    shown = _term_page("/terms/" + name, term.body)
+    check.expect("/terms/reactor has the name as its heading", True, name in shown["headings"],
+                 ok=name in shown["headings"],
+                 hint=f"the page's body had the headings {shown['headings']}: put the name alone in an <h1> "
+                      "(glossary_page takes the title first, then the body)")
+    alone = html.escape(meaning).encode("utf-8") in shown["texts"]
+    check.expect("/terms/reactor shows the meaning in its body, alone in its element", True, alone, ok=alone,
+                 hint="the meaning was not the whole text of an element of the page's body: put it in its "
+                      "own <p>, escaped, with nothing added")
+    check.expect("/terms/reactor links back to the index /terms/", True, "/terms/" in shown["links"],
+                 ok="/terms/" in shown["links"],
+                 hint=f"its links led to {sorted(shown['links']) or 'nowhere'}: link the index relatively "
+                      "(href='./' from /terms/reactor)")
+    check.expect("/terms/reactor's stylesheet resolves to /styles.css", True,
+                 "/styles.css" in shown["stylesheets"], ok="/styles.css" in shown["stylesheets"],
+                 hint=f"its stylesheet led to {sorted(shown['stylesheets']) or 'nowhere'}: from /terms/reactor "
+                      "the stylesheet is ../styles.css")
