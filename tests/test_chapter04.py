@@ -78,6 +78,8 @@ MISTAKES = [
     Mistake("4.5", "SQL built with %", SQL_BY_FORMAT, hint="A quote in the title ends a string"),
     Mistake("4.5", "a title one character too long accepted", ("<= MAX_TITLE_CHARS", "<= MAX_TITLE_CHARS + 1"),
             hint="over 200 characters long title gets 400"),
+    Mistake("4.5", "a 200-character title refused", ("<= MAX_TITLE_CHARS", "< MAX_TITLE_CHARS"),
+            hint="both ends included"),
     Mistake("4.5", "a blank title accepted", ('field(b"title").strip()', 'field(b"title")'),
             hint="blank (only spaces)"),
     Mistake("4.5", "no errback", ("d.addCallbacks(self.saved, self.failed, callbackArgs=(request,), "

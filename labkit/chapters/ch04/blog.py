@@ -103,7 +103,15 @@ def check_blog_save(save_page_class) -> None:
             check.expect(f"{what}: 400", 400, reply.outcome, sent=short(sent, 60),
                          hint=reply.answered_500() or "the title is checked before the database is touched: a "
                               "missing, blank (only spaces) or over 200 characters long title gets 400")
-        check.expect("nothing invalid was stored", 1, len(_rows(path)))
+            check.expect(f"{what}: an HTML page", "text/html",
+                         (reply.header("content-type") or "").split(";")[0].strip().lower(),
+                         hint="the 400 answer is a page: set content-type to text/html; charset=utf-8")
+        edges = ("y", "z" * MAX_TITLE_CHARS)
+        for edge in edges:
+            check.expect(f"a {len(edge)}-character title is saved", ("a redirect", "/"),
+                         _saved(post(form(title=edge, body="x"))),
+                         hint="a title of 1 to 200 characters (both ends included) is saved")
+        check.expect("nothing invalid was stored", 1 + len(edges), len(_rows(path)))
         odd = post(b"title=%FF&body=x")
         check.expect("a title that is not UTF-8 gets an answer, not a crash", "a redirect or 400",
                      odd.outcome, ok=odd.status in (301, 302, 303, 307, 400), sent=b"title=%FF&body=x",
@@ -120,6 +128,8 @@ def check_blog_save(save_page_class) -> None:
                      hint=f"with the database locked the answer was {locked.summary}: a failed insert fails the "
                           "Deferred from runOperation, and only an errback on it can answer the browser (500 and "
                           "a page)")
+        check.expect("the 500 page says the post was not saved", True, b"not saved" in locked.body.lower(),
+                     hint="the 500 page says the post was not saved (database_error's what)")
         check.expect("a locked database: nothing half-saved", count, len(_rows(path)))
         after = post(form(title="after the lock", body="y"))
         check.expect("once the lock is gone, saving works again", ("a redirect", "/"), _saved(after))
@@ -129,7 +139,7 @@ def check_blog_save(save_page_class) -> None:
         restarted = post(form(title="after a restart", body="z"))
         check.expect("after a restart, on the same file", ("a redirect", "/"), _saved(restarted))
         titles = [row[0] for row in _rows(path)]
-        check.expect("every saved post is still there", [title, "after the lock", "after a restart"],
+        check.expect("every saved post is still there", [title, *edges, "after the lock", "after a restart"],
                      [t for t in titles if t != "\ufffd"])
         server_health(check, served, *(earlier.log.text for earlier in started), expected=("OperationalError",))
         served.stop()
