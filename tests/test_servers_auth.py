@@ -189,7 +189,8 @@ def test_a_flood_of_logins_is_refused_at_once_past_the_queue_and_vanished_client
         assert wait_until(lambda: not any(q.waiting for q in worker._queues.values()), timeout=5)
         gate.set()
         assert talk(served.port, b"ada", ACCOUNTS["ada"].encode()) == b"User Name: Password: Welcome Ada Lovelace!\r\n"
-        assert len(started) == 2  # the one hashing when they vanished, and Ada's; the waiting ones never ran
+        assert 1 <= len(started) <= 2  # Ada's, and the one hashing when they vanished if the thread had taken it
+        # (under load it may not have: that one left the queue too); the waiting ones never ran
     finally:
         gate.set()
         for sock in sockets:

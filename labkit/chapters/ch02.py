@@ -180,6 +180,10 @@ def check_scan(scan) -> None:
         target = check.serve("ports", "check-ports", size=20, open_offsets=tuple(offsets))
         first = target.ports[0] - offsets[0]
         ports = random.sample(range(first, first + 20), 20)
+        given = [port for port in ports if port in target.ports]
+        if given == sorted(given):  # open ports given in order: a scan that keeps the given order would pass
+            low, high = ports.index(given[0]), ports.index(given[-1])
+            ports[low], ports[high] = ports[high], ports[low]
         memory = MemoryReactor()
         call_learner(scan, memory, "127.0.0.1", ports, timeout=limits.QUICK, blocking=True)
         started = len(memory.tcpClients)
