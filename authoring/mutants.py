@@ -200,14 +200,14 @@ class Tally:
 
 def run(chapter, only: str | None = None, out=sys.stdout) -> list[Tally]:
     """Mutate every exercise of ``chapter`` (or only the one numbered ``only``) and tally its check's verdicts."""
-    from labkit.testing import MistakeDoesNotRun, Workbook, grading
+    from labkit.testing import MistakeDoesNotRun, Workbook, exercise_number, grading
 
     tallies = []
     with Workbook(chapter) as book:
         known_by_exercise = equivalent(int(book.path.name[:2]))
         ids = [grading(c)["grade_id"] for c in book.notebook.cells if grading(c).get("solution")]
         for grade_id in ids:
-            number = grade_id.split("-")[0].removeprefix("ex") + "." + grade_id.split("-")[1]
+            number = exercise_number(grade_id)
             if only and only != number:
                 continue
             exercise = book.exercise(grade_id)

@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["CheckRun", "Exercise", "Mistake", "MistakeDoesNotRun", "Workbook", "exercise_tests", "fails", "grading",
-           "solution_region", "solution_regions", "write_programs"]
+           "exercise_number", "solution_region", "solution_regions", "write_programs"]
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -288,7 +288,7 @@ class Workbook:
         self.close()
 
 
-def _number(grade_id: str) -> str:
+def exercise_number(grade_id: str) -> str:
     """``ex8-3-fixed-inbox`` -> ``8.3``; ``ex5-1a-note-store`` -> ``5.1a``."""
     chapter, number = grade_id.removeprefix("ex").split("-")[:2]
     return f"{chapter}.{number}"
@@ -302,7 +302,7 @@ def exercise_tests(chapter, mistakes: list[Mistake], *, least_mistakes: int = 3)
     import pytest
 
     notebook = nbformat.read(_notebook_path(chapter), as_version=4)
-    numbers = [_number(grading(c)["grade_id"]) for c in notebook.cells if grading(c).get("solution")]
+    numbers = [exercise_number(grading(c)["grade_id"]) for c in notebook.cells if grading(c).get("solution")]
     unknown = sorted({m.exercise for m in mistakes} - set(numbers))
     if unknown:
         raise ValueError(f"mistakes name exercises that chapter {chapter} does not have: {unknown}")

@@ -18,8 +18,8 @@ import time
 
 import servers
 from tests.standalone import standalone
-from tests.test_robustness import (CROWD, HOST, allow_open_files, connect, half_close_exchange, never_reading,
-                                   random_line, send_then_drain)
+from tests.attacks import CROWD, HOST, allow_open_files, connect, half_close_exchange, never_reading, random_line
+from tests.peers import send_then_drain
 
 LIMITS = {"idle_timeout": 10, "request_timeout": 5}
 OPEN_FILES = 1024
