@@ -217,6 +217,7 @@ def check_key_service(program: str) -> None:
                 check.hint = "the key is bytes, not text: open the file in binary mode ('rb')"
             return
         check.expect("the daemon does not run as root", True, daemon.identity[0] != "root")
+        daemon.stop()  # its log is complete once it has ended
         logged = re.search(r"loaded a key of (\d+) bytes\b", daemon.log)
         check.expect("its log says how long the key is", f"loaded a key of {len(secret)} bytes",
                      logged.group(0) if logged else "(no such line)",
@@ -225,7 +226,6 @@ def check_key_service(program: str) -> None:
         check.expect("the service's running flag once started", "[True]", read(daemon.folder / "running.txt"),
                      hint="running stayed False after startService: the base class's startService sets it "
                           "(service.Service.startService(self))")
-        daemon.stop()
         no_traceback(check, daemon)
 
 
