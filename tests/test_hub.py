@@ -5,9 +5,11 @@ The class's environment (binder's pins, course/hub-requirements.txt, the workboo
 npm) in a folder of its own; three learners and an instructor as Unix users with private homes (a random suffix,
 removed after); JupyterHub with course/jupyterhub_config.py on loopback; servers spawned through the REST API. Then:
 every check of chapters 2 and 8 passes in every learner's kernels at once; learners cannot read each other's homes,
-kernel connection files, files under /tmp or practice mail; nbgrader's release, fetch, submit, collect and autograde
-give the expected scores; a terminal (a login shell) finds the workbook's tools; and when the hub stops the servers
-nothing of theirs is left. Needs root (Unix users, servers spawned as them): skipped elsewhere, failed under CI=true.
+kernel connection files, files under /tmp or practice mail, nor log in to each other's practice SSH, manhole or auth
+servers; the class link (nbgitpuller) gives a learner the learner copies only; learners' labs hide nbgrader's
+instructor tools and the instructor's shows them; nbgrader's release, fetch, submit, collect and autograde give the
+expected scores; a terminal (a login shell) finds the workbook's tools; and when the hub stops the servers nothing
+of theirs is left. Needs root (Unix users, servers spawned as them): skipped elsewhere, failed under CI=true.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ import time
 import pytest
 
 from tests import peers
-from tests.hub import environment, kernels, users
+from tests.hub import environment, kernels, logins, puller, users
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHAPTERS = ("02-simple-clients-and-servers.ipynb", "08-mail-servers.ipynb")
 GRADED = "01-getting-started.ipynb"  # the chapter that goes round nbgrader's exchange (the quickest to autograde)
-STUDENT_SIDE = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list")
-STUDENT_SERVER_SIDE = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+INSTRUCTOR_LAB = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list")
+INSTRUCTOR_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+CLASS_LINK_PATH = "lab/tree/twisted-workbook/notebooks/learner/01-getting-started.ipynb"  # the README's urlpath
 MEASURED: dict[str, object] = {}
 
 
@@ -89,12 +92,13 @@ def _follow_the_recipe(room: Classroom, npm: str) -> None:
     (room.env / "etc" / "jupyter").mkdir(parents=True, exist_ok=True)
     (room.env / "etc" / "jupyter" / "nbgrader_config.py").write_text(
         (ROOT / "course" / "nbgrader_global_config.py").read_text().replace("/srv/nbgrader/exchange", str(exchange)))
-    jupyter = str(room.env / "bin" / "jupyter")
-    for command in ([jupyter, "server", "extension", "disable", "--sys-prefix", *STUDENT_SERVER_SIDE],
-                    [jupyter, "labextension", "disable", "--level=sys_prefix", *STUDENT_SIDE]):
-        environment._run(command)
-    done = room.run_as(room.instructor, "jupyter", "labextension", "enable", "--level=user", *STUDENT_SIDE)
-    assert done.returncode == 0, done.stderr
+    environment._run([str(room.env / "bin" / "jupyter"), "server", "extension", "disable", "--sys-prefix",
+                      *INSTRUCTOR_SERVER])
+    (room.env / "etc" / "jupyter" / "labconfig").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "course" / "page_config.json", room.env / "etc" / "jupyter" / "labconfig" / "page_config.json")
+    done = room.run_as(room.instructor, "jupyter", "labextension", "enable", "--level=user", *INSTRUCTOR_LAB)
+    # JupyterLab refuses (exit status 0) to enable what a higher level locked: the lab's page config shows it
+    assert done.returncode == 0 and "locked" not in done.stdout + done.stderr, done.stdout + done.stderr
     room.hub = Hub(room.env, room.folder, environment.proxy(room.env), room.everyone(), room.instructor)
     room.hub.wait()
 
@@ -246,13 +250,49 @@ def test_a_learner_cannot_log_in_to_anothers_practice_pop3_with_the_password_the
     assert "mail-practice" not in shown["text"]
 
 
-def _page_config(room: Classroom, name: str) -> dict:
-    import urllib.request
+def test_a_learner_cannot_log_in_to_anothers_ssh_manhole_or_auth_server_with_what_they_have(room):
+    reader, owner = room.learners[0], room.learners[1]
+    served = _kernel_of(room, owner).execute(logins.SERVE)
+    assert served["error"] is None, served["text"]
+    served = logins.outcome(served["text"])
+    try:
+        own = _kernel_of(room, owner).execute(logins.attempt(served, logins.OWN_KEYS))
+        other = _kernel_of(room, reader).execute(logins.attempt(served, logins.OTHER_KEYS))
+    finally:
+        _kernel_of(room, owner).execute(logins.STOP)
+    assert own["error"] is None and other["error"] is None, own["text"] + other["text"]
+    own, other = logins.outcome(own["text"]), logins.outcome(other["text"])
+    # the owner gets in everywhere (the manhole runs no commands: it answers exec with status 1)...
+    assert own["ssh password"] == own["ssh key"] == "logged in, exit status 0", own
+    assert own["manhole key"] == "logged in, exit status 1", own
+    assert "Welcome" in own["auth password"], own
+    # ...and another learner, with the password and keys their own kernel has, nowhere
+    assert other["ssh password"] == other["ssh key"] == other["manhole key"] == "login refused", other
+    assert "Denied" in other["auth password"] and "Welcome" not in other["auth password"], other
 
-    request = urllib.request.Request(f"{room.hub.url}/user/{name}/lab",
-                                     headers={"Authorization": f"token {room.hub.token}"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        page = answer.read().decode()
+
+def test_the_class_link_gives_a_learner_the_learner_copies_only(room):
+    learner = room.learners[2]
+    repository = puller.learner_repository(room.folder, learner)
+    page = room.hub.page(puller.link(learner, repository, CLASS_LINK_PATH))
+    assert 'data-branch="learner"' in page and "data-targetpath=\"twisted-workbook\"" in page, page[:2000]
+    events = puller.pull(room.hub, learner, repository, "twisted-workbook")
+    assert events and events[-1]["phase"] == "finished", events[-5:]
+    assert room.hub.status(f"/user/{learner}/api/contents/{CLASS_LINK_PATH.removeprefix('lab/tree/')}"
+                           "?content=0") == 200
+    pulled = pathlib.Path(pwd.getpwnam(learner).pw_dir) / "twisted-workbook"
+    found = puller.files(pulled)
+    assert "labkit/__init__.py" in found and "servers/__init__.py" in found, found
+    assert [path for path in found if path.endswith(".ipynb")] == sorted(
+        f"notebooks/learner/{path.name}" for path in (ROOT / "notebooks" / "learner").glob("*.ipynb"))
+    assert not [path for path in found if path.startswith(("tests/", "authoring/", "course/", ".ci/"))], found
+    with_solutions = [path for path in found if path.endswith(".ipynb")
+                      and "### BEGIN SOLUTION" in (pulled / path).read_text()]
+    assert not with_solutions, with_solutions
+
+
+def _page_config(room: Classroom, name: str) -> dict:
+    page = room.hub.page(f"/user/{name}/lab")
     found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page, re.S)
     return json.loads(found.group(1))
 
@@ -262,11 +302,11 @@ def test_learners_see_the_student_side_of_nbgrader_and_the_instructor_the_formgr
     assert room.hub.status(f"/user/{learner}/formgrader") == 404
     assert room.hub.status(f"/user/{room.instructor}/formgrader") in (200, 302)
     hidden = set(_page_config(room, learner).get("disabledExtensions", []))
-    assert hidden >= set(STUDENT_SIDE), hidden
+    assert hidden >= set(INSTRUCTOR_LAB), hidden
     assert not {"@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment"} & hidden
-    # the instructor's lab has the assignment tools; the formgrader opens at /user/NAME/formgrader (above)
+    # the instructor's lab has the formgrader's panel and the assignment tools, and the server behind them (above)
     instructor_hidden = set(_page_config(room, room.instructor).get("disabledExtensions", []))
-    assert not {"@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list"} & instructor_hidden
+    assert not set(INSTRUCTOR_LAB) & instructor_hidden, instructor_hidden
 
 
 def _ok(done) -> str:

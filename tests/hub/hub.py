@@ -80,6 +80,12 @@ class Hub:
             text = answer.read()
         return json.loads(text) if text else None
 
+    def page(self, path: str, timeout: float = 30) -> str:
+        """The body of a GET of ``path`` (under the hub's URL) with the token, as text."""
+        request = urllib.request.Request(self.url + path, headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.read().decode()
+
     def status(self, path: str, timeout: float = 30) -> int:
         """The HTTP status of a GET of ``path`` with the token (redirects not followed)."""
         class Stay(urllib.request.HTTPRedirectHandler):
