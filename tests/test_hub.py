@@ -35,7 +35,8 @@ from tests.hub import environment, kernels, logins, puller, users
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHAPTERS = ("02-simple-clients-and-servers.ipynb", "08-mail-servers.ipynb")
 GRADED = "01-getting-started.ipynb"  # the chapter that goes round nbgrader's exchange (the quickest to autograde)
-INSTRUCTOR_LAB = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list")
+INSTRUCTOR_LAB = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                  "@jupyter/nbgrader:course-list")
 INSTRUCTOR_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
 CLASS_LINK_PATH = "lab/tree/twisted-workbook/notebooks/learner/01-getting-started.ipynb"  # the README's urlpath
 MEASURED: dict[str, object] = {}
@@ -94,8 +95,9 @@ def _follow_the_recipe(room: Classroom, npm: str) -> None:
         (ROOT / "course" / "nbgrader_global_config.py").read_text().replace("/srv/nbgrader/exchange", str(exchange)))
     environment._run([str(room.env / "bin" / "jupyter"), "server", "extension", "disable", "--sys-prefix",
                       *INSTRUCTOR_SERVER])
-    (room.env / "etc" / "jupyter" / "labconfig").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ROOT / "course" / "page_config.json", room.env / "etc" / "jupyter" / "labconfig" / "page_config.json")
+    labconfig = room.env / "etc" / "jupyter" / "labconfig"
+    labconfig.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "course" / "page_config.json", labconfig / "page_config.json")
     done = room.run_as(room.instructor, "jupyter", "labextension", "enable", "--level=user", *INSTRUCTOR_LAB)
     # JupyterLab refuses (exit status 0) to enable what a higher level locked: the lab's page config shows it
     assert done.returncode == 0 and "locked" not in done.stdout + done.stderr, done.stdout + done.stderr

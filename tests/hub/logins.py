@@ -21,8 +21,9 @@ print(_json.dumps({"ssh_port": hub_test_servers[0].port, "manhole_port": hub_tes
                    "auth_port": hub_test_servers[2].port,
                    "host": _host_key().public().toString("openssh").decode()}))
 """
-"""Serves the three in the owner's kernel (named: a server replaces the kernel's server of the same name) (SSH by password or by the kernel's key ``hub_test_key``, the manhole by
-``hub_test_hatch``'s key only) and prints their ports and host key as JSON."""
+"""Serves the three in the owner's kernel (SSH by password or by the kernel's key ``hub_test_key``, the manhole by
+``hub_test_hatch``'s key only; each named, since a server replaces the kernel's server of the same name) and
+prints their ports and host key as JSON."""
 
 ATTEMPT = """
 import json as _json, os as _os, socket as _socket, tempfile as _tempfile
