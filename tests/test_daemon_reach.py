@@ -122,6 +122,27 @@ def test_a_daemon_become_nobody_imports_from_a_checkout_nobody_may_not_enter(clo
 
 
 @root_only
+def test_a_daemon_become_nobody_keeps_to_loopback_though_the_guard_lies_in_a_closed_checkout(closed_prefix, tmp_path,
+                                                                                              monkeypatch):
+    """The loopback guard (labkit/loopback_site) of a checkout behind a folder of mode 0700 still runs in the
+    daemon: a daemon that asks for every interface is refused, not left listening on them."""
+    from labkit import daemons, programs
+    from labkit.daemons import process
+
+    _closed, checkout = closed_prefix
+    guard = checkout / "loopback_site"
+    shutil.copytree(programs.LOOPBACK_ONLY, guard)
+    monkeypatch.setattr(programs, "LOOPBACK_ONLY", guard)
+    monkeypatch.setattr(process, "LOOPBACK_ONLY", guard, raising=False)
+    app = tmp_path / "app.tac"
+    app.write_text("from twisted.application import service, strports\nfrom twisted.internet import protocol\n"
+                   "application = service.Application('everywhere')\nstrports.service('tcp:0:interface=0.0.0.0', "
+                   "protocol.Factory.forProtocol(protocol.Protocol)).setServiceParent(application)\n")
+    with pytest.raises(daemons.DaemonFailed, match="listen on this machine only"):
+        daemons.twistd(app, user="nobody").stop()
+
+
+@root_only
 def test_a_daemon_become_nobody_uses_the_kernels_twisted_beside_debians_own(tmp_path):
     """Debian's python3-twisted and python3-zope.interface, installed system-wide, never take the place of the
     kernel's: the daemon imports the same files as the kernel."""
