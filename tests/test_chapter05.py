@@ -4,7 +4,7 @@ the hint that names its cause. Every check drives a real server (see labkit.chap
 
 from __future__ import annotations
 
-from twisted.web import xmlrpc
+from twisted.web import resource, xmlrpc
 
 import labkit
 from labkit.testing import Mistake, exercise_tests
@@ -45,19 +45,42 @@ MISTAKES = [
             (("    if got.code != 200:\n        raise LookupError(f\"cannot copy {source}: GET answered {got.code}\")\n",
               ""), ('page["text"]', 'page.get("text", "")')),
             hint="raise (LookupError, say) before any PUT"),
-    # 5.2 PageStats
-    Mistake("5.2", "the base class's __init__ not called", ("        super().__init__(allowNone=True)\n", ""),
+    # 5.2a PageStats
+    Mistake("5.2a", "the base class's __init__ not called", ("        super().__init__(allowNone=True)\n", ""),
             hint="must call super().__init__(allowNone=True)"),
-    Mistake("5.2", "None not allowed", ("super().__init__(allowNone=True)", "super().__init__()"),
+    Mistake("5.2a", "None not allowed", ("super().__init__(allowNone=True)", "super().__init__()"),
             hint="allowNone=True"),
-    Mistake("5.2", "a dict's keys view returned", ("return sorted(self.pages)", "return self.pages.keys()"),
+    Mistake("5.2a", "a dict's keys view returned", ("return sorted(self.pages)", "return self.pages.keys()"),
             hint="keys view cannot be sent"),
-    Mistake("5.2", "names not sorted", ("return sorted(self.pages)", "return list(self.pages)"),
+    Mistake("5.2a", "names not sorted", ("return sorted(self.pages)", "return list(self.pages)"),
             hint="return the names sorted"),
-    Mistake("5.2", "characters counted, not words", ("len(self._text(name).split())", "len(self._text(name))"),
+    Mistake("5.2a", "characters counted, not words", ("len(self._text(name).split())", "len(self._text(name))"),
             hint="not its characters"),
-    Mistake("5.2", "the last word, not the first", ("words[0] if words", "words[-1] if words"),
+    Mistake("5.2a", "the last word, not the first", ("words[0] if words", "words[-1] if words"),
             hint="the first word of 'two words' is 'two'"),
+    # 5.2b attach_and_fetch(reactor, url, page, filename, data, taken): dates and binary data both ways
+    Mistake("5.2b", "the bytes sent as text", ("xmlrpc_client.Binary(data)", 'data.decode("latin-1")'),
+            hint="bytes travel as base64"),
+    Mistake("5.2b", "the bytes decoded as UTF-8", ("xmlrpc_client.Binary(data)", "data.decode()"),
+            hint="these bytes are not text"),
+    Mistake("5.2b", "the Binary returned, not its bytes", ('back["data"].data', 'back["data"]'),
+            hint="its bytes are its .data"),
+    Mistake("5.2b", "a DateTime returned, not a datetime", ((", useDateTime=True)", ")"),
+                                                            ('back["taken"].replace(tzinfo=utc)', 'back["taken"]')),
+            hint="useDateTime=True"),
+    Mistake("5.2b", "DateTime's text parsed as ISO 8601", (
+        (", useDateTime=True)", ")"),
+        ('back["taken"].replace(tzinfo=utc)',
+         'datetime.datetime.strptime(str(back["taken"]), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=utc)')),
+            hint="not ISO 8601 with dashes"),
+    Mistake("5.2b", "a naive datetime returned", ('back["taken"].replace(tzinfo=utc)', 'back["taken"]'),
+            hint="a naive datetime names no moment"),
+    Mistake("5.2b", "the moment sent in the caller's zone", ("taken.astimezone(utc))", "taken)"),
+            hint="convert it first"),
+    Mistake("5.2b", "attachment's Deferred not awaited", ('back = await proxy', 'back = proxy'),
+            hint="callRemote returns a Deferred: await it"),
+    Mistake("5.2b", "nothing returned", ('    return back["data"]', '    back["data"]'),
+            hint="return the pair"),
     # 5.3 page_sizes(wsdl_url) with zeep
     Mistake("5.3", "the rendered page measured", ("client.service.getPage(name=name)",
                                                   "client.service.getRenderedPage(name=name)"),
@@ -109,3 +132,34 @@ def test_the_kits_xmlrpc_client_says_how_a_call_failed_instead_of_raising():
         assert str(call(served.port, "count", "")).startswith("Fault 404: nothing to count")
     finally:
         served.stop()
+
+
+# --- what the chapter's text says of twisted.web, proven -----------------------------------------------------
+
+class Moved(resource.Resource):
+    """A page that redirects with ``request.redirect``, as the book's /save did."""
+
+    isLeaf = True
+
+    def render_POST(self, request):
+        request.redirect(b"/WikiHome")
+        return b""
+
+
+def test_request_redirect_answers_302_where_the_wikis_save_answers_303():
+    from labkit.checks import converse
+
+    served = labkit.serve(Moved(), name="test-redirect", show=False)
+    try:
+        answer = converse(served.port, b"POST /save HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
+    finally:
+        served.stop()
+    assert answer.startswith(b"HTTP/1.0 302 Found\r\n") and b"\r\nLocation: /WikiHome\r\n" in answer
+
+
+def test_the_books_getpage_and_twisted_web_soap_are_gone_from_twisted():
+    import importlib.util
+
+    from twisted.web import client
+
+    assert not hasattr(client, "getPage") and importlib.util.find_spec("twisted.web.soap") is None

@@ -120,18 +120,12 @@ def key_service_sources() -> dict[str, str]:
     return {name: source.partition("\n")[2] for name, source in (("right", right), ("late", LATE.apply(right)))}
 
 
-def python_for_nobody() -> tuple[str, list[str]]:
-    """A Python that nobody may run, and what to put on its path: this one, or where it lies in a folder nobody
-    may not enter (a pyenv under /root), the system's Python of the same version with this one's packages."""
-    candidates = [(sys.executable, []), (f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}",
-                                         [path for path in sys.path if path.endswith("site-packages")])]
-    for python, packages in candidates:
-        probe = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c",
-                                f"{python} -c 'import twisted'"], capture_output=True,
-                               env={**os.environ, "PYTHONPATH": os.pathsep.join(packages)})
-        if probe.returncode == 0:
-            return python, packages
-    pytest.skip(f"no Python that nobody may run: {sys.executable} lies in a folder closed to nobody")
+def as_nobody(folder: pathlib.Path, *command: str) -> list[str]:
+    """``command`` run by nobody on this Python, in a private mount namespace that opens the way where this Python
+    or this checkout lies in a folder nobody may not enter (a pyenv under /root, a checkout made by mktemp -d)."""
+    from labkit.daemons import reach
+
+    return reach.started_as("nobody", list(command), folder / ".stage", needed=reach.needed_folders(str(REPOSITORY)))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs the check as nobody, which needs root")
@@ -142,13 +136,9 @@ def test_the_key_check_run_by_an_ordinary_user_passes_the_solution_and_fails_a_l
         (folder / f"{name}.py").write_text(source + "\n")
     for path in (folder, *folder.iterdir()):
         os.chown(path, 65534, 65534)
-    python, packages = python_for_nobody()
-    script = (f"import sys; sys.executable = {python!r}\n"  # the daemons the check starts run on it too
-              + AS_AN_ORDINARY_USER)
-    ran = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", python, "-c", script],
-                         cwd=folder, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "HOME": str(folder),
-                              "PYTHONPATH": os.pathsep.join([str(REPOSITORY), *packages])})
+    ran = subprocess.run(as_nobody(folder, sys.executable, "-c", AS_AN_ORDINARY_USER), cwd=folder,
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "HOME": str(folder), "PYTHONPATH": str(REPOSITORY)})
     shutil.rmtree(folder)
     lines = [line for line in ran.stdout.splitlines() if line.startswith(("right ", "late "))]
     assert ran.returncode == 0 and lines[0] == "right passed", ran.stdout + ran.stderr
@@ -160,19 +150,18 @@ def test_the_key_check_run_by_an_ordinary_user_passes_the_solution_and_fails_a_l
 def test_the_notebook_run_by_an_ordinary_user_shows_its_stored_outputs():
     """The stored outputs come from a root kernel (twistd drops root for real); nbval passes them as nobody too,
     where twistd refuses and the same lines follow (notebooks/sanitize.cfg names the one line that differs)."""
-    python, packages = python_for_nobody()
     folder = pathlib.Path(tempfile.mkdtemp(prefix="nobody-"))
     try:
         for name in (NOTEBOOK.name, "sanitize.cfg"):
             shutil.copy(NOTEBOOK.parent / name, folder)
         for path in (folder, *folder.iterdir()):
             os.chown(path, 65534, 65534)
-        ran = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", python, "-m", "pytest",
-                              "--nbval", NOTEBOOK.name, "--nbval-sanitize-with", "sanitize.cfg", "-p",
-                              "no:cacheprovider", "-q"], cwd=folder, capture_output=True, text=True, timeout=300,
+        ran = subprocess.run(as_nobody(folder, sys.executable, "-m", "pytest", "--nbval", NOTEBOOK.name,
+                                       "--nbval-sanitize-with", "sanitize.cfg", "-p", "no:cacheprovider", "-q"),
+                             cwd=folder, capture_output=True, text=True, timeout=300,
                              env={**os.environ, "HOME": str(folder), "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
                                   "IPYTHONDIR": str(folder / "ipython"),
-                                  "PYTHONPATH": os.pathsep.join([str(REPOSITORY), *packages])})
+                                  "PYTHONPATH": str(REPOSITORY)})
     finally:
         shutil.rmtree(folder)
     assert ran.returncode == 0, ran.stdout[-5000:] + ran.stderr[-2000:]

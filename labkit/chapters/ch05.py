@@ -13,12 +13,14 @@ from __future__ import annotations
 import html
 import re
 
+from labkit.chapters.ch05_attachment import check_attachment
 from labkit.checks import Check, call_learner, fetch, limits, logged_error, server_health, short, unwritten
 from labkit.checks.outcome import Outcome
 from labkit.checks.values import Shown
 from labkit.checks.xmlrpc import call, fault
 
-__all__ = ["check_copy_page", "check_note_store", "check_page_sizes", "check_page_stats", "check_tally_root"]
+__all__ = ["check_attachment", "check_copy_page", "check_note_store", "check_page_sizes", "check_page_stats",
+           "check_tally_root"]
 
 
 # --- 5.1 REST ---------------------------------------------------------------------------------------------------
@@ -163,7 +165,7 @@ STATS_PAGES = {"WikiHome": "Welcome to the wiki of RemoteCalls", "Empty": "", "S
 
 
 def check_page_stats(stats_class) -> None:
-    """Exercise 5.2: ``stats_class(pages)`` is an ``xmlrpc.XMLRPC`` resource: ``wordCount(name)`` the page's word
+    """Exercise 5.2a: ``stats_class(pages)`` is an ``xmlrpc.XMLRPC`` resource: ``wordCount(name)`` the page's word
     count (fault 404 for a missing page), ``names()`` the sorted names, ``firstWord(name)`` the first word or
     nil for an empty page."""
     import random

@@ -12,8 +12,8 @@ import signal
 import sys
 import time
 
-from labkit.daemons.reach import account, started_as
-from labkit.programs import Program
+from labkit.daemons.reach import account, needed_folders, started_as
+from labkit.programs import LOOPBACK_ONLY, Program
 
 __all__ = ["READY", "Daemon", "DaemonFailed", "LAUNCHER", "account", "daemons_started"]
 
@@ -77,7 +77,8 @@ class Daemon(Program):
         python_path = os.pathsep.join(filter(None, [str(path_entry.resolve()), os.environ.get("PYTHONPATH")]))
         launcher = [sys.executable, "-c", LAUNCHER, str(os.getpid()), READY, str(path_entry.resolve()), tool]
         if user is not None:  # setpriv replaces itself with the launcher: the kernel stays its parent
-            launcher = started_as(user, launcher, folder / ".python-of-the-kernel")
+            launcher = started_as(user, launcher, folder / ".python-of-the-kernel",
+                                  needed=needed_folders(str(LOOPBACK_ONLY), *python_path.split(os.pathsep)))
         # A log is text read back, never a terminal: no colours, though the kernel sets FORCE_COLOR (3.13's
         # tracebacks obey it; PYTHON_COLORS overrides it).
         super().__init__(tool, args, launcher=launcher, cwd=folder,

@@ -4,7 +4,9 @@ A Python built with a shared ``libpython`` (pyenv builds one, for instance) load
 library from its own prefix when it starts. Where that prefix lies in a folder the other user may not enter (pyenv
 under ``/root``, mode 0700), that user cannot start it at all: the loader stops at ``libpython3.X.so``. Root then
 starts the daemon in a private mount namespace where such a folder is an empty one anyone may enter, holding only
-the Python's own prefix: the daemon sees nothing else of it, and nothing changes for any other process.
+the Python's own prefix and the folders the daemon imports from (the workbook's own code, its ``PYTHONPATH``):
+the daemon sees nothing else of it, and nothing changes for any other process. A needed folder that the user may
+not read itself (a checkout of mode 0700) is refused before anything starts, with what to do.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import shutil
 import stat
 import sys
 
-__all__ = ["account", "blocking_folders", "started_as"]
+__all__ = ["account", "blocking_folders", "needed_folders", "started_as"]
 
 
 def account(user) -> pwd.struct_passwd:
@@ -32,6 +34,26 @@ def _may_enter(folder: pathlib.Path, uid: int, gid: int) -> bool:
     if gid == mode.st_gid:
         return bool(mode.st_mode & stat.S_IXGRP)
     return bool(mode.st_mode & stat.S_IXOTH)
+
+
+def _may_read(folder: pathlib.Path, uid: int, gid: int) -> bool:
+    mode = folder.stat()
+    bits = ((stat.S_IRUSR | stat.S_IXUSR) if uid == mode.st_uid else
+            (stat.S_IRGRP | stat.S_IXGRP) if gid == mode.st_gid else stat.S_IROTH | stat.S_IXOTH)
+    return mode.st_mode & bits == bits
+
+
+def needed_folders(*python_path: str) -> list[pathlib.Path]:
+    """The folders a daemon on this kernel's Python imports from: this Python's prefixes (its own and its virtual
+    environment's), the folders holding ``labkit`` and ``servers`` (a checkout, or site-packages), and each
+    existing entry of ``python_path``; real paths, none inside another."""
+    import labkit
+    import servers
+
+    found = {pathlib.Path(os.path.realpath(path)) for path in (sys.base_prefix, sys.prefix, *python_path) if path}
+    found |= {pathlib.Path(os.path.realpath(package.__file__)).parent.parent for package in (labkit, servers)}
+    found = {path for path in found if path.is_dir()}
+    return sorted(path for path in found if not any(other in path.parents for other in found))
 
 
 def blocking_folders(user, needed=None) -> dict[pathlib.Path, list[pathlib.Path]]:
@@ -58,6 +80,12 @@ def started_as(user, command: list[str], staging: pathlib.Path, needed=None) -> 
     Raises PermissionError, naming the folder and what to do, where ``unshare`` is missing; where the namespace
     cannot be made, the command ends with status 126 and says the same on its stderr."""
     switch = ["setpriv", f"--reuid={user}", f"--regid={account(user).pw_gid}", "--clear-groups", *command]
+    entry = account(user)
+    unreadable = [path for path in (needed or []) if not _may_read(path, entry.pw_uid, entry.pw_gid)]
+    if unreadable:
+        folders = ", ".join(f"{path} (mode {stat.filemode(path.stat().st_mode)})" for path in unreadable)
+        raise PermissionError(f"{user} may not read {folders}, which the daemon imports from: let every user read "
+                              f"it (chmod -R o+rX on that folder), or leave out user=")
     blocked = blocking_folders(user, needed)
     if not blocked:
         return switch
