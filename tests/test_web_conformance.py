@@ -24,7 +24,8 @@ import pytest
 import labkit
 from servers import web
 from servers.web.lingering import LINGER_BYTES, LINGER_SECONDS
-from tests.peers import missing, need
+from tests.peers import need
+from tests.standalone import standalone
 
 WAIT = 10
 
@@ -523,3 +524,14 @@ def servers_build(name: str, options: dict):
     import servers
 
     return servers.build(name, **options)
+
+
+def test_wget_over_tls_shows_the_413_too(tmp_path):
+    """Under TLS the refusal cannot half-close the socket beneath TLS: the client closes, having read it."""
+    program = need("wget", "wget")
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * (2 * MB))
+    with standalone("web", "--tls") as server:
+        done = run([program, "--tries=1", "--timeout=15", "-O", "-", "--content-on-error", "--method=PUT",
+                    f"--ca-certificate={server.ca}", f"--body-file={big}", f"https://localhost:{server.port}/check"])
+        assert done.returncode == 8 and "ERROR 413: Content Too Large" in done.stderr, done.stderr[-500:]

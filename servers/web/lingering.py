@@ -13,7 +13,7 @@ the client sends after the refusal is kept or handled.
 
 from __future__ import annotations
 
-from twisted.internet.interfaces import IHalfCloseableDescriptor
+from twisted.internet.interfaces import IHalfCloseableDescriptor, ISSLTransport
 from twisted.web.http import datetimeToString
 
 from servers.web.pages import HTML_TYPE, html_document
@@ -69,5 +69,6 @@ def answer_and_linger(channel, response: bytes, *, limit: int = LINGER_BYTES,
     transport.write(response)
     transport.unregisterProducer()
     transport.resumeProducing()  # the channel may have paused reading while a request was being handled
-    if IHalfCloseableDescriptor.providedBy(transport):
+    # Under TLS the half-close would reach the socket beneath it, past TLS: there the client closes, or the limits.
+    if IHalfCloseableDescriptor.providedBy(transport) and not ISSLTransport.providedBy(transport):
         transport.loseWriteConnection()
