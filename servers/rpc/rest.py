@@ -4,7 +4,8 @@ Promises (``wiki(data=None)`` builds it; pages live in a :class:`~servers.rpc.da
 
 ``GET /NAME`` (``/`` is ``/WikiHome``)
     200, the page as HTML (``text/html; charset=utf-8``), WikiWords as links, with an ``ETag``; 304 when
-    ``If-None-Match`` names it (weak comparison, RFC 9110 section 13.1.2). A missing page: 404, an HTML page linking to its edit form.
+    ``If-None-Match`` names it (weak comparison, RFC 9110 section 13.1.2). A missing page: 404, an HTML page linking
+    to its edit form.
 ``PUT /NAME``
     the body (UTF-8 text) becomes the page: 201 Created (with ``Location``) or 200 OK, ``text/plain``. With
     ``If-Match``, 412 unless it names the current ETag (``*``: any existing page). A body that is not UTF-8,

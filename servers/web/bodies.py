@@ -3,9 +3,10 @@
 Promises: a ``Site`` built with ``requestFactory=BoundedRequest`` answers a request whose body is larger than
 ``max_body`` (by its Content-Length, or counted as chunked data arrives) with ``413 Content Too Large``, an HTML
 page that says what to do, and a lingering close (:mod:`servers.web.lingering`: the client reads the 413 even while
-it is still sending), and keeps none of that body. Bodies within the ceiling behave as in Twisted's own
-``Request``; the request target is taken as :mod:`servers.web.target` says (absolute form, ``Host``). A request given a ``log_record`` (by :meth:`servers.web.records.RequestLog.log`) tells
-it how its response ended, as it finishes or loses its client.
+it is still sending), and keeps none of that body. Bodies within the ceiling behave as in Twisted's own ``Request``;
+the request target is taken as :mod:`servers.web.target` says (absolute form, ``Host``). A request given a
+``log_record`` (by :meth:`servers.web.records.RequestLog.log`) tells it how its response ended, as it finishes or
+loses its client.
 """
 
 from __future__ import annotations

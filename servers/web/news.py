@@ -1,9 +1,9 @@
 """``/news`` and ``/plain``: conditional GET on the practice web site.
 
-Promises: :class:`NewsPage` sends the current :class:`NewsItem` with ``ETag`` and ``Last-Modified`` and answers
-304 (no body) when the client's copy is current: ``If-None-Match`` decides when present (a list of tags, weak or
-strong, or ``*``, compared as RFC 9110 section 13.1.2 says: weakly), else ``If-Modified-Since``. ``bump()`` publishes a new item, one minute later. :data:`PLAIN_HTML` is ``/plain``, a page
-sent without validators.
+Promises: :class:`NewsPage` sends the current :class:`NewsItem` with ``ETag`` and ``Last-Modified`` and answers 304
+(no body) when the client's copy is current: ``If-None-Match`` decides when present (a list of tags, weak or strong,
+or ``*``, compared as RFC 9110 section 13.1.2 says: weakly), else ``If-Modified-Since``. ``bump()`` publishes a new
+item, one minute later. :data:`PLAIN_HTML` is ``/plain``, a page sent without validators.
 """
 
 from __future__ import annotations
