@@ -544,3 +544,14 @@ def test_wget_over_tls_shows_the_413_too(tmp_path):
         done = run([program, "--tries=1", "--timeout=15", "-O", "-", "--content-on-error", "--method=PUT",
                     f"--ca-certificate={server.ca}", f"--body-file={big}", f"https://localhost:{server.port}/check"])
         assert done.returncode == 8 and "ERROR 413: Content Too Large" in done.stderr, done.stderr[-500:]
+
+
+def test_a_request_refused_twice_over_gets_one_answer():
+    """A chunked body past the ceiling, then a malformed chunk: the 413 is the only answer (nothing more parsed)."""
+    server = labkit.serve("web", name="conformance-one-answer", show=False)
+    chunk = b"x" * (MB + 1)
+    data = exchange(server.port, b"PUT /check HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + b"%x\r\n%s\r\nzz\r\nnot a chunk\r\n" % (len(chunk), chunk))
+    answer, after = parse(data)
+    page_with_date(answer, 413)
+    assert after == b"" and trouble(server) == []

@@ -8,7 +8,7 @@ Promises: :func:`refusal` is a complete ``HTTP/1.1`` response (``Date``, an HTML
 ``Connection: close``). :func:`answer_and_linger` writes one on an ``HTTPChannel``'s transport, stops parsing what
 the client sends, closes the sending half (where the transport can), and reads and throws away whatever still
 arrives: at most :data:`LINGER_BYTES` bytes and for at most :data:`LINGER_SECONDS` seconds, then it closes. Nothing
-the client sends after the refusal is kept or handled.
+the client sends after the refusal is kept or handled, and a connection gets one refusal at most.
 """
 
 from __future__ import annotations
@@ -59,7 +59,10 @@ def answer_and_linger(channel, response: bytes, *, limit: int = LINGER_BYTES,
                       seconds: float = LINGER_SECONDS) -> None:
     """Send ``response`` on ``channel`` (a ``twisted.web.http.HTTPChannel``) and end the connection with a lingering
     close: nothing more is parsed, the sending half closes once the answer is out, and what the client still sends
-    is read and dropped until it closes, ``limit`` bytes have come or ``seconds`` have passed."""
+    is read and dropped until it closes, ``limit`` bytes have come or ``seconds`` have passed. A channel already
+    lingering answers nothing more (the rest of the data that brought the first refusal may hold a second)."""
+    if isinstance(getattr(channel.dataReceived, "__self__", None), _Discard):
+        return
     transport = channel.transport
     discard = _Discard(transport, limit, seconds, channel.callLater)
     channel.setTimeout(None)
