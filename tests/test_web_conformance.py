@@ -1,33 +1,26 @@
 """The practice web sites against HTTP's RFCs (RFC 9110 semantics, RFC 9112 HTTP/1.1 messages, RFC 6585's 431),
-over raw sockets and http.client, and with independent clients: httpie, ``wget`` (``--timestamping``, a 2 MB PUT)
-and REDbot, the HTTP linter.
+over raw sockets and http.client (the independent clients are in test_web_clients.py).
 
 The table: each row is one requirement, named by its section, run against every site that serves HTTP pages
-(``web``, chapter 3's practice site; ``lucky``, chapter 8's search; ``wiki``, chapter 5's REST wiki). Malformed
-input always gets a status line (a 4xx with a page, never a 500, never a close without an answer), and what a
-site does not do it does not advertise (Allow, Accept-Ranges).
+(``web``, chapter 3's practice site; ``lucky``, chapter 8's search; ``wiki``, chapter 5's REST wiki; ``rss``,
+chapter 9's feeds). Malformed input always gets a status line (a 4xx with a page, never a 500, never a close
+without an answer, nothing in the server's error log), and what a site does not do it does not advertise (Allow,
+Accept-Ranges). Then the refusal of a body the client is still sending: the client reads the 413 (a lingering
+close), and the server reads only a bounded amount more.
 """
 
 from __future__ import annotations
 
 import email.utils
 import http.client
-import json
-import os
-import re
 import socket
-import subprocess
 from dataclasses import dataclass
 
 import pytest
 
 import labkit
-from servers import web
 from servers.web.lingering import LINGER_BYTES, LINGER_SECONDS
-from tests.peers import need
-from tests.standalone import standalone
-
-WAIT = 10
+from tests.raw_http import WAIT, allowed, ask, exchange, has_date, page_with_date, parse
 
 
 @dataclass(frozen=True)
@@ -64,92 +57,6 @@ def site(request):
 def trouble(server) -> list[str]:
     """What the server's log holds besides its "listening on" line: its errors and warnings."""
     return [line for line in server.log.text.splitlines() if line and "listening on" not in line]
-
-
-# --- talking HTTP by hand -------------------------------------------------------------------------------------------
-
-@dataclass
-class Answer:
-    status: int
-    reason: str
-    headers: dict[str, str]  # lower-case names; repeated headers joined with ", "
-    body: bytes
-
-
-def exchange(port: int, data: bytes, wait: float = WAIT) -> bytes:
-    """Send all of ``data`` before reading anything (as wget sends a body), then read until the server closes.
-    Fails the test if the server neither answers nor closes within ``wait`` seconds, or resets the connection (a
-    reset can lose the answer before the client reads it)."""
-    got = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
-        try:
-            sock.sendall(data)
-            while chunk := sock.recv(65536):
-                got += chunk
-        except TimeoutError:
-            raise AssertionError(f"no close within {wait} s; got {got[:300]!r}") from None
-        except ConnectionError as reset:
-            raise AssertionError(f"{reset!r} after {len(got)} bytes of answer: the answer can be lost") from None
-    return got
-
-
-def parse(data: bytes, head: bool = False) -> tuple[Answer, bytes]:
-    """The first response in ``data`` (its body framed by Content-Length, chunked coding or the close; none for a
-    HEAD, 1xx, 204 or 304) and what follows it."""
-    top, separator, rest = data.partition(b"\r\n\r\n")
-    assert separator, f"no complete response head in {data[:300]!r}"
-    status_line, *lines = top.decode("latin-1").split("\r\n")
-    version, status, reason = (status_line.split(" ", 2) + [""])[:3]
-    assert re.fullmatch(r"HTTP/1\.[01]", version) and status.isdigit(), status_line
-    headers: dict[str, str] = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        key = name.lower()
-        headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
-    code = int(status)
-    if head or code < 200 or code in (204, 304):
-        return Answer(code, reason, headers, b""), rest
-    if "chunked" in headers.get("transfer-encoding", ""):
-        body = b""
-        while True:
-            size_line, _, rest = rest.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            body, rest = body + rest[:size], rest[size + 2:]  # the chunk and its CRLF (no trailers here)
-            if size == 0:
-                return Answer(code, reason, headers, body), rest
-    if "content-length" in headers:
-        length = int(headers["content-length"])
-        return Answer(code, reason, headers, rest[:length]), rest[length:]
-    return Answer(code, reason, headers, rest), b""
-
-
-def ask(port: int, method: str, path: str, *headers: str, body: bytes = b"", version: str = "HTTP/1.1") -> Answer:
-    """One request on its own connection (``Connection: close``, ``Host`` unless ``headers`` say otherwise)."""
-    names = {h.split(":")[0].lower() for h in headers}
-    lines = [f"{method} {path} {version}", *headers]
-    lines += [] if "host" in names else ["Host: 127.0.0.1"]
-    lines += [] if "connection" in names else ["Connection: close"]
-    lines += [f"Content-Length: {len(body)}"] if body and "transfer-encoding" not in names else []
-    answer, _ = parse(exchange(port, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body), method == "HEAD")
-    return answer
-
-
-def has_date(answer: Answer) -> bool:
-    """RFC 9110 section 6.6.1: an origin server with a clock sends Date, an IMF-fixdate."""
-    date = answer.headers.get("date", "")
-    return re.fullmatch(r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT", date) is not None
-
-
-def page_with_date(answer: Answer, status: int) -> None:
-    """The answer has ``status``, Date, and an HTML page (with its charset) to say what went wrong."""
-    assert answer.status == status, (answer.status, answer.body[:300])
-    assert has_date(answer), answer.headers
-    assert answer.headers.get("content-type", "").startswith("text/html; charset=")
-    assert b"<title>" in answer.body.lower(), answer.body[:300]
-
-
-def allowed(answer: Answer) -> set[str]:
-    return {method.strip() for method in answer.headers.get("allow", "").split(",") if method.strip()}
 
 
 # --- the table: one requirement a row -------------------------------------------------------------------------------
@@ -425,138 +332,6 @@ def test_a_client_that_stops_sending_gets_the_413_and_a_close():
     data = exchange(server.port, b"PUT /check HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\nabc" % (2 * MB),
                     wait=LINGER_SECONDS * 3)
     page_with_date(parse(data)[0], 413)
-
-
-# --- independent clients: httpie, wget, REDbot ----------------------------------------------------------------------
-
-def run(command: list[str], cwd=None, stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd, stdin=stdin,
-                          env={**os.environ, "HOME": "/nonexistent"})
-
-
-def test_httpie_on_the_practice_site_and_lucky(tmp_path):
-    program = need("http", "httpie (pip install httpie)")
-    site = web.site()
-    base = labkit.serve(site, name="conformance-httpie", show=False).url.rstrip("/")
-    lucky = labkit.serve("lucky", name="conformance-httpie-lucky", show=False).url.rstrip("/")
-
-    def http(*args: str, body=None) -> tuple[int, str]:
-        done = run([program, *([] if body else ["--ignore-stdin"]), "--check-status", "--print=hb", "--pretty=none",
-                    *args], stdin=body or subprocess.DEVNULL)
-        return done.returncode, done.stdout
-
-    status, shown = http("GET", f"{base}/hello")
-    assert status == 0 and shown.endswith(web.HELLO_HTML.decode()), shown
-    assert "HTTP/1.1 200 OK" in shown and "Content-Type: text/html; charset=utf-8" in shown
-    status, shown = http("-a", f"{web.USERNAME}:{web.PASSWORD}", "GET", f"{base}/private")
-    assert status == 0 and "Your credentials worked" in shown
-    status, shown = http("GET", f"{base}/private")
-    assert status == 4 and 'WWW-Authenticate: Basic realm="practice"' in shown  # httpie: 4 for a 4xx
-    status, shown = http("GET", f"{base}/news", f"If-None-Match:{site.news.etag}")
-    assert status == 3 and "HTTP/1.1 304 Not Modified" in shown  # 3 for a 3xx it did not follow
-    status, shown = http("--follow", "GET", f"{base}/redirect")
-    assert status == 0 and "<title>Hello</title>" in shown
-    status, shown = http("--multipart", "POST", f"{base}/check", "note=hi")
-    assert status == 0 and "<title>Upload report</title>" in shown
-    big = tmp_path / "big.txt"
-    big.write_bytes(b"x" * (2 * MB))
-    with big.open("rb") as body:
-        status, shown = http("PUT", f"{base}/check", body=body)
-    assert status == 4 and "HTTP/1.1 413 Content Too Large" in shown, shown[:300]
-    status, shown = http("--follow", "GET", f"{lucky}/lucky", "q==twisted reactor")
-    assert status == 0 and "An event-driven networking engine" in shown
-    status, shown = http("GET", f"{lucky}/lucky")
-    assert status == 4 and "HTTP/1.1 400" in shown
-
-
-def test_wget_timestamping_fetches_news_again_only_when_it_changed(tmp_path):
-    program = need("wget", "wget")
-    site = web.site()
-    base = labkit.serve(site, name="conformance-wget", show=False).url.rstrip("/")
-
-    def wget(*args: str) -> str:
-        done = run([program, "--tries=1", "--timeout=15", "--timestamping", *args], cwd=tmp_path)
-        assert done.returncode == 0, done.stderr
-        return done.stderr
-
-    assert "saved" in wget(f"{base}/news")
-    saved = tmp_path / "news"
-    assert int(saved.stat().st_mtime) == site.news.timestamp  # the file's time is the page's Last-Modified
-    assert "Omitting download" in wget(f"{base}/news")  # a conditional GET answered 304
-    assert "not retrieving" in wget("--no-if-modified-since", f"{base}/news")  # HEAD, then the dates compared
-    asked = [(record.method, record.code) for record in site.requests_to("/news")]
-    assert asked == [("GET", 200), ("GET", 304), ("HEAD", 200)]
-    assert site.requests_to("/news")[1].headers["if-modified-since"] == site.news.last_modified
-    site.bump_news("Something new.")
-    assert "saved" in wget(f"{base}/news") and b"Something new." in saved.read_bytes()
-    assert "time-stamps turned off" in wget(f"{base}/plain")  # no Last-Modified: fetched every time
-
-
-@pytest.mark.parametrize("name, path", [("web", "/check"), ("wiki", "/Big")])
-def test_wget_puts_2_mb_and_shows_the_413(tmp_path, name, path):
-    program = need("wget", "wget")
-    server = labkit.serve(name, name=f"conformance-wget-{name}", show=False)
-    big = tmp_path / "big.txt"
-    big.write_bytes(b"x" * (2 * MB))
-    for _ in range(3):  # it used to give up ("Connection reset by peer") most of the time, not every time
-        done = run([program, "--tries=1", "--timeout=15", "-O", "-", "--content-on-error", "--method=PUT",
-                    f"--body-file={big}", f"{server.url.rstrip('/')}{path}"])
-        assert done.returncode == 8 and "ERROR 413: Content Too Large" in done.stderr, done.stderr[-500:]
-        assert "Send a smaller body" in done.stdout
-
-
-# REDbot's warnings that the practice sites earn on purpose, with the reason.
-ACCEPTED_WARNINGS = {
-    "FRESHNESS_HEURISTIC": "the pages send no Cache-Control, as the book's servers did: a cache may pick its own "
-                           "freshness time; nothing the exercises fetch goes through a cache",
-    "STATUS_BAD_REQUEST": "lucky answers /lucky without a query with 400 on purpose",
-}
-REDBOT_PAGES = {"web": ["/", "/hello", "/nowhere", "/error", "/big", "/private", "/news", "/plain", "/check",
-                        "/slow/sized", "/slow/chunked", "/redirect"],
-                "lucky": ["/", "/pages/twisted", "/lucky?q=twisted", "/lucky", "/nowhere"],
-                "wiki": ["/WikiHome", "/api/pages/WikiHome", "/NoSuchPage", "/index"]}
-
-
-@pytest.mark.parametrize("name", sorted(REDBOT_PAGES))
-def test_redbot_finds_nothing_bad(name):
-    program = need("redbot", "redbot (pip install redbot)")
-    options = {"slow_duration": 0.2} if name == "web" else {}
-    server = labkit.serve(servers_build(name, options), name=f"conformance-redbot-{name}", show=False)
-    checks = {path: subprocess.Popen([program, "-o", "har", f"{server.url.rstrip('/')}{path}"], text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-              for path in REDBOT_PAGES[name]}  # side by side: each is mostly REDbot starting up
-    found, seen = {}, set()
-    for path, check in checks.items():
-        output, errors = check.communicate(timeout=120)
-        assert check.returncode == 0, errors[-500:]
-        entries = json.loads(output)["log"]["entries"]
-        assert entries and entries[0]["response"]["status"] > 0, path
-        for note in (note for entry in entries for note in entry["_red_messages"]):
-            seen.add(note["note_id"])
-            if note["level"] in ("BAD", "WARN") and note["note_id"] not in ACCEPTED_WARNINGS:
-                found.setdefault(path, []).append(f"{note['level']} {note['note_id']}: {note['summary']}")
-    assert found == {}, found
-    assert {"DATE_CORRECT", "CL_CORRECT"} <= seen  # REDbot read the answers (and found the clock and lengths right)
-    if name in ("web", "wiki"):
-        assert "INM_304" in seen  # and tried If-None-Match, which the site supports
-
-
-def servers_build(name: str, options: dict):
-    """The catalogue's ``name`` built with ``options`` (so ``/slow`` is quick for REDbot)."""
-    import servers
-
-    return servers.build(name, **options)
-
-
-def test_wget_over_tls_shows_the_413_too(tmp_path):
-    """Under TLS the refusal cannot half-close the socket beneath TLS: the client closes, having read it."""
-    program = need("wget", "wget")
-    big = tmp_path / "big.txt"
-    big.write_bytes(b"x" * (2 * MB))
-    with standalone("web", "--tls") as server:
-        done = run([program, "--tries=1", "--timeout=15", "-O", "-", "--content-on-error", "--method=PUT",
-                    f"--ca-certificate={server.ca}", f"--body-file={big}", f"https://localhost:{server.port}/check"])
-        assert done.returncode == 8 and "ERROR 413: Content Too Large" in done.stderr, done.stderr[-500:]
 
 
 def test_a_request_refused_twice_over_gets_one_answer():
