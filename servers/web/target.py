@@ -21,7 +21,7 @@ class RequestTarget:
     """Mix in before ``twisted.web.server.Request`` (see the module)."""
 
     def requestReceived(self, command, path, version):
-        absolute = ABSOLUTE_FORM.fullmatch(path)
+        absolute = None if path.startswith(b"/") else ABSOLUTE_FORM.fullmatch(path)
         if absolute is not None:
             authority, rest = absolute.groups()
             path = rest if rest.startswith(b"/") else b"/" + rest
