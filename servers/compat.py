@@ -5,11 +5,12 @@ relies on, and ``tests/test_servers_compat.py`` fails, naming the entry, when Tw
 name is gone or its signature moved) or no longer behaves in the way that made the entry necessary.
 
 * :class:`EndOfDataReply` overrides ``twisted.mail.smtp.SMTP._messageHandled``.
+* :class:`BadRequestAnswer` overrides ``twisted.web.http.HTTPChannel._respondToBadRequestAndDisconnect``.
 """
 
 from __future__ import annotations
 
-__all__ = ["EndOfDataReply"]
+__all__ = ["BadRequestAnswer", "EndOfDataReply"]
 
 
 class EndOfDataReply:
@@ -38,3 +39,22 @@ class EndOfDataReply:
                     self.sendCode(*reply)
                     return
         super()._messageHandled(resultList)
+
+
+class BadRequestAnswer:
+    """Mix in before ``twisted.web.http.HTTPChannel``: a request Twisted cannot parse is answered by
+    :meth:`bad_request`.
+
+    Works around: Twisted's channel answers every request it cannot parse (a malformed request line or header, a
+    bad Content-Length or chunk, headers over ``totalHeadersSize``) with the bare bytes
+    ``HTTP/1.1 400 Bad Request`` and a blank line: no ``Date`` (RFC 9110 section 6.6.1 requires it), no page
+    saying what was wrong, and a close that can reset the connection before the client reads even that (Twisted
+    26.10). The only place that answer is made is the private ``_respondToBadRequestAndDisconnect``.
+    """
+
+    def bad_request(self) -> None:
+        """Answer the request being parsed as bad and close the connection (Twisted's answer unless overridden)."""
+        super()._respondToBadRequestAndDisconnect()
+
+    def _respondToBadRequestAndDisconnect(self):
+        self.bad_request()

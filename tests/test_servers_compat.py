@@ -13,10 +13,11 @@ import pytest
 from twisted.internet import defer
 from twisted.internet.testing import StringTransport
 from twisted.mail import smtp
+from twisted.web import http
 from zope.interface import implementer
 
 import servers
-from servers.compat import EndOfDataReply
+from servers.compat import BadRequestAnswer, EndOfDataReply
 
 # --- the fence: no private Twisted name outside servers.compat --------------------------------------------------
 
@@ -164,3 +165,46 @@ def test_end_of_data_reply_answers_the_code_chosen_and_leaves_the_rest_to_twiste
     assert end_of_data(TryLater, smtp.SMTPServerError(451, b"later")) == "451 4.3.0 try again later"
     assert end_of_data(TryLater, RuntimeError("a bug")).startswith("550 ")
     assert end_of_data(TryLater, None).startswith("250 ")
+
+
+# --- BadRequestAnswer: HTTPChannel._respondToBadRequestAndDisconnect -------------------------------------------
+
+def channel_answer(channel_class, request: bytes) -> bytes:
+    """What ``channel_class`` (an HTTPChannel) writes for ``request``, fed in one piece."""
+    channel = channel_class()
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    channel.dataReceived(request)
+    channel.connectionLost(None)
+    return transport.value()
+
+
+MALFORMED_HEADER = b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n"
+
+
+class Noted(BadRequestAnswer, http.HTTPChannel):
+    def bad_request(self):
+        self.transport.write(b"noted")
+        self.transport.loseConnection()
+
+
+def test_bad_request_answer_overrides_a_method_twisted_still_calls_so():
+    method = getattr(http.HTTPChannel, "_respondToBadRequestAndDisconnect", None)
+    assert method is not None and list(inspect.signature(method).parameters) == ["self"], (
+        "servers.compat.BadRequestAnswer overrides HTTPChannel._respondToBadRequestAndDisconnect(self), which "
+        "Twisted changed: find where Twisted now answers a request it cannot parse and move the override there")
+    assert channel_answer(Noted, MALFORMED_HEADER) == b"noted"
+
+
+def test_bad_request_answer_is_still_needed():
+    answer = channel_answer(http.HTTPChannel, MALFORMED_HEADER)
+    assert answer == b"HTTP/1.1 400 Bad Request\r\n\r\n", (
+        f"Twisted now answers a malformed request with {answer[:200]!r}, not a bare 400 without Date or page: "
+        "servers.compat.BadRequestAnswer may no longer be needed")
+
+
+def test_bad_request_answer_leaves_twisteds_answer_by_default():
+    class Plain(BadRequestAnswer, http.HTTPChannel):
+        pass
+
+    assert channel_answer(Plain, MALFORMED_HEADER) == b"HTTP/1.1 400 Bad Request\r\n\r\n"

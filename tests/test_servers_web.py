@@ -16,6 +16,7 @@ import pytest
 import treq
 from twisted.internet import defer, error as net_error
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.web.client import UNKNOWN_LENGTH, ResponseNeverReceived
@@ -26,6 +27,7 @@ import labkit
 import servers
 from servers import web
 from servers.web.bodies import BoundedRequest
+from servers.web.lingering import LINGER_BYTES, LINGER_SECONDS
 from servers.web.records import RequestLog
 from servers.web.upload import KEPT_REPORTS
 from tests.standalone import standalone
@@ -734,3 +736,42 @@ def test_methods_a_page_does_not_take_get_html_405(address):
     assert b"<title>405 Method Not Allowed</title>" in body and web.check_html(body).valid
     response, _ = stdlib(address, "DELETE", "/check")
     assert response.status == 405 and set(response.getheader("Allow").split(", ")) == {"GET", "HEAD", "POST"}
+
+
+# --- refusals and the lingering close, on a transport in memory ------------------------------------------------------
+
+def refusing_channel(clock):
+    """A PracticeChannel on an in-memory transport, its timers on ``clock``."""
+    from servers.web.channel import PracticeChannel
+
+    channel = PracticeChannel()
+    channel.callLater = clock.callLater
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    return channel, transport
+
+
+def test_a_refused_connection_drops_what_follows_up_to_a_byte_bound():
+    clock = Clock()
+    channel, transport = refusing_channel(clock)
+    channel.dataReceived(b"GET /hello HTTP/1.1\r\nHost: x\r\nNo colon\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = transport.value()
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\nDate: ") and b"200 OK" not in answer
+    assert b"<title>400 Bad Request</title>" in answer and not transport.disconnecting
+    channel.dataReceived(b"x" * LINGER_BYTES)  # read and dropped: nothing parsed, nothing answered
+    assert transport.value() == answer and not transport.disconnecting
+    channel.dataReceived(b"x")
+    assert transport.disconnecting  # past the bound: closed
+    clock.advance(LINGER_SECONDS)
+    assert transport.value() == answer
+
+
+def test_a_refused_connection_closes_after_a_time_bound():
+    clock = Clock()
+    channel, transport = refusing_channel(clock)
+    channel.dataReceived(b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 414 URI Too Long\r\n")
+    clock.advance(LINGER_SECONDS - 0.5)
+    assert not transport.disconnecting
+    clock.advance(0.5)
+    assert transport.disconnecting

@@ -10,18 +10,19 @@ connections stop reading while their answers wait to be sent (:class:`PipelineBo
 from __future__ import annotations
 
 from twisted.internet.interfaces import IPushProducer
-from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from zope.interface import implementer
 
 from servers.interfaces import IMakesSite
 from servers.web.bodies import BoundedRequest
+from servers.web.channel import PracticeChannel
 
 __all__ = ["BoundedRoot", "PipelineBoundChannel"]
 
 
-class PipelineBoundChannel(HTTPChannel):
-    """An ``HTTPChannel`` that stops reading once the transport's send buffer is full between requests.
+class PipelineBoundChannel(PracticeChannel):
+    """An ``HTTPChannel`` (the practice sites' :class:`~servers.web.channel.PracticeChannel`, whose refusals say
+    what was wrong) that stops reading once the transport's send buffer is full between requests.
 
     Twisted 26.10's channel, told by a full transport to pause while it is handling a request, pauses only that
     request; when the request finishes, it goes on reading (its ``requestDone`` resumes the network only when the

@@ -4,7 +4,8 @@ Promises (``wiki(data=None)`` builds it; pages live in a :class:`~servers.rpc.da
 
 ``GET /NAME`` (``/`` is ``/WikiHome``)
     200, the page as HTML (``text/html; charset=utf-8``), WikiWords as links, with an ``ETag``; 304 when
-    ``If-None-Match`` names it. A missing page: 404, an HTML page linking to its edit form.
+    ``If-None-Match`` names it (weak comparison, RFC 9110 section 13.1.2). A missing page: 404, an HTML page linking
+    to its edit form.
 ``PUT /NAME``
     the body (UTF-8 text) becomes the page: 201 Created (with ``Location``) or 200 OK, ``text/plain``. With
     ``If-Match``, 412 unless it names the current ETag (``*``: any existing page). A body that is not UTF-8,
@@ -29,9 +30,11 @@ import html
 import json
 
 from twisted.web import http
+from twisted.web.server import NOT_DONE_YET
 
 from servers.rpc.bounded import BoundedRoot
 from servers.rpc.data import HOME, WikiData, WikiRefused, check_name
+from servers.web.news import none_match
 from servers.web.pages import HTML_TYPE, TEXT_TYPE, NotFoundPage, PracticePage, html_document
 from servers.web.records import RequestLog, record_of
 
@@ -59,7 +62,7 @@ def _conditional_put_refused(request, data: WikiData, name: str) -> str:
 def _not_modified(request, etag: str) -> bool:
     request.setHeader(b"etag", etag.encode("ascii"))
     wanted = request.getHeader(b"if-none-match")
-    if wanted is None or etag not in [tag.strip() for tag in wanted.decode("latin-1").split(",")]:
+    if wanted is None or not none_match(wanted, etag):
         return False
     request.setResponseCode(http.NOT_MODIFIED)
     return True
@@ -81,7 +84,8 @@ class WikiPage(PracticePage):
             return html_document(f"No page {name}", f'<h1>No page {name} yet</h1>\n<p><a href="/edit/{name}">'
                                  "Write it</a>, or PUT its text to this URL.</p>")
         if _not_modified(request, self.data.etag(self.name)):
-            return b""
+            request.finish()  # no body, and no "Content-Length: 0" (RFC 9110 section 8.6)
+            return NOT_DONE_YET
         name = html.escape(self.name)
         links = f'<p><a href="/edit/{name}">Edit</a> <a href="/index">Index</a> <a href="/">Home</a></p>'
         return html_document(name, f"{links}\n<h1>{name}</h1>\n<p>{rendered}</p>")
@@ -209,7 +213,8 @@ class PageJson(PracticePage):
         if text is None:
             return _json(request, http.NOT_FOUND, {"error": f"no page named {self.name!r}"})
         if _not_modified(request, self.data.etag(self.name)):
-            return b""
+            request.finish()  # no body, and no "Content-Length: 0" (RFC 9110 section 8.6)
+            return NOT_DONE_YET
         return _json(request, http.OK, {"name": self.name, "text": text})
 
     def render_PUT(self, request):

@@ -30,7 +30,7 @@ a method a page does not take (``POST /hello``)
 ``/news``
     200 with ``ETag`` and ``Last-Modified``: the current :class:`NewsItem` as a page. The first item is
     version 1, ETag ``"news-1"``, Last-Modified :data:`NEWS_START` (Wed, 01 Jun 2005 12:00:00 GMT).
-    304 with no body when ``If-None-Match`` names the current ETag (or is ``*``); when the request has no
+    304 with no body when ``If-None-Match`` names the current ETag, weak or strong (or is ``*``); when it has no
     ``If-None-Match``, 304 when ``If-Modified-Since`` is not earlier than Last-Modified. (With an
     ``If-None-Match`` present, ``If-Modified-Since`` is ignored, as HTTP says.) ``site.bump_news(text)``
     publishes a new item: version + 1, ETag ``"news-N"``, Last-Modified one minute later than before.
@@ -61,7 +61,11 @@ a method a page does not take (``POST /hello``)
     Never answers, whatever the method. A waiting request is forgotten as soon as its client disconnects
     (``site.waiting_forever`` counts the ones still waiting).
 
-Any request body over :data:`MAX_BODY` bytes (1 MB) gets 413 and a hang-up, and is not kept.
+Any request body over :data:`MAX_BODY` bytes (1 MB) gets 413, and is not kept. A request the site cannot read gets
+400 (malformed), 414 (a request line over 16384 bytes) or 431 (a header line that long); an HTTP/1.1 request without
+``Host`` (or with two) gets 400. Each refusal has ``Date`` and an HTML page that says what to fix, and the
+connection then closes lingering: what the client still sends is read and dropped (for a few seconds, a few MB), so
+the client reads the refusal instead of a reset. ``GET http://host/path`` (the absolute form) is ``GET /path``.
 
 The request log: every request that reaches the site is appended to ``site.requests`` as a
 :class:`RequestRecord` (method, path, query, every request header, body size, then response code and bytes
@@ -72,7 +76,8 @@ dropped first, and ``site.requests.note`` says how many were.
 Where each part lives: :mod:`~servers.web.pages` (the page kit), :mod:`~servers.web.records` (the request log),
 :mod:`~servers.web.auth` (``/private``), :mod:`~servers.web.news` (conditional GET), :mod:`~servers.web.upload`
 (``/check``), :mod:`~servers.web.bodies` (the body ceiling), :mod:`~servers.web.slow` (``/slow/*``, ``/never``),
-:mod:`~servers.web.practice_site` (the tree).
+:mod:`~servers.web.channel`, :mod:`~servers.web.target` and :mod:`~servers.web.lingering` (requests it cannot take,
+and how it refuses them), :mod:`~servers.web.practice_site` (the tree).
 """
 
 from servers.web.auth import PASSWORD, PRIVATE_HTML, REALM, USERNAME

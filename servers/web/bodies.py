@@ -2,9 +2,11 @@
 
 Promises: a ``Site`` built with ``requestFactory=BoundedRequest`` answers a request whose body is larger than
 ``max_body`` (by its Content-Length, or counted as chunked data arrives) with ``413 Content Too Large``, an HTML
-page that says what to do, and a hang-up, and keeps none of that body. Bodies within the ceiling behave as in
-Twisted's own ``Request``. A request given a ``log_record`` (by :meth:`servers.web.records.RequestLog.log`) tells
-it how its response ended, as it finishes or loses its client.
+page that says what to do, and a lingering close (:mod:`servers.web.lingering`: the client reads the 413 even while
+it is still sending), and keeps none of that body. Bodies within the ceiling behave as in Twisted's own ``Request``;
+the request target is taken as :mod:`servers.web.target` says (absolute form, ``Host``). A request given a
+``log_record`` (by :meth:`servers.web.records.RequestLog.log`) tells it how its response ended, as it finishes or
+loses its client.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ import html
 
 from twisted.web.server import Request
 
-from servers.web.pages import HTML_TYPE, html_document
+from servers.web.lingering import answer_and_linger, refusal
+from servers.web.target import RequestTarget
 
 __all__ = ["BoundedRequest", "MAX_BODY"]
 
 MAX_BODY = 1_000_000
 
 
-class BoundedRequest(Request):
+class BoundedRequest(RequestTarget, Request):
     """A ``twisted.web`` request that refuses a body over ``max_body`` bytes instead of storing it."""
 
     max_body = MAX_BODY
     log_record = None
+    refused = False
 
     def gotLength(self, length):
         self.body_received = 0
@@ -44,6 +48,10 @@ class BoundedRequest(Request):
             return
         super().handleContentChunk(data)
 
+    def requestReceived(self, command, path, version):
+        if not self.refused:  # a refused request's end may still be parsed, in the data that brought the refusal
+            super().requestReceived(command, path, version)
+
     def finish(self):
         super().finish()
         if self.log_record is not None:
@@ -58,9 +66,6 @@ class BoundedRequest(Request):
         self.refused = True
         # Twisted sends "100 Continue" after reading the length unless the request no longer asks for it.
         self.requestHeaders.removeHeader(b"expect")
-        page = html_document("413 Content Too Large", "<h1>413 Content Too Large</h1>\n<p>The practice web site "
-                             f"takes request bodies of up to {self.max_body} bytes; {html.escape(why)}. Send a "
-                             "smaller body.</p>")
-        self.channel.transport.write(b"HTTP/1.1 413 Content Too Large\r\nContent-Type: " + HTML_TYPE
-                                     + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(page) + page)
-        self.channel.loseConnection()
+        answer_and_linger(self.channel, refusal(413, f"The practice web site takes request bodies of up to "
+                                                     f"{self.max_body} bytes; {html.escape(why)}. Send a smaller "
+                                                     "body."))

@@ -7,7 +7,7 @@ Promises:
 * ``GET /lucky?q=WORDS`` answers ``302 Found`` with ``Location: /pages/NAME``, the first page (in
   :data:`PAGES` order) one of whose keywords is one of the query's words (case and punctuation ignored). No
   page matches: ``404`` with a plain-text line saying so. No ``q``, or an empty one: ``400``.
-* ``GET /pages/NAME`` answers ``200`` with the page (HTML, UTF-8); any other path ``404``.
+* ``GET /pages/NAME`` answers ``200`` with the page (HTML, UTF-8); any other path ``404`` with an HTML page.
 * Every query is appended to ``resource.queries`` (text), so a check can see whether a robot asked; the list
   keeps the newest :data:`KEPT_QUERIES`.
 """
@@ -21,7 +21,7 @@ import re
 from twisted.web import resource
 
 from servers.rpc.bounded import BoundedRoot
-from servers.web.pages import FixedPage
+from servers.web.pages import FixedPage, NotFoundPage
 
 __all__ = ["PAGES", "LuckySearch", "lucky", "page_html", "probe"]
 
@@ -55,7 +55,7 @@ def first_match(query: str) -> str | None:
 class _Pages(resource.Resource):
     def getChild(self, path, request):
         name = path.decode("utf-8", "replace")
-        return FixedPage(page_html(name)) if name in PAGES else resource.NoResource("no such page")
+        return FixedPage(page_html(name)) if name in PAGES else NotFoundPage()
 
 
 class _Lucky(resource.Resource):
@@ -92,7 +92,7 @@ class LuckySearch(BoundedRoot):
         self.putChild(b"pages", _Pages())
 
     def getChild(self, path, request):
-        return self if path == b"" else resource.NoResource("no such page")
+        return self if path == b"" else NotFoundPage()
 
     def render_GET(self, request):
         request.setHeader(b"content-type", b"text/html; charset=utf-8")

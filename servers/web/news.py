@@ -1,24 +1,25 @@
 """``/news`` and ``/plain``: conditional GET on the practice web site.
 
-Promises: :class:`NewsPage` sends the current :class:`NewsItem` with ``ETag`` and ``Last-Modified`` and answers
-304 (no body) when the client's copy is current: ``If-None-Match`` decides when present, else
-``If-Modified-Since``. ``bump()`` publishes a new item, one minute later. :data:`PLAIN_HTML` is ``/plain``, a page
-sent without validators.
+Promises: :class:`NewsPage` sends the current :class:`NewsItem` with ``ETag`` and ``Last-Modified`` and answers 304
+(no body) when the client's copy is current: ``If-None-Match`` decides when present (a list of tags, weak or strong,
+or ``*``, compared as RFC 9110 section 13.1.2 says: weakly), else ``If-Modified-Since``. ``bump()`` publishes a new
+item, one minute later. :data:`PLAIN_HTML` is ``/plain``, a page sent without validators.
 """
 
 from __future__ import annotations
 
 import html
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from twisted.web.http import CACHED, datetimeToString
+from twisted.web.http import CACHED, NOT_MODIFIED, datetimeToString
 from twisted.web.server import NOT_DONE_YET
 
 from servers.web.pages import HTML_TYPE, PracticePage, html_document
 
-__all__ = ["NEWS_START", "NEWS_TEXT", "NewsItem", "NewsPage", "PLAIN_HTML"]
+__all__ = ["NEWS_START", "NEWS_TEXT", "NewsItem", "NewsPage", "PLAIN_HTML", "none_match"]
 
 NEWS_START = datetime(2005, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
 NEWS_TEXT = "The practice web site is open. Fetch this page twice and see what changes."
@@ -53,6 +54,15 @@ class NewsItem:
                              f"</p>\n<p>{html.escape(self.text)}</p>")
 
 
+def none_match(condition: bytes, etag: str) -> bool:
+    """Whether an ``If-None-Match`` value names ``etag`` (a quoted entity tag): ``*``, or a comma-separated list
+    one of whose tags has the same opaque tag, with or without ``W/`` (the weak comparison of RFC 9110 section
+    8.8.3.2, which If-None-Match uses)."""
+    if condition.strip() == b"*":
+        return True
+    return etag.encode("ascii") in re.findall(rb'(?:W/)?("[^"]*")', condition)
+
+
 class NewsPage(PracticePage):
     """The current news item, with validators, and 304 when the client's copy is current."""
 
@@ -71,14 +81,17 @@ class NewsPage(PracticePage):
     def render_GET(self, request):
         item = self.item
         request.setHeader(b"content-type", HTML_TYPE)
-        has_tag_condition = request.getHeader(b"if-none-match") is not None
-        cached = request.setETag(item.etag.encode("ascii"))
-        if has_tag_condition:
+        condition = request.getHeader(b"if-none-match")
+        request.setHeader(b"etag", item.etag.encode("ascii"))
+        if condition is not None:
             # If-None-Match decides alone (If-Modified-Since is ignored when it is present).
             request.setHeader(b"last-modified", item.last_modified.encode("ascii"))
+            cached = none_match(condition, item.etag)
+            if cached:
+                request.setResponseCode(NOT_MODIFIED)
         else:
-            cached = request.setLastModified(item.timestamp)
-        if cached is CACHED:
+            cached = request.setLastModified(item.timestamp) is CACHED
+        if cached:
             request.finish()  # no body, and no misleading Content-Length: 0
             return NOT_DONE_YET
         return item.html()

@@ -3,7 +3,8 @@
 Promises: :func:`site` builds a :class:`PracticeSite` (the catalogue's ``web``). Every request that reaches the
 tree is logged (``site.requests``, a bounded :class:`~servers.web.records.RequestLog`). ``make_site()`` is the
 ``Site`` to serve it with: it leaves multipart bodies to ``/check``, caps every request body at
-:data:`~servers.web.bodies.MAX_BODY` bytes, and writes no access log line (the request log is the record).
+:data:`~servers.web.bodies.MAX_BODY` bytes, answers requests it cannot read with a page that says why
+(:mod:`~servers.web.channel`), and writes no access log line (the request log is the record).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from zope.interface import implementer
 from servers.interfaces import IMakesSite
 from servers.web.auth import PASSWORD, USERNAME, private_area
 from servers.web.bodies import BoundedRequest
+from servers.web.channel import PracticeChannel
 from servers.web.news import NEWS_TEXT, PLAIN_HTML, NewsItem, NewsPage
 from servers.web.pages import (BIG_SIZE, HTML_TYPE, TEXT_TYPE, ErrorPage, FixedPage, Folder, NotFoundPage,
                                PracticePage, StreamedPage, html_document, text_body)
@@ -92,6 +94,7 @@ class PracticeSite(Resource):
         from twisted.web.server import Site
 
         made = Site(self, requestFactory=BoundedRequest, parsePOSTFormSubmission=False)
+        made.protocol = PracticeChannel
         made.displayTracebacks = False
         made.log = _no_access_line
         return made
