@@ -1,0 +1,672 @@
+"""What the notebooks say Twisted (and treq, and Python where it matters) does, asserted against what is installed.
+
+Each test backs one sentence of a complete notebook that no executed output there proves; its docstring names the
+notebook and the cell. Should Twisted change, the test fails and names the sentence to rewrite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import io
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import warnings
+
+import pytest
+import treq
+from twisted.application import service
+from twisted.conch.client.knownhosts import KnownHostsFile
+from twisted.conch.error import HostKeyChanged
+from twisted.conch.interfaces import ISession
+from twisted.conch.ssh import keys, userauth
+from twisted.internet import defer, protocol, task
+from twisted.internet.testing import StringTransport
+from twisted.logger import capturedLogs
+from twisted.mail import imap4, pop3, relaymanager
+from twisted.names import client, dns
+from twisted.protocols import basic
+from twisted.python.failure import Failure
+from twisted.python.filepath import FilePath
+from twisted.spread import pb
+from twisted.web import http, resource, server
+from twisted.web.client import Agent, readBody
+from twisted.web.http_headers import Headers
+
+import labkit
+from labkit.checks import wait_until
+from servers import names
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
+WAIT = 10
+
+
+def run_python(code: str, **options) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter of this environment, bounded, and return what it printed."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, **options)
+
+
+@pytest.fixture
+def logged():
+    """Every event Twisted's global log publishes while the test runs."""
+    with capturedLogs() as events:
+        yield events
+
+
+def listen(factory):
+    """Listen with ``factory`` on a free loopback port of the shared reactor; returns the listening port."""
+    return labkit.react(lambda reactor: reactor.listenTCP(0, factory, interface="127.0.0.1"), timeout=WAIT)
+
+
+def stop_listening(port) -> None:
+    labkit.react(lambda reactor: port.stopListening(), timeout=WAIT)
+
+
+def serve_page(page: resource.Resource):
+    """A twisted.web ``Site`` with ``page`` at /page, listening as :func:`listen` does."""
+    root = resource.Resource()
+    root.putChild(b"page", page)
+    return listen(server.Site(root))
+
+
+# Chapter 1
+
+
+def test_the_tls_and_conch_extras_pull_in_pyopenssl_service_identity_cryptography_and_bcrypt():
+    """01-getting-started, cell 1: `twisted[tls,conch]` brings pyOpenSSL, `cryptography`, `service_identity`,
+    `bcrypt`."""
+    extras = {}
+    for requirement in importlib.metadata.requires("twisted"):
+        if "extra ==" in requirement:
+            name = requirement.split(";")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower()
+            extras.setdefault(requirement.split("extra ==")[1].strip(" '\""), set()).add(name.replace("_", "-"))
+    assert {"pyopenssl", "service-identity"} <= extras["tls"]
+    assert {"cryptography", "bcrypt"} <= extras["conch"]
+
+
+def test_twisted_installs_the_commands_the_table_lists_tkconch_included():
+    """01-getting-started, cell 6: installing Twisted installs `twistd`, `twist`, `trial`, `ckeygen`, `conch`,
+    `cftp`, and still the book's `tkconch`."""
+    scripts = {entry.name for entry in importlib.metadata.distribution("twisted").entry_points
+               if entry.group == "console_scripts"}
+    assert {"twistd", "twist", "trial", "ckeygen", "conch", "cftp", "tkconch"} <= scripts
+
+
+@pytest.mark.parametrize("module", ["twisted.protocols.smtp", "twisted.protocols.imap4", "twisted.protocols.dns",
+                                    "twisted.news", "twisted.web2"])
+def test_the_books_modules_are_gone(module):
+    """01-getting-started, cell 20 (`twisted.protocols.smtp`, `.imap4`, `.dns` moved; `twisted.news` gone),
+    04-web-servers, cell 71 (web2 is not part of Twisted), 09-nntp, cells 0 and 13 (`twisted.news` removed)."""
+    parent = module.rsplit(".", 1)[0]
+    assert importlib.util.find_spec(parent) is not None
+    assert importlib.util.find_spec(module) is None
+
+
+def test_get_page_download_page_and_their_factories_are_gone():
+    """01-getting-started, cell 20, and 03-web-clients, cell 0: `getPage`, `downloadPage`, `HTTPClientFactory` and
+    `HTTPDownloader` were removed (in 22.1)."""
+    from twisted.web import client as web_client
+
+    assert not [name for name in ("getPage", "downloadPage", "HTTPClientFactory", "HTTPDownloader")
+                if hasattr(web_client, name)]
+
+
+# Chapter 2
+
+
+def test_get_peer_address_is_gone_and_get_peer_gives_host_and_port():
+    """02-simple-clients-and-servers, cell 25: `transport.getPeerAddress()` is gone; `getPeer()` returns an address
+    with `.host` and `.port`."""
+    peers = []
+
+    class Note(protocol.Protocol):
+        def connectionMade(self):
+            peers.append(self.transport)
+            self.transport.loseConnection()
+
+    port = listen(protocol.ServerFactory.forProtocol(Note))
+    try:
+        with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=WAIT) as client_socket:
+            assert client_socket.recv(10) == b""
+            own_port = client_socket.getsockname()[1]
+        transport = peers[0]
+        assert not hasattr(transport, "getPeerAddress")
+        assert (transport.getPeer().host, transport.getPeer().port) == ("127.0.0.1", own_port)
+    finally:
+        stop_listening(port)
+
+
+def test_a_callback_that_returns_a_deferred_makes_the_chain_wait_for_it():
+    """02-simple-clients-and-servers, cell 38 (and 03-web-clients, cells 10 and 33): a callback that returns a
+    Deferred makes its chain wait for that Deferred, and the next step gets what it fired with."""
+    inner, seen = defer.Deferred(), []
+    outer = defer.succeed("first")
+    outer.addCallback(lambda _: inner)
+    outer.addCallback(seen.append)
+    assert seen == []  # the first step ran; the next waits for inner
+    inner.callback("second")
+    assert seen == ["second"]
+
+
+def test_deferred_list_gives_success_result_pairs_in_the_order_given_not_the_order_fired():
+    """02-simple-clients-and-servers, cell 42: `DeferredList` fires with `(success, result)` pairs in the order
+    of its list."""
+    first, second = defer.Deferred(), defer.Deferred()
+    results = []
+    defer.DeferredList([first, second], consumeErrors=True).addCallback(results.append)
+    second.errback(ValueError("refused"))
+    first.callback("open")
+    (pairs,) = results
+    assert pairs[0] == (True, "open")
+    assert pairs[1][0] is False and pairs[1][1].check(ValueError)
+
+
+def test_standard_io_hangs_up_at_the_end_of_its_input():
+    """02-simple-clients-and-servers, cell 57: at the end of its input `StandardIO` hangs up (the protocol loses
+    its connection), which is why the program's input is held open."""
+    code = """
+import sys
+from twisted.internet import defer, protocol, stdio, task
+
+class Ends(protocol.Protocol):
+    def __init__(self):
+        self.ended = defer.Deferred()
+
+    def connectionLost(self, reason):
+        print("connection lost:", type(reason.value).__name__, file=sys.stderr)
+        self.ended.callback(None)
+
+def main(reactor):
+    listener = Ends()
+    stdio.StandardIO(listener)
+    return listener.ended
+
+task.react(main)
+"""
+    ran = run_python(code, stdin=subprocess.DEVNULL)
+    assert ran.returncode == 0 and "connection lost: ConnectionDone" in ran.stderr, ran.stderr
+
+
+def test_an_exception_in_line_received_is_logged_and_drops_that_connection_only(logged):
+    """02-simple-clients-and-servers, cell 69: an exception that escapes `lineReceived` is logged and that
+    connection is dropped (the client reads b''); the server goes on accepting clients."""
+
+    class Broken(basic.LineReceiver):
+        def lineReceived(self, line):
+            self.sendLine("You said: " + line)
+
+    port = listen(protocol.ServerFactory.forProtocol(Broken))
+    try:
+        for _ in range(2):
+            with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=WAIT) as client_socket:
+                client_socket.sendall(b"hello\r\n")
+                assert client_socket.recv(100) == b""
+        failures = [event.get("log_failure") or event.get("failure") for event in logged if event.get("isError")]
+        assert len(failures) == 2 and all(failure.check(TypeError) for failure in failures)
+    finally:
+        stop_listening(port)
+
+
+# Chapter 3
+
+
+@pytest.fixture
+def site():
+    import servers.web
+
+    served = labkit.serve(servers.web.site(), name="claims-site", show=False)
+    yield served
+    served.stop()
+
+
+def test_agent_alone_opens_a_connection_per_request_and_treq_reuses_one(site):
+    """03-web-clients, cells 0 and 17: an `Agent` made with no pool opens a new connection for every request; treq
+    (a persistent `HTTPConnectionPool`) keeps the connection and reuses it."""
+
+    async def twice(reactor, get):
+        for _ in range(2):
+            await get()
+
+    warnings.filterwarnings("ignore", "Using readBody with a transport", DeprecationWarning)
+
+    def by_agent(reactor):
+        agent = Agent(reactor)
+
+        async def get():
+            await readBody(await agent.request(b"GET", (site.url + "hello").encode()))
+        return twice(reactor, get)
+
+    labkit.react(by_agent, timeout=WAIT)
+    assert site.transcript.connections == 2
+
+    import servers.web
+
+    fresh = labkit.serve(servers.web.site(), name="claims-site-treq", show=False)
+    try:
+        async def get():
+            await (await treq.get(fresh.url + "hello")).content()
+        labkit.react(lambda reactor: twice(reactor, get), timeout=WAIT)
+        assert fresh.transcript.connections == 1
+    finally:
+        fresh.stop()
+
+
+def test_agent_takes_content_length_out_of_the_headers_into_length(site):
+    """03-web-clients, cells 8 and 78: `response.length` is the Content-Length the server sent, and `Agent` takes
+    that header out of `response.headers`."""
+
+    async def main(reactor):
+        response = await treq.get(site.url + "hello")
+        await response.content()
+        return response
+
+    response = labkit.react(main, timeout=WAIT)
+    assert response.length == 168 and not response.headers.hasHeader(b"content-length")
+    assert "Content-Length: 168" in str(site.transcript)
+
+
+def test_read_body_warns_that_the_agents_response_cannot_be_aborted(site):
+    """03-web-clients, cell 17: `readBody` on an `Agent` response warns that its transport cannot be aborted."""
+
+    async def main(reactor):
+        response = await Agent(reactor).request(b"GET", (site.url + "hello").encode())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            reading = readBody(response)
+        await reading
+        return [str(warning.message) for warning in caught if warning.category is DeprecationWarning]
+
+    assert any("does not have an abortConnection method" in text for text in labkit.react(main, timeout=WAIT))
+
+
+def test_get_raw_headers_gives_a_list_whatever_the_case_of_the_name():
+    """03-web-clients, cell 19: `headers.getRawHeaders("content-type")` gives a list of values, whatever the case of
+    the name."""
+    headers = Headers({b"Content-Type": [b"text/html"]})
+    assert headers.getRawHeaders("content-type") == headers.getRawHeaders("CONTENT-TYPE") == ["text/html"]
+    assert headers.getRawHeaders(b"content-TYPE") == [b"text/html"]
+
+
+def test_treq_keeps_a_copy_of_the_body_unless_told_unbuffered(site):
+    """03-web-clients, cell 22: by default treq keeps a copy of the body, so it can be read twice;
+    `unbuffered=True` keeps none, and a second read fails."""
+
+    async def main(reactor):
+        buffered = await treq.get(site.url + "hello")
+        twice = (await buffered.content(), await buffered.content())
+        unbuffered = await treq.get(site.url + "hello", unbuffered=True)
+        await unbuffered.content()
+        try:
+            await unbuffered.content()
+        except RuntimeError as refused:
+            return twice, refused
+        return twice, None
+
+    (first, second), refused = labkit.react(main, timeout=WAIT)
+    assert first == second and len(first) == 168
+    assert isinstance(refused, RuntimeError)
+
+
+def test_failure_trap_raises_the_failure_again_for_another_kind():
+    """03-web-clients, cell 33: `failure.trap(error.Error)` re-raises any other kind of failure, which passes it on
+    down the chain; the kind it names is returned."""
+    from twisted.web import error
+
+    assert Failure(error.Error(b"401")).trap(error.Error) is error.Error
+    with pytest.raises(ValueError):
+        Failure(ValueError("other")).trap(error.Error)
+
+
+# Chapter 4
+
+
+def test_the_http_server_closes_a_connection_idle_for_a_minute_by_default():
+    """04-web-servers, cell 11: `twisted.web`'s HTTP server closes a connection that stays idle, after a minute by
+    default."""
+    clock = task.Clock()
+    channel = http.HTTPFactory(reactor=clock).buildProtocol(None)
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    clock.advance(59)
+    assert not transport.disconnecting
+    clock.advance(1)
+    assert transport.disconnecting
+
+
+def test_a_body_of_100000_bytes_or_more_is_read_into_a_temporary_file():
+    """04-web-servers, cell 43: Twisted reads a request's body into memory, or from 100,000 bytes on into a
+    temporary file."""
+    from twisted.web.test.requesthelper import DummyChannel
+
+    small, large = http.Request(DummyChannel()), http.Request(DummyChannel())
+    small.gotLength(99_999)
+    large.gotLength(100_000)
+    assert isinstance(small.content, io.BytesIO)
+    assert not isinstance(large.content, io.BytesIO) and large.content.fileno() >= 0
+    small.content.close()
+    large.content.close()
+
+
+def test_a_str_from_render_is_a_500_and_nothing_is_logged(logged):
+    """04-web-servers, cell 51: Twisted turns a `str` returned by `render` into a 500 page without logging
+    anything."""
+
+    class Text(resource.Resource):
+        isLeaf = True
+
+        def render_GET(self, request):
+            return "<h1>text</h1>"
+
+    port = serve_page(Text())
+    try:
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", port.getHost().port, timeout=WAIT)
+        connection.request("GET", "/page")
+        answer = connection.getresponse()
+        body = answer.read()
+        connection.close()
+        assert answer.status == 500 and b"Request did not return bytes" in body
+        assert not [event for event in logged if event.get("log_failure") or event.get("isError")
+                    or event.get("log_level") and event["log_level"].name in ("error", "critical")]
+    finally:
+        stop_listening(port)
+
+
+def test_no_resource_warns_that_it_is_deprecated():
+    """04-web-servers, cell 66: `resource.NoResource` is deprecated (for `twisted.web.pages.notFound`)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resource.NoResource()
+    assert any(warning.category is DeprecationWarning and "pages.notFound" in str(warning.message)
+               for warning in caught)
+
+
+def test_request_finish_raises_once_the_client_has_gone():
+    """04-web-servers, cell 92: if the browser gives up before the answer, `request.finish()` raises; the request's
+    `notifyFinish()` says so first."""
+    waiting = []
+
+    class Slow(resource.Resource):
+        isLeaf = True
+
+        def render_GET(self, request):
+            gone = request.notifyFinish()
+            waiting.append((request, gone))
+            return server.NOT_DONE_YET
+
+    port = serve_page(Slow())
+    try:
+        with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=WAIT) as client_socket:
+            client_socket.sendall(b"GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            wait_until(lambda: waiting)
+        request, gone = waiting[0]
+
+        async def finish_late(reactor):
+            try:
+                await gone
+            except Exception as lost:
+                told = type(lost).__name__
+            else:
+                told = "finished"
+            try:
+                request.finish()
+            except RuntimeError as refused:
+                return told, str(refused)
+            return told, None
+
+        told, refused = labkit.react(finish_late, timeout=WAIT)
+        assert told == "ConnectionDone" and refused and "connection was lost" in refused
+    finally:
+        stop_listening(port)
+
+
+def test_the_proxy_client_factory_builds_its_protocol_attribute_and_protocols_are_keyed_by_bytes():
+    """04-web-servers, cell 118: `ProxyClientFactory.buildProtocol` uses the factory's `protocol` attribute, and
+    `ProxyRequest.protocols` is keyed by `b"http"`."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"twisted\.web\.http\.HTTPClient was deprecated", DeprecationWarning)
+        from twisted.web import proxy
+
+    class Counting(proxy.ProxyClient):
+        pass
+
+    class Factory(proxy.ProxyClientFactory):
+        protocol = Counting
+
+    built = Factory(b"GET", b"/", b"HTTP/1.0", {}, b"", None).buildProtocol(None)
+    assert type(built) is Counting
+    assert proxy.ProxyRequest.protocols == {b"http": proxy.ProxyClientFactory}
+
+
+def test_start_logging_to_stdout_in_a_kernel_takes_the_output_of_later_cells():
+    """04-web-servers, cell 107, and 11-services-processes-and-logging, cell 61: `log.startLogging(sys.stdout)`
+    replaces `sys.stdout`, so in a notebook what later cells print no longer shows in those cells."""
+    from tests.kernel import Kernel
+
+    kernel = Kernel()
+    try:
+        before = kernel.run("print('before')")
+        kernel.run("import sys\nfrom twisted.python import log\nlog.startLogging(sys.stdout)")
+        after = kernel.run("print('after')")
+        assert before.stdout == "before\n"
+        assert "after" not in after.stdout and after.error is None
+    finally:
+        kernel.close()
+
+
+# Chapter 6
+
+
+def test_pb_answers_a_challenge_with_what_the_passwords_md5_alone_can_make():
+    """06-authentication, cell 61: PB's client answers the server's challenge with an MD5 of the password mixed
+    with it, so the server needs the password itself or its plain MD5 to check the answer."""
+    challenge, password = pb.challenge(), b"practice"
+    plain_md5 = hashlib.md5(password).digest()
+    assert pb.respond(challenge, password) == hashlib.md5(plain_md5 + challenge).digest()
+
+
+# Chapter 7
+
+
+def test_the_pop3client_module_is_deprecated():
+    """07-mail-clients, cell 29: `twisted.mail.pop3client` became `twisted.mail.pop3` (the old name is
+    deprecated)."""
+    code = ("import warnings\nwarnings.simplefilter('always')\n"
+            "with warnings.catch_warnings(record=True) as caught:\n    import twisted.mail.pop3client\n"
+            "print([str(w.message) for w in caught])")
+    ran = run_python(code)
+    assert "twisted.mail.pop3client was deprecated" in ran.stdout, ran.stdout + ran.stderr
+
+
+def test_advanced_pop3_client_sends_no_password_in_plain_text_unless_allowed():
+    """07-mail-clients, cell 12: without a challenge, `login` uses USER/PASS only over TLS, unless told it may do
+    without (`allowInsecureLogin`)."""
+
+    def login_without_tls(allowed):
+        pop = pop3.AdvancedPOP3Client()
+        pop.allowInsecureLogin = allowed
+        transport = StringTransport()
+        pop.makeConnection(transport)
+        pop.dataReceived(b"+OK ready\r\n")  # no <challenge>: no APOP
+        outcome = []
+        pop.login(b"learner", b"secret").addBoth(outcome.append)
+        pop.dataReceived(b"+OK capabilities\r\nUSER\r\n.\r\n")  # no STLS
+        return transport.value(), outcome
+
+    sent, outcome = login_without_tls(False)
+    assert b"USER" not in sent and outcome[0].check(pop3.InsecureAuthenticationDisallowed)
+    sent, outcome = login_without_tls(True)
+    assert sent.endswith(b"USER learner\r\n")
+
+
+def test_imap4_client_sends_folder_names_in_modified_utf7():
+    """07-mail-clients, cell 66: folder names are text, sent in modified UTF-7, which Twisted encodes for you."""
+    imap = imap4.IMAP4Client()
+    transport = StringTransport()
+    imap.makeConnection(transport)
+    imap.dataReceived(b"* OK ready\r\n")
+    imap.select("Entwürfe")
+    assert transport.value() == b"0001 SELECT Entw&APw-rfe\r\n"
+
+
+def test_twisteds_resolver_asks_again_over_tcp_when_the_udp_answer_is_truncated():
+    """07-mail-clients, cell 52: a resolver asks over UDP first, and over TCP when the answer is too long."""
+    factory = names.dns(mx_hosts=[(number, f"mx{number}.example.test") for number in range(1, 40)])
+    served = labkit.serve(names.UDPAndTCP(factory), name="claims-dns-long", show=False)
+    try:
+        async def main(reactor):
+            resolver = client.Resolver(servers=[("127.0.0.1", served.port)], reactor=reactor)
+            answers, _, _ = await resolver.lookupMailExchange(names.ZONE)
+            return answers
+
+        answers = labkit.react(main, timeout=WAIT)
+        assert len([answer for answer in answers if answer.type == dns.MX]) == 39  # over UDP: none, truncated
+    finally:
+        served.stop()
+
+
+def test_the_mx_calculator_passes_over_a_host_marked_bad_for_an_hour():
+    """07-mail-clients, cell 56: `MXCalculator` takes a resolver and a clock, and remembers hosts that failed for a
+    while (an hour)."""
+
+    class Resolver:
+        def lookupMailExchange(self, domain):
+            records = [dns.RRHeader(domain, dns.MX, payload=dns.Record_MX(preference, name))
+                       for preference, name in ((10, b"first.example.test"), (20, b"second.example.test"))]
+            return defer.succeed((records, [], []))
+
+    clock = task.Clock()
+    calculator = relaymanager.MXCalculator(Resolver(), clock)
+
+    def best():
+        found = []
+        calculator.getMX("example.test").addCallback(found.append)
+        return str(found[0].name)
+
+    assert best() == "first.example.test"
+    calculator.markBad("first.example.test")
+    assert best() == "second.example.test"
+    clock.advance(relaymanager.MXCalculator.timeOutBadMX)
+    assert relaymanager.MXCalculator.timeOutBadMX == 60 * 60 and best() == "first.example.test"
+
+
+# Chapter 9
+
+
+def test_microdom_is_deprecated():
+    """09-nntp, cells 50 and 57: `twisted.web.microdom` is deprecated."""
+    ran = run_python("import warnings\nwarnings.simplefilter('always')\n"
+                     "with warnings.catch_warnings(record=True) as caught:\n    import twisted.web.microdom\n"
+                     "print([str(w.message) for w in caught])")
+    assert "twisted.web.microdom was deprecated" in ran.stdout, ran.stdout + ran.stderr
+
+
+# Chapter 10
+
+
+def test_conch_makes_a_refused_password_wait_a_second():
+    """10-ssh, cell 8: conch answers a wrong password after a pause of a second, to slow guessing down."""
+    assert userauth.SSHUserAuthServer.passwordDelay == 1
+
+
+def test_isession_asks_for_window_changed_and_eof_received():
+    """10-ssh, cell 16: `ISession` has `windowChanged` and `eofReceived` (which the book's avatar lacked), so an
+    adapter must have them."""
+    assert {"getPty", "openShell", "execCommand", "closed", "windowChanged", "eofReceived"} == set(ISession.names())
+
+
+def test_conchs_manhole_factory_ships_no_host_keys():
+    """10-ssh, cell 35: `manhole_ssh.ConchFactory` ships no host keys (set them on the factory)."""
+    from twisted.conch import manhole_ssh
+
+    assert manhole_ssh.ConchFactory.publicKeys == {} and manhole_ssh.ConchFactory.privateKeys == {}
+
+
+def test_known_hosts_has_host_key_says_yes_no_or_raises_host_key_changed(tmp_path):
+    """10-ssh, cell 37: `KnownHostsFile.hasHostKey` says yes for the key listed, no for a host not listed, and
+    raises `HostKeyChanged` when the file names another key for the host."""
+    listed, other = new_public_key(), new_public_key()
+    path = tmp_path / "known_hosts"
+    path.write_bytes(b"[127.0.0.1]:2222 " + listed.toString("openssh") + b"\n")
+    known = KnownHostsFile.fromPath(FilePath(str(path)))
+    assert known.hasHostKey(b"[127.0.0.1]:2222", listed) is True
+    assert known.hasHostKey(b"[127.0.0.1]:2223", listed) is False
+    with pytest.raises(HostKeyChanged):
+        known.hasHostKey(b"[127.0.0.1]:2222", other)
+
+
+def new_public_key() -> keys.Key:
+    """The public half of an Ed25519 key made now."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return keys.Key(ed25519.Ed25519PrivateKey.generate()).public()
+
+
+# Chapter 11
+
+
+def test_twistd_y_does_not_put_the_current_folder_on_sys_path(tmp_path):
+    """11-services-processes-and-logging, cell 14: `twistd -y` does not put the current folder on `sys.path`; a
+    `.tac` that imports a module beside it needs `PYTHONPATH`."""
+    (tmp_path / "beside.py").write_text("VALUE = 1\n")
+    (tmp_path / "app.tac").write_text(
+        "import beside\nfrom twisted.application import service\nfrom twisted.internet import reactor\n"
+        "application = service.Application('claims')\nreactor.callWhenRunning(reactor.stop)\n")
+    twistd = [str(pathlib.Path(sys.executable).with_name("twistd")), "-n", "-y", "app.tac",
+              "--pidfile", "twistd.pid", "--logfile", "-"]
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    alone = subprocess.run(twistd, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60)
+    assert "No module named 'beside'" in alone.stdout + alone.stderr
+    with_path = subprocess.run(twistd, cwd=tmp_path, env={**environment, "PYTHONPATH": str(tmp_path)},
+                               capture_output=True, text=True, timeout=60)
+    assert with_path.returncode == 0 and "Main loop terminated" in with_path.stdout, with_path.stdout
+
+
+def test_twistd_replaces_a_stale_pid_file_and_will_not_start_over_a_live_one(tmp_path):
+    """11-services-processes-and-logging, cell 14: the pid file is no lock: a stale one (its process is gone) is
+    removed, one naming a live process stops the new start."""
+    (tmp_path / "app.tac").write_text(
+        "from twisted.application import service\nfrom twisted.internet import reactor\n"
+        "application = service.Application('claims')\nreactor.callWhenRunning(reactor.stop)\n")
+    twistd = [str(pathlib.Path(sys.executable).with_name("twistd")), "-n", "-y", "app.tac",
+              "--pidfile", "twistd.pid", "--logfile", "-"]
+    pidfile = tmp_path / "twistd.pid"
+    with subprocess.Popen([sys.executable, "-c", "pass"]) as finished:
+        finished.wait(timeout=30)
+    pidfile.write_text(f"{finished.pid}\n")  # a process that has ended
+    stale = subprocess.run(twistd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert stale.returncode == 0 and "Removing stale pidfile" in stale.stdout, stale.stdout
+    pidfile.write_text(f"{os.getpid()}\n")  # this test's own, live process
+    live = subprocess.run(twistd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert live.returncode == 1 and "Another twistd server is running" in live.stdout + live.stderr
+    assert pidfile.read_text() == f"{os.getpid()}\n"
+
+
+def test_a_multiservice_starts_its_children_in_order_and_stops_them_in_reverse():
+    """11-services-processes-and-logging, cell 36: a `MultiService` starts its children in the order they were
+    added and stops them in the reverse order."""
+    events = []
+
+    class Noted(service.Service):
+        def startService(self):
+            service.Service.startService(self)
+            events.append(f"{self.name} started")
+
+        def stopService(self):
+            service.Service.stopService(self)
+            events.append(f"{self.name} stopped")
+
+    parent = service.MultiService()
+    for name in ("first", "second", "third"):
+        child = Noted()
+        child.setName(name)
+        child.setServiceParent(parent)
+    parent.startService()
+    parent.stopService()
+    assert events == ["first started", "second started", "third started",
+                      "third stopped", "second stopped", "first stopped"]
