@@ -88,12 +88,14 @@ def test_the_tls_and_conch_extras_pull_in_pyopenssl_service_identity_cryptograph
     assert {"cryptography", "bcrypt"} <= extras["conch"]
 
 
-def test_twisted_installs_the_commands_the_table_lists_tkconch_included():
-    """01-getting-started, cell 6: installing Twisted installs `twistd`, `twist`, `trial`, `ckeygen`, `conch`,
-    `cftp`, and still the book's `tkconch`."""
+def test_twisted_installs_the_commands_the_table_lists_and_tkconch_still_needs_tk():
+    """01-getting-started, cells 6 and 7: installing Twisted installs `twistd`, `twist`, `trial`, `ckeygen`, `conch`,
+    `cftp`, and still the book's `tkconch`, which needs Tk (it imports `tkinter`)."""
     scripts = {entry.name for entry in importlib.metadata.distribution("twisted").entry_points
                if entry.group == "console_scripts"}
     assert {"twistd", "twist", "trial", "ckeygen", "conch", "cftp", "tkconch"} <= scripts
+    source = pathlib.Path(importlib.util.find_spec("twisted.conch.scripts.tkconch").origin).read_text()
+    assert "import tkinter" in source
 
 
 @pytest.mark.parametrize("module", ["twisted.protocols.smtp", "twisted.protocols.imap4", "twisted.protocols.dns",
@@ -311,6 +313,59 @@ def test_treq_keeps_a_copy_of_the_body_unless_told_unbuffered(site):
     assert isinstance(refused, RuntimeError)
 
 
+def test_treq_sends_basic_credentials_with_the_first_request_without_waiting_for_a_401():
+    """03-web-clients, cell 42: `treq.get(url, auth=(user, password))` sends the `Authorization` header with its
+    first request, without waiting for a 401."""
+    import servers.web
+    from servers.web.auth import PASSWORD, USERNAME
+
+    made = servers.web.site()
+    served = labkit.serve(made, name="claims-auth", show=False)
+    try:
+        async def main(reactor):
+            response = await treq.get(served.url + "private", auth=(USERNAME, PASSWORD))
+            await response.content()
+            return response.code
+
+        assert labkit.react(main, timeout=WAIT) == 200
+        [record] = made.requests_to("/private")
+        assert record.authorization.lower().startswith("basic ")
+    finally:
+        served.stop()
+
+
+def test_a_body_consumer_can_pause_resume_and_stop_the_producer_through_its_transport(site):
+    """03-web-clients, cell 26: a body consumer given to `response.deliverBody` can ask the producer, through
+    `self.transport`, to `pauseProducing()`, `resumeProducing()` or `stopProducing()`; it ends with `ResponseDone`
+    when the body is complete."""
+    from twisted.internet.interfaces import IPushProducer
+    from twisted.web.client import ResponseDone
+
+    class Consumer(protocol.Protocol):
+        def __init__(self):
+            self.ended, self.received = defer.Deferred(), b""
+
+        def connectionMade(self):
+            self.producer_ok = IPushProducer.providedBy(self.transport)
+            self.transport.pauseProducing()
+            self.transport.resumeProducing()
+
+        def dataReceived(self, data):
+            self.received += data
+
+        def connectionLost(self, reason):
+            self.ended.callback(reason.value)
+
+    async def main(reactor):
+        response = await Agent(reactor).request(b"GET", (site.url + "hello").encode())
+        consumer = Consumer()
+        response.deliverBody(consumer)
+        return consumer, await consumer.ended
+
+    consumer, reason = labkit.react(main, timeout=WAIT)
+    assert consumer.producer_ok and len(consumer.received) == 168 and isinstance(reason, ResponseDone)
+
+
 def test_failure_trap_raises_the_failure_again_for_another_kind():
     """03-web-clients, cell 33: `failure.trap(error.Error)` re-raises any other kind of failure, which passes it on
     down the chain; the kind it names is returned."""
@@ -335,6 +390,32 @@ def test_the_http_server_closes_a_connection_idle_for_a_minute_by_default():
     assert not transport.disconnecting
     clock.advance(1)
     assert transport.disconnecting
+
+
+def test_http_factory_logs_each_request_in_the_combined_log_format(tmp_path):
+    """04-web-servers, cell 20: given a `logPath`, `HTTPFactory` (here its subclass `Site`) logs every request in the
+    combined log format: the common one plus the referrer and the user agent."""
+    root = resource.Resource()
+    root.putChild(b"page", resource.Resource())
+    log_path = tmp_path / "access.log"
+    port = listen(server.Site(root, logPath=str(log_path)))
+    try:
+        with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=WAIT) as client_socket:
+            client_socket.sendall(b"GET /nowhere HTTP/1.0\r\nReferer: http://example.test/from\r\n"
+                                  b"User-Agent: claims-agent\r\n\r\n")
+            while client_socket.recv(4096):
+                pass
+    finally:
+        stop_listening(port)
+    line = log_path.read_text().strip()
+    assert '"GET /nowhere HTTP/1.0" 404 ' in line and line.endswith('"http://example.test/from" "claims-agent"')
+
+
+def test_put_child_with_a_str_segment_raises_type_error():
+    """04-web-servers, cell 49: `putChild` with a str segment (the book's `putChild('', ...)`) raises `TypeError`
+    at once."""
+    with pytest.raises(TypeError):
+        resource.Resource().putChild("", resource.Resource())
 
 
 def test_a_body_of_100000_bytes_or_more_is_read_into_a_temporary_file():
@@ -441,6 +522,28 @@ def test_the_proxy_client_factory_builds_its_protocol_attribute_and_protocols_ar
     built = Factory(b"GET", b"/", b"HTTP/1.0", {}, b"", None).buildProtocol(None)
     assert type(built) is Counting
     assert proxy.ProxyRequest.protocols == {b"http": proxy.ProxyClientFactory}
+
+
+def test_twisteds_proxy_cannot_tunnel_with_connect():
+    """04-web-servers, cell 107: `twisted.web.proxy` cannot tunnel HTTPS: a `CONNECT` gets no tunnel (the
+    connection closes without a `200`)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"twisted\.web\.http\.HTTPClient was deprecated", DeprecationWarning)
+        from twisted.web import proxy
+
+    class ProxyFactory(http.HTTPFactory):
+        protocol = proxy.Proxy
+
+    port = listen(ProxyFactory())
+    try:
+        with socket.create_connection(("127.0.0.1", port.getHost().port), timeout=WAIT) as client_socket:
+            client_socket.sendall(b"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n")
+            answer = b""
+            while chunk := client_socket.recv(4096):
+                answer += chunk
+    finally:
+        stop_listening(port)
+    assert not answer.startswith(b"HTTP/1.1 200")
 
 
 def test_start_logging_to_stdout_in_a_kernel_takes_the_output_of_later_cells():
@@ -555,6 +658,101 @@ def test_the_mx_calculator_passes_over_a_host_marked_bad_for_an_hour():
     assert relaymanager.MXCalculator.timeOutBadMX == 60 * 60 and best() == "first.example.test"
 
 
+# Chapter 8
+
+
+def test_twisteds_pop3_counts_and_lists_a_message_marked_deleted_with_size_0():
+    """08-mail-servers, cell 28: Twisted's `POP3` still counts a marked message (size 0, as `IMailbox.listMessages`
+    gives it) in `STAT`, and lists it in `LIST` and `UIDL`."""
+    sizes = [0, 20]  # message 1 marked deleted
+    assert b"".join(filter(None, pop3.formatStatResponse(sizes))) == b"+OK 2 20\r\n"
+    assert b"".join(filter(None, pop3.formatListResponse(sizes))) == b"+OK 2\r\n1 0\r\n2 20\r\n.\r\n"
+    listed = b"".join(filter(None, pop3.formatUIDListResponse(sizes, lambda index: b"uid%d" % index)))
+    assert listed.endswith(b"1 uid0\r\n2 uid1\r\n.\r\n")
+
+
+def test_twisteds_smtp_server_answers_550_to_a_failed_eom_received_whatever_its_code():
+    """08-mail-servers, cell 24: Twisted's SMTP server answers `550` to every failed `eomReceived`, even to an
+    `SMTPServerError` that names another code (451 here)."""
+    import smtplib
+
+    from twisted.mail import smtp
+    from zope.interface import implementer
+
+    @implementer(smtp.IMessage)
+    class Later:
+        def lineReceived(self, line):
+            pass
+
+        def eomReceived(self):
+            return defer.fail(smtp.SMTPServerError(451, b"try again later"))
+
+        def connectionLost(self):
+            pass
+
+    @implementer(smtp.IMessageDelivery)
+    class Delivery:
+        def receivedHeader(self, helo, origin, recipients):
+            return b"Received: by the test"
+
+        def validateFrom(self, helo, origin):
+            return origin
+
+        def validateTo(self, user):
+            return Later
+
+    class Factory(protocol.ServerFactory):
+        def buildProtocol(self, addr):
+            server = smtp.ESMTP()
+            server.delivery, server.factory = Delivery(), self
+            return server
+
+    port = listen(Factory())
+    try:
+        with smtplib.SMTP("127.0.0.1", port.getHost().port, timeout=WAIT) as sender:
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                sender.sendmail("a@example.test", ["b@example.test"], b"Subject: x\r\n\r\nbody\r\n")
+    finally:
+        stop_listening(port)
+    assert refused.value.smtp_code == 550
+
+
+def test_twisteds_imap_server_asks_get_headers_with_bytes_text_or_no_names(monkeypatch):
+    """08-mail-servers, cell 51: Twisted's IMAP server calls `getHeaders(negate, *names)` with bytes names for
+    `BODY[HEADER.FIELDS]`, with text names for `SEARCH`, and with no names at all (every header) for `ENVELOPE`."""
+    from servers import accounts
+    from servers.mail import imap as practice_imap
+    from labkit.checks import mail
+
+    calls = []
+    original = practice_imap.Part.getHeaders
+
+    def recording(self, negate, *names):
+        calls.append((bool(negate), names))
+        return original(self, negate, *names)
+
+    monkeypatch.setattr(practice_imap.Part, "getHeaders", recording)
+    served = labkit.serve("imap", name="claims-imap", show=False)
+    account = accounts.accounts("mail")[0]
+    try:
+        client = mail.imap_login(served.port, account.user, account.password, timeout=WAIT)
+        client.select("INBOX")
+        asked = {}
+        for what, command in (("fields", lambda: client.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")),
+                              ("envelope", lambda: client.fetch("1", "(ENVELOPE)")),
+                              ("search", lambda: client.search(None, "SUBJECT", "twisted"))):
+            calls.clear()
+            assert command()[0] == "OK"
+            asked[what] = list(calls)
+        client.logout()
+    finally:
+        served.stop()
+    assert asked["fields"] == [(False, (b"SUBJECT",))]
+    assert asked["envelope"] == [(True, ())]
+    assert asked["search"] and all(names and all(isinstance(name, str) for name in names)
+                                   for _, names in asked["search"])
+
+
 # Chapter 9
 
 
@@ -578,6 +776,56 @@ def test_isession_asks_for_window_changed_and_eof_received():
     """10-ssh, cell 16: `ISession` has `windowChanged` and `eofReceived` (which the book's avatar lacked), so an
     adapter must have them."""
     assert {"getPty", "openShell", "execCommand", "closed", "windowChanged", "eofReceived"} == set(ISession.names())
+
+
+def test_conchs_command_client_cannot_take_output_sent_before_the_exec_reply(monkeypatch, logged, tmp_path):
+    """10-ssh, cell 16: conch's command client (`SSHCommandClientEndpoint`) cannot take data that arrives before the
+    reply to its exec request: its channel has no protocol yet, it raises `AttributeError`, and the command never
+    ends for the client. Answered a reactor turn later (as the practice server does), the same command works."""
+    import servers.ssh
+    from labkit.checks.ssh import known_hosts_file, run_command
+    from servers import accounts
+    from servers.ssh import session as practice_session
+    from servers.ssh.keys import host_key
+
+    password = {account.user: account.password for account in accounts.accounts("ssh")}["learner"]
+    served = labkit.serve(servers.ssh.ssh(), name="claims-ssh", show=False)
+    try:
+        known = known_hosts_file(served.port, host_key(), tmp_path)
+        later = run_command(served.port, "learner", "whoami", known_hosts=known, password=password)
+        monkeypatch.setattr(practice_session.ShellSession, "execCommand",
+                            lambda self, process, command: self._answer(process, command.decode()))
+        at_once = run_command(served.port, "learner", "whoami", known_hosts=known, password=password, timeout=2)
+    finally:
+        served.stop()
+    assert (later.output, later.status) == ("learner\n", 0)
+    assert at_once.output == "" and at_once.status is None and "no answer" in at_once.error
+    raised = [event.get("log_failure") or event.get("failure") for event in logged if event.get("isError")]
+    assert any(failure.check(AttributeError) and "_protocol" in str(failure.value) for failure in raised)
+
+
+def test_the_public_key_checker_answers_a_key_without_a_signature_by_asking_for_one():
+    """10-ssh, cell 25: `SSHPublicKeyChecker` verifies the signature, and a key offered without one is answered as
+    the protocol asks (`ValidPublicKey`: the server says the key would do, the client then signs), not let in."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from twisted.conch.checkers import InMemorySSHKeyDB, SSHPublicKeyChecker
+    from twisted.conch.error import ValidPublicKey
+    from twisted.cred.credentials import SSHPrivateKey
+    from twisted.cred.error import UnauthorizedLogin
+
+    private = keys.Key(ed25519.Ed25519PrivateKey.generate())
+    blob = private.public().blob()
+    checker = SSHPublicKeyChecker(InMemorySSHKeyDB({b"learner": [private.public()]}))
+
+    def outcome(signature, data=b"session data"):
+        results = []
+        checker.requestAvatarId(SSHPrivateKey(b"learner", b"ssh-ed25519", blob, data, signature)).addBoth(
+            results.append)
+        return results[0]
+
+    assert outcome(None).check(ValidPublicKey)
+    assert outcome(private.sign(b"session data")) == b"learner"
+    assert outcome(private.sign(b"other data")).check(UnauthorizedLogin)
 
 
 def test_conchs_manhole_factory_ships_no_host_keys():
@@ -645,6 +893,25 @@ def test_twistd_replaces_a_stale_pid_file_and_will_not_start_over_a_live_one(tmp
     live = subprocess.run(twistd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert live.returncode == 1 and "Another twistd server is running" in live.stdout + live.stderr
     assert pidfile.read_text() == f"{os.getpid()}\n"
+
+
+def test_tcp_server_still_binds_its_port_in_privileged_start_service():
+    """11-services-processes-and-logging, cells 14 and 26: `internet.TCPServer(port, factory)` still works, and it
+    binds its port in `privilegedStartService`, before twistd gives up root and calls `startService`."""
+    from twisted.application import internet
+
+    from tests.peers import free_port
+
+    number = free_port()
+    tcp_service = internet.TCPServer(number, protocol.ServerFactory.forProtocol(protocol.Protocol),
+                                     interface="127.0.0.1")
+    labkit.react(lambda reactor: tcp_service.privilegedStartService(), timeout=WAIT)
+    try:
+        assert not tcp_service.running
+        with socket.create_connection(("127.0.0.1", number), timeout=WAIT):
+            pass  # accepted: the port was bound before startService
+    finally:
+        labkit.react(lambda reactor: tcp_service.stopService(), timeout=WAIT)
 
 
 def test_a_multiservice_starts_its_children_in_order_and_stops_them_in_reverse():
