@@ -41,7 +41,6 @@ import labkit
 from labkit.checks import wait_until
 from servers import names
 
-REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
 WAIT = 10
 
 
@@ -912,6 +911,13 @@ def test_tcp_server_still_binds_its_port_in_privileged_start_service():
             pass  # accepted: the port was bound before startService
     finally:
         labkit.react(lambda reactor: tcp_service.stopService(), timeout=WAIT)
+
+
+def test_an_application_still_takes_a_uid_and_a_gid():
+    """11-services-processes-and-logging, cell 32: `Application("name", uid=..., gid=...)` still works."""
+    application = service.Application("claims", uid=65534, gid=65534)
+    process = service.IProcess(application)
+    assert (process.uid, process.gid) == (65534, 65534)
 
 
 def test_a_multiservice_starts_its_children_in_order_and_stops_them_in_reverse():
