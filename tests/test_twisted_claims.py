@@ -366,6 +366,42 @@ def test_a_body_consumer_can_pause_resume_and_stop_the_producer_through_its_tran
     assert consumer.producer_ok and len(consumer.received) == 168 and isinstance(reason, ResponseDone)
 
 
+@pytest.mark.parametrize("days_ago, verified", [(0, True), (30, False)])
+def test_agent_refuses_a_certificate_that_is_no_longer_valid(days_ago, verified):
+    """03-web-clients, cell 82: `Agent` verifies as a browser does; besides the authority and the name, the
+    certificate must be valid now. The same authority and names, made 30 days ago for 7 days, are refused."""
+    import datetime
+
+    import servers.web
+    from servers import tls
+    from twisted.internet import ssl
+    from twisted.web.client import BrowserLikePolicyForHTTPS
+
+    made = tls._make(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days_ago))
+    certificate = ssl.PrivateCertificate.loadPEM(made.server_cert_pem + made.server_key_pem)
+    options = ssl.CertificateOptions(privateKey=certificate.privateKey.original, certificate=certificate.original)
+    served = labkit.serve(servers.web.site(), name="claims-https", tls=options, show=False)
+    policy = BrowserLikePolicyForHTTPS(trustRoot=ssl.Certificate.loadPEM(made.ca_cert_pem))
+    try:
+        async def main(reactor):
+            try:
+                response = await Agent(reactor, contextFactory=policy).request(
+                    b"GET", (served.url + "hello").encode())
+                await treq.content(response)
+            except Exception as refused:  # noqa: BLE001 - how the request ended is the answer
+                return repr(refused)
+            return response.code
+
+        outcome = labkit.react(main, timeout=WAIT)
+    finally:
+        served.stop()
+    assert served.url.startswith("https://")
+    if verified:
+        assert outcome == 200
+    else:
+        assert "certificate verify failed" in outcome
+
+
 def test_failure_trap_raises_the_failure_again_for_another_kind():
     """03-web-clients, cell 33: `failure.trap(error.Error)` re-raises any other kind of failure, which passes it on
     down the chain; the kind it names is returned."""
