@@ -120,6 +120,34 @@ def test_get_page_download_page_and_their_factories_are_gone():
 # Chapter 2
 
 
+def test_ctrl_c_before_the_reactor_runs_is_a_keyboard_interrupt_and_after_it_a_clean_stop():
+    """02-simple-clients-and-servers, cell 4: Ctrl-C's signal while the reactor runs stops it and the program ends
+    normally; one that comes before (while Python still imports or sets up) ends it with a `KeyboardInterrupt`
+    traceback."""
+    import signal
+
+    code = """
+import sys, time
+from twisted.internet import reactor
+print("setting up", flush=True)
+if sys.argv[1] == "before":
+    time.sleep(30)
+reactor.callWhenRunning(print, "running", flush=True)
+reactor.run()
+print("stopped", flush=True)
+"""
+    endings = {}
+    for when, line in (("before", "setting up"), ("while running", "running")):
+        with subprocess.Popen([sys.executable, "-c", code, when.split()[0]], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) as program:
+            while program.stdout.readline().strip() != line:
+                pass
+            program.send_signal(signal.SIGINT)
+            out, err = program.communicate(timeout=30)
+            endings[when] = (program.returncode, "KeyboardInterrupt" in err, "stopped" in out)
+    assert endings == {"before": (-signal.SIGINT, True, False), "while running": (0, False, True)}
+
+
 def test_get_peer_address_is_gone_and_get_peer_gives_host_and_port():
     """02-simple-clients-and-servers, cell 25: `transport.getPeerAddress()` is gone; `getPeer()` returns an address
     with `.host` and `.port`."""
