@@ -844,6 +844,28 @@ def test_twisteds_imap_server_asks_get_headers_with_bytes_text_or_no_names(monke
                                    for _, names in asked["search"])
 
 
+def test_twisteds_imap_server_speaks_idle():
+    """08-mail-servers, cell 61: Twisted's IMAP server speaks `IDLE` (RFC 2177): it names it among its
+    capabilities, answers `+` and ends the wait at `DONE`."""
+    from labkit.checks import mail
+    from servers import accounts
+
+    served = labkit.serve("imap", name="claims-idle", show=False)
+    account = accounts.accounts("mail")[0]
+    try:
+        client = mail.imap_login(served.port, account.user, account.password, timeout=WAIT)
+        assert "IDLE" in client.capabilities
+        client.select("INBOX")
+        client.send(b"W1 IDLE\r\n")
+        waiting = client.readline()
+        client.send(b"DONE\r\n")
+        ended = client.readline()
+        client.logout()
+    finally:
+        served.stop()
+    assert waiting.startswith(b"+ ") and ended.startswith(b"W1 OK")
+
+
 # Chapter 9
 
 
