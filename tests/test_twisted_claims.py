@@ -531,6 +531,23 @@ def test_no_resource_warns_that_it_is_deprecated():
                for warning in caught)
 
 
+def test_html_escape_also_escapes_both_quotes():
+    """04-web-servers, cell 43: `html.escape` turns quotes into `&quot;` and `&#x27;` as well as `<`, `>` and `&`,
+    so an escaped value is safe inside an attribute."""
+    import html
+
+    assert html.escape("""<a href="x" title='y'>&""") == "&lt;a href=&quot;x&quot; title=&#x27;y&#x27;&gt;&amp;"
+
+
+def test_sqlite3_waits_5_seconds_for_a_lock_by_default():
+    """04-web-servers, cell 75: `sqlite3.connect` waits 5 seconds for a lock held by somebody else unless given
+    `timeout` (read from its signature, which the C function carries as text)."""
+    import re
+    import sqlite3
+
+    assert re.search(r"\btimeout=5\.0\b", sqlite3.connect.__text_signature__)
+
+
 @pytest.mark.parametrize("same_thread_check", [True, False])
 def test_adbapi_gives_each_thread_its_own_sqlite_connection_and_closes_them_from_the_reactor(
         same_thread_check, tmp_path, logged):
