@@ -10,6 +10,7 @@ after login get a protocol-error disconnect, one log line, and the next client i
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -19,11 +20,14 @@ import subprocess
 import time
 
 import pytest
+from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
 
 import labkit
 from servers import accounts
 from servers.ssh import probes, ssh
 from servers.ssh.keys import host_key, new_key
+from servers.ssh.throttle import SourceThrottle, ThrottleLimits
 from servers.ssh.transport import STRONG
 from tests.peers import free_port, missing, need
 from labkit.checks.ssh import known_hosts_file
@@ -304,3 +308,79 @@ def test_the_bad_requests_a_client_may_send_are_refused_without_a_traceback(serv
         assert channel.recv(100) == b"learner\n" and channel.recv_exit_status() == 0
         assert transport.is_active()
     assert server.log.text[len(before):] == ""  # one info line, in the background log; no error, no traceback
+
+
+# --- the per-source throttle before login -----------------------------------------------------------------------
+
+def first_line(sock) -> bytes:
+    """What the server sends first on ``sock``, up to its first line end (empty when it just closed)."""
+    seen = b""
+    with contextlib.suppress(ConnectionResetError):
+        while b"\n" not in seen and (chunk := sock.recv(256)):
+            seen += chunk
+    return seen
+
+
+def test_a_burst_from_one_source_is_refused_beyond_the_bound_and_real_logins_still_get_in(user_key, openssh_config):
+    factory = ssh(authorized_keys={"learner": [user_key]})
+    burst = labkit.serve(factory, name="test-ssh-burst", show=False)
+    sockets = []
+    try:
+        for _ in range(200):
+            sockets.append(socket.create_connection(("127.0.0.1", burst.port), timeout=10))
+        firsts = [first_line(sock) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    try:
+        bound = factory.throttle.limits.unauthenticated
+        assert sum(line.startswith(b"SSH-2.0-") for line in firsts) == bound
+        refused = [line for line in firsts if line.startswith(b"Exceeded MaxStartups: ")]
+        assert len(refused) == 200 - bound and refused[0].endswith(b"log in or close one, then try again\r\n")
+        deadline = time.monotonic() + 15
+        while factory.throttle.open_unauthenticated("127.0.0.1"):  # the server has seen the 200 close
+            assert time.monotonic() < deadline, "the server still counts the burst's connections as open"
+            time.sleep(0.05)
+        with paramiko_client(burst.port) as client:
+            assert run(client, "whoami") == (b"learner\n", 0)
+        done = openssh_config("-o", f"Port={burst.port}", "practice", "whoami")
+        assert (done.returncode, done.stdout) == (0, b"learner\n"), done.stderr
+    finally:
+        burst.stop()
+
+
+def test_new_connections_come_from_a_bucket_per_source_and_a_login_frees_its_place():
+    clock = Clock()
+    throttle = SourceThrottle(ThrottleLimits(unauthenticated=3, burst=5, per_second=2.0, quiet=10.0), clock)
+    with capturedLogs() as events:
+        outcomes = []
+        for _ in range(8):
+            outcome = throttle.admit("127.0.0.2")
+            outcomes.append(outcome)
+            throttle.done("127.0.0.2")  # each logs in at once: only the bucket bounds them
+        assert outcomes[:5] == [None] * 5
+        assert all(line.startswith(b"Not allowed at this time: more than 5 new") for line in outcomes[5:])
+        clock.advance(1.0)  # two tokens back
+        assert [throttle.admit("127.0.0.2"), throttle.admit("127.0.0.2")] == [None, None]
+        assert throttle.admit("127.0.0.2").startswith(b"Not allowed")
+        assert throttle.admit("127.0.0.3") is None  # another source has its own bucket
+        assert throttle.open_unauthenticated("127.0.0.2") == 2 and throttle.refused == 4
+    assert len([event for event in events if "refusing SSH" in event["log_format"]]) == 1  # one line per burst
+    clock.advance(20.0)
+    with capturedLogs() as events:
+        assert throttle.admit("127.0.0.2") is None
+        assert throttle.admit("127.0.0.2").startswith(b"Exceeded MaxStartups: 3 connections from 127.0.0.2")
+        throttle.done("127.0.0.2")
+        assert throttle.admit("127.0.0.2") is None  # a login or a close frees the place at once
+    assert len([event for event in events if "refusing SSH" in event["log_format"]]) == 1  # a new burst
+
+
+def test_the_throttle_remembers_a_bounded_number_of_sources_and_every_open_count():
+    throttle = SourceThrottle(ThrottleLimits(remember=50), Clock())
+    hosts = [f"127.0.{number // 256}.{number % 256}" for number in range(1000)]
+    for number, host in enumerate(hosts):
+        assert throttle.admit(host) is None
+        if number % 10:
+            throttle.done(host)  # nine in ten log in; one in ten stays open before login
+    assert len(throttle) <= 50 + 100
+    assert sum(throttle.open_unauthenticated(host) for host in hosts) == 100

@@ -8,6 +8,8 @@ Promises: :class:`GoodbyeTransport` is conch's ``SSHServerTransport``, except th
   reports without a failure, and nothing a client could inflate (zlib before login multiplies a packet's size);
 * a client's ``DISCONNECT`` with reason "connection lost" or "by application" (what OpenSSH and conch send when
   they are done) is logged at info level; any other reason is still logged as an error, as conch does;
+* a connection counts against its source's bound in the factory's throttle (:mod:`servers.ssh.throttle`) until
+  it logs in (the connection service starts) or closes;
 * a packet too short for its message (conch reads it with ``struct``), or one naming a channel that is not open,
   gets ``DISCONNECT`` with reason "protocol error" (RFC 4253, section 11.1) naming the message, and one info line
   in the log instead of a traceback.
@@ -48,6 +50,25 @@ class GoodbyeTransport(transport.SSHServerTransport):
     supportedCiphers = offered("ciphers", transport.SSHServerTransport.supportedCiphers)
     supportedMACs = offered("macs", transport.SSHServerTransport.supportedMACs)
     supportedCompressions = offered("compressions", transport.SSHServerTransport.supportedCompressions)
+
+    unauthenticated_from = None
+    """The source address this connection counts against in ``factory.throttle`` while it has not logged in."""
+
+    def setService(self, service):
+        if service.name == b"ssh-connection":  # conch starts it once the user has logged in
+            self.stop_counting()
+        super().setService(service)
+
+    def connectionLost(self, reason=None):
+        self.stop_counting()
+        super().connectionLost(reason)
+
+    def stop_counting(self) -> None:
+        """This connection no longer counts against its source's bound (a second call does nothing)."""
+        host, self.unauthenticated_from = self.unauthenticated_from, None
+        throttle = getattr(self.factory, "throttle", None)
+        if host is not None and throttle is not None:
+            throttle.done(host)
 
     def receiveError(self, reasonCode, description):
         if reasonCode in GOODBYES:
