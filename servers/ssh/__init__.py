@@ -12,7 +12,7 @@ makes one, with its own key.
 Promises: building a server imports nothing of the web; a server offers only Ed25519 host keys, the password
 and public-key methods its portal has checkers for, three failed login attempts per connection, at most
 :data:`servers.ssh.connection.MAX_CHANNELS` channels per connection, and per source address a bounded number of
-connections not yet logged in, opened at a bounded rate (:mod:`servers.ssh.throttle`).
+connections not yet logged in, whose key exchanges start at a bounded rate (:mod:`servers.ssh.throttle`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from servers.ssh.connection import BoundedConnection
 from servers.ssh.keys import fingerprint
 from servers.ssh.keys import host_key as practice_host_key
 from servers.ssh.session import PracticeRealm
-from servers.ssh.throttle import Refusal, SourceThrottle, ThrottleLimits
+from servers.ssh.throttle import SourceThrottle, ThrottleLimits
 from servers.ssh.transport import GoodbyeTransport
 
 __all__ = ["FAMILY", "PracticeSSHFactory", "PracticeUserAuth", "key_checker", "ssh"]
@@ -60,17 +60,6 @@ class PracticeSSHFactory(factory.SSHFactory):
         self.host_key = host_key
         self.publicKeys = {host_key.sshType(): host_key.public()}
         self.privateKeys = {host_key.sshType(): host_key}
-
-    def buildProtocol(self, addr):
-        """The SSH transport for a client from ``addr``, or a :class:`~servers.ssh.throttle.Refusal` when its
-        address is over the throttle's bounds."""
-        host = getattr(addr, "host", None)
-        refusal = None if host is None else self.throttle.admit(host)
-        if refusal is not None:
-            return Refusal(refusal)
-        built = super().buildProtocol(addr)
-        built.unauthenticated_from = host
-        return built
 
     def practice_details(self) -> list[str]:
         """What ``python -m servers ssh`` prints for a real client: the host key's fingerprint, to compare with
