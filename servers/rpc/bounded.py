@@ -27,8 +27,10 @@ class PipelineBoundChannel(HTTPChannel):
     request; when the request finishes, it goes on reading (its ``requestDone`` resumes the network only when the
     transport is not full, but nothing pauses it either). A client that pipelines small requests (``GET`` of a
     404, thousands per read) and never reads is then answered into an ever-growing send buffer (hundreds of MB
-    a minute). Here the channel notes the transport's pause and resume itself (the public ``IPushProducer``
-    methods the transport calls) and stops reading when a request finishes while the transport is still full;
+    a minute). Worse, while a request is handled asynchronously (a login checked by a portal), what arrives is
+    buffered without bound once the transport is full. Here the channel notes the transport's pause and resume
+    itself (the public ``IPushProducer`` methods the transport calls), stops reading as soon as the transport is
+    full, and again when a request finishes while the transport is still full;
     the transport's ``resumeProducing`` starts it again (Twisted's ``HTTPChannel.resumeProducing`` resumes the
     network when no request is being handled, and ``requestDone`` does when one finishes).
     """
@@ -38,6 +40,9 @@ class PipelineBoundChannel(HTTPChannel):
     def pauseProducing(self):
         self.transport_full = True
         super().pauseProducing()
+        network = IPushProducer(self.transport, None)
+        if network is not None:  # also while a request is handled: Twisted's channel then buffers what comes
+            network.pauseProducing()
 
     def resumeProducing(self):
         self.transport_full = False

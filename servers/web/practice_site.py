@@ -91,7 +91,10 @@ class PracticeSite(Resource):
         """
         from twisted.web.server import Site
 
+        from servers.rpc.bounded import PipelineBoundChannel
+
         made = Site(self, requestFactory=BoundedRequest, parsePOSTFormSubmission=False)
+        made.protocol = PipelineBoundChannel  # a client that pipelines and never reads is held to one send buffer
         made.displayTracebacks = False
         made.log = _no_access_line
         return made
