@@ -132,7 +132,7 @@ NO_SESSION = {"auth": "the login server welcomes or refuses, then hangs up: no s
 def chatty_request(scheme: str, user: str, password: str) -> bytes:
     """A request, after login, whose answer is bigger than itself: what a client that never reads repeats."""
     return {"pop3": b"RETR 1\r\n", "imap": b"a2 FETCH 1 BODY.PEEK[]\r\n", "smtp": b"HELP\r\n",
-            "http": _basic(user, password), "ssh": b"echo " + b"y" * 1000 + b"\r"}[scheme]
+            "http": _basic(user, password), "ssh": b"help\r"}[scheme]
 
 
 @contextlib.contextmanager
@@ -161,6 +161,14 @@ def logged_in(scheme: str, port: int, user: str, password: str, host_key: str | 
         yield channel
     finally:
         client.close()
+
+
+def practice_session(server, scheme: str):
+    """A session (:func:`logged_in`) on ``server`` (a ``tests.standalone.Standalone`` speaking ``scheme``) with the
+    first practice account it printed, an SSH host key pinned to the fingerprint it printed."""
+    user, password = server.accounts[0]
+    host_key = server.details["host key"].split()[-1] if "host key" in server.details else None
+    return logged_in(scheme, server.port, user, password, host_key)
 
 
 def flood_then_drain(session, data: bytes, quiet: float = 2.0) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 import servers
 from tests.attacks import (CROWD, HOST, NO_SESSION, WAIT, allow_open_files, chatty_request, connect,
-                           flood_then_drain, half_close_exchange, logged_in, never_reading, never_reading_after,
+                           flood_then_drain, half_close_exchange, never_reading, never_reading_after, practice_session,
                            random_line)
 from tests.peers import send_then_drain
 from tests.standalone import Standalone, standalone
@@ -70,12 +70,9 @@ WITH_SESSIONS = sorted(name for name, entry in servers.REGISTRY.items() if entry
 after_login = pytest.mark.parametrize("server", WITH_SESSIONS, indirect=True, scope="module")
 
 
-def practice_session(server):
+def session_on(server):
     """A session logged in with the server's first practice account (as printed when it started)."""
-    user, password = server.server.accounts[0]
-    details = server.server.details
-    host_key = details["host key"].split()[-1] if "host key" in details else None  # "ssh-ed25519 SHA256:..."
-    return logged_in(servers.REGISTRY[server.name].scheme, server.port, user, password, host_key)
+    return practice_session(server.server, servers.REGISTRY[server.name].scheme)
 
 
 def test_every_entry_with_accounts_is_attacked_after_login_or_says_why_not():
@@ -86,7 +83,7 @@ def test_every_entry_with_accounts_is_attacked_after_login_or_says_why_not():
 
 @after_login
 def test_a_one_megabyte_line_after_login(server):
-    with practice_session(server) as session:
+    with session_on(server) as session:
         flood_then_drain(session, b"x" * 1_000_000 + b"\r\n")
     server.still_healthy("a 1 MB line after login")
 
@@ -94,7 +91,7 @@ def test_a_one_megabyte_line_after_login(server):
 @after_login
 def test_binary_garbage_after_login(server):
     chance = random.Random(10)
-    with practice_session(server) as session:
+    with session_on(server) as session:
         for _ in range(3):
             flood_then_drain(session, chance.randbytes(100_000), quiet=0.5)
     server.still_healthy("binary garbage after login")
@@ -104,7 +101,7 @@ def test_binary_garbage_after_login(server):
 def test_a_client_that_never_reads_after_login(server):
     user, password = server.server.accounts[0]
     request = chatty_request(servers.REGISTRY[server.name].scheme, user, password)
-    with practice_session(server) as session:
+    with session_on(server) as session:
         sent, stopped = never_reading_after(session, request)
         assert stopped, f"{server.name} kept reading a logged-in client that never reads ({sent // 1000} kB)"
         server.still_healthy(f"a logged-in client that sent {sent // 1000} kB and never read")
