@@ -92,6 +92,8 @@ class GoodbyeTransport(transport.SSHServerTransport):
         if self.started:
             super().dataReceived(data)
             return
+        if self.transport.disconnecting:  # turned away already
+            return
         self.early += data
         if len(self.early) > EARLY_MOST:
             self.turn_away(f"Too much before the version line: at most {EARLY_MOST} bytes\r\n".encode())
