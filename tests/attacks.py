@@ -1,10 +1,13 @@
 """The attacks the robustness suite (tests/test_robustness.py) and its benchmark (tests/benchmarks/robustness.py)
-make on a practice server: idle crowds, random and malformed lines, half-closing clients, clients that never read."""
+make on a practice server: idle crowds, random and malformed lines, half-closing clients, clients that never read;
+and, for a server with practice accounts, sessions logged in as its probe logs in (:func:`logged_in`) to attack
+after login."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import random
 import resource
 import socket
@@ -123,22 +126,74 @@ def _http(sock, user: str, password: str) -> None:
 LOGINS = {"pop3": _pop3, "smtp": _smtp, "imap": _imap, "http": _http}
 """How a line-based session logs in, by URL scheme (SSH logs in with paramiko, in :func:`logged_in`)."""
 
-NO_SESSION = {"auth": "the login server welcomes or refuses, then hangs up: no session follows a login",
-              "todo": "Perspective Broker: logging in needs Twisted's own client in a reactor, run in a process of its "
-                      "own (the todo probe); raw bytes after that login are the pb entry's attacks before login"}
+NO_SESSION = {"auth": "the login server welcomes or refuses, then hangs up: no session follows a login"}
 """Entries with practice accounts but nothing to attack after login, and why."""
 
 
-def chatty_request(scheme: str, user: str, password: str) -> bytes:
-    """A request, after login, whose answer is bigger than itself: what a client that never reads repeats."""
+def chatty_request(session, scheme: str, user: str, password: str) -> bytes:
+    """A request, after login, whose answer is bigger than itself (for PB, one the server answers): what a
+    client that never reads repeats."""
+    if isinstance(session, PBSession):
+        return session.list_items
     return {"pop3": b"RETR 1\r\n", "imap": b"a2 FETCH 1 BODY.PEEK[]\r\n", "smtp": b"HELP\r\n",
             "http": _basic(user, password), "ssh": b"help\r"}[scheme]
+
+
+class PBSession:
+    """A Perspective Broker connection logged in by Twisted's own client, then handed over: the client stops
+    reading, and the attack talks on a copy of its socket. ``list_items`` is a Banana-encoded call of the
+    perspective's ``listItems``."""
+
+    def __init__(self, sock: socket.socket, list_items: bytes):
+        self.sock, self.list_items = sock, list_items
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def recv(self, size: int) -> bytes:
+        return self.sock.recv(size)
+
+    def settimeout(self, seconds: float) -> None:
+        self.sock.settimeout(seconds)
+
+
+@contextlib.contextmanager
+def _pb_logged_in(port: int, user: str, password: str):
+    import labkit
+    from twisted.cred.credentials import UsernamePassword
+    from twisted.internet import defer, endpoints
+    from twisted.spread import banana, pb
+
+    async def login(reactor):
+        factory = pb.PBClientFactory()
+        await endpoints.TCP4ClientEndpoint(reactor, HOST, port, timeout=WAIT).connect(factory)
+        perspective = await factory.login(UsernamePassword(user.encode(), password.encode()))
+        broker = perspective.broker
+        broker.transport.stopReading()
+        call = banana.encode([b"message", 1, perspective.luid, b"listItems", 1, broker.serialize((), perspective),
+                              broker.serialize({}, perspective)])
+        return factory, perspective, call, os.dup(broker.transport.getHandle().fileno())
+
+    factory, perspective, call, handle = labkit.react(lambda reactor: defer.Deferred.fromCoroutine(login(reactor)),
+                                                      timeout=WAIT)
+    try:
+        with socket.socket(fileno=handle) as sock:
+            sock.settimeout(WAIT)
+            yield PBSession(sock, call)  # the perspective stays referenced: a dropped one is released remotely
+    finally:
+        labkit.react(lambda reactor: factory.disconnect(), timeout=WAIT)
+        del perspective
 
 
 @contextlib.contextmanager
 def logged_in(scheme: str, port: int, user: str, password: str, host_key: str | None = None):
     """A socket-like session (``sendall``, ``recv``, ``settimeout``) logged in as ``user``: a socket for the line
-    protocols, a paramiko channel at the practice shell for SSH (whose ``host_key`` fingerprint is pinned)."""
+    protocols, a paramiko channel at the practice shell for SSH (whose ``host_key`` fingerprint is pinned), a
+    :class:`PBSession` for Perspective Broker."""
+    if scheme == "pb":
+        with _pb_logged_in(port, user, password) as session:
+            yield session
+        return
     if scheme != "ssh":
         with connect(port) as sock:
             LOGINS[scheme](sock, user, password)

@@ -78,7 +78,7 @@ def session_on(server):
 def test_every_entry_with_accounts_is_attacked_after_login_or_says_why_not():
     with_accounts = {name for name, entry in servers.REGISTRY.items() if entry.accounts}
     assert set(NO_SESSION) <= with_accounts and len(WITH_SESSIONS) + len(NO_SESSION) == len(with_accounts)
-    assert {"ssh", "pop3", "smtp", "imap", "web"} <= set(WITH_SESSIONS)
+    assert {"ssh", "pop3", "smtp", "imap", "web", "todo"} <= set(WITH_SESSIONS)
 
 
 @after_login
@@ -100,8 +100,8 @@ def test_binary_garbage_after_login(server):
 @after_login
 def test_a_client_that_never_reads_after_login(server):
     user, password = server.server.accounts[0]
-    request = chatty_request(servers.REGISTRY[server.name].scheme, user, password)
     with session_on(server) as session:
+        request = chatty_request(session, servers.REGISTRY[server.name].scheme, user, password)
         sent, stopped = never_reading_after(session, request)
         assert stopped, f"{server.name} kept reading a logged-in client that never reads ({sent // 1000} kB)"
         server.still_healthy(f"a logged-in client that sent {sent // 1000} kB and never read")

@@ -132,7 +132,7 @@ def _garbage_after_login(server, chance, entry, peak):
 
 def _never_reads_after_login(server, chance, entry, peak):
     with practice_session(server, entry.scheme) as session:
-        sent, stopped = never_reading_after(session, chatty_request(entry.scheme, *server.accounts[0]))
+        sent, stopped = never_reading_after(session, chatty_request(session, entry.scheme, *server.accounts[0]))
         peak()
     return f"{sent / 2**20:.1f} MB sent, then the server {'stopped reading' if stopped else 'READ ON'}"
 
