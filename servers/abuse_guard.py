@@ -30,7 +30,7 @@ Promises:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from twisted.internet.interfaces import (IHalfCloseableProtocol, IHandshakeListener, IProtocolFactory,
                                          IProtocolNegotiationFactory, IPushProducer, ISSLTransport, ITCPTransport)
@@ -39,7 +39,7 @@ from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
 from zope.interface import alsoProvides, implementer
 
-__all__ = ["GuardedConnection", "GuardedFactory", "Limits", "guard"]
+__all__ = ["GuardedConnection", "GuardedFactory", "Limits", "all_positive", "guard"]
 
 _log = Logger()
 
@@ -54,9 +54,15 @@ class Limits:
     max_buffered: int = 256 * 1024
 
     def __post_init__(self):
-        for name in ("max_connections", "idle_timeout", "request_timeout", "max_buffered"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"Limits.{name} must be more than 0, not {getattr(self, name)!r}")
+        all_positive(self)
+
+
+def all_positive(limits) -> None:
+    """Raise ValueError naming the first field of the dataclass ``limits`` that is not more than 0."""
+    for item in fields(limits):
+        value = getattr(limits, item.name)
+        if not value > 0:
+            raise ValueError(f"{type(limits).__name__}.{item.name} must be more than 0, not {value!r}")
 
 
 def guard(factory, limits: Limits, *, clock=None) -> IProtocolFactory:

@@ -4,6 +4,10 @@ Each server runs as its own process (``python -m servers NAME --port 0``) with s
 evictions happen within seconds. Every attack is bounded in bytes, connections and time, and talks to loopback
 only. After each one the server's probe must pass and its resident memory must stay within :data:`RSS_GROWTH` of
 what it was before the first attack. A server registered tomorrow is covered by the same tests.
+
+Every entry with practice accounts is attacked after login too: logged in with its account as its probe logs in,
+a client sends a 1 MB line, binary garbage, and requests it never reads the answers to; the same health and memory
+checks follow each. An entry with accounts but no session after login says why in ``tests.attacks.NO_SESSION``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from dataclasses import dataclass
 import pytest
 
 import servers
-from tests.attacks import (CROWD, HOST, WAIT, allow_open_files, connect, half_close_exchange, never_reading,
+from tests.attacks import (CROWD, HOST, NO_SESSION, WAIT, allow_open_files, chatty_request, connect,
+                           flood_then_drain, half_close_exchange, never_reading, never_reading_after, practice_session,
                            random_line)
 from tests.peers import send_then_drain
 from tests.standalone import Standalone, standalone
@@ -59,6 +64,47 @@ def server(request):
         running.probe(HOST, running.port)
         running.baseline = started.rss()
         yield running
+
+
+WITH_SESSIONS = sorted(name for name, entry in servers.REGISTRY.items() if entry.accounts and name not in NO_SESSION)
+after_login = pytest.mark.parametrize("server", WITH_SESSIONS, indirect=True, scope="module")
+
+
+def session_on(server):
+    """A session logged in with the server's first practice account (as printed when it started)."""
+    return practice_session(server.server, servers.REGISTRY[server.name].scheme)
+
+
+def test_every_entry_with_accounts_is_attacked_after_login_or_says_why_not():
+    with_accounts = {name for name, entry in servers.REGISTRY.items() if entry.accounts}
+    assert set(NO_SESSION) <= with_accounts and len(WITH_SESSIONS) + len(NO_SESSION) == len(with_accounts)
+    assert {"ssh", "pop3", "smtp", "imap", "web", "todo"} <= set(WITH_SESSIONS)
+
+
+@after_login
+def test_a_one_megabyte_line_after_login(server):
+    with session_on(server) as session:
+        flood_then_drain(session, b"x" * 1_000_000 + b"\r\n")
+    server.still_healthy("a 1 MB line after login")
+
+
+@after_login
+def test_binary_garbage_after_login(server):
+    chance = random.Random(10)
+    with session_on(server) as session:
+        for _ in range(3):
+            flood_then_drain(session, chance.randbytes(100_000), quiet=0.5)
+    server.still_healthy("binary garbage after login")
+
+
+@after_login
+def test_a_client_that_never_reads_after_login(server):
+    user, password = server.server.accounts[0]
+    with session_on(server) as session:
+        request = chatty_request(session, servers.REGISTRY[server.name].scheme, user, password)
+        sent, stopped = never_reading_after(session, request)
+        assert stopped, f"{server.name} kept reading a logged-in client that never reads ({sent // 1000} kB)"
+        server.still_healthy(f"a logged-in client that sent {sent // 1000} kB and never read")
 
 
 def test_ten_thousand_malformed_and_random_lines(server):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import struct
 import subprocess
-import time
 
 import pytest
 from twisted.conch.insults import insults
@@ -22,14 +22,13 @@ from labkit.checks.ssh import known_hosts_file, run_command
 from servers import accounts
 from servers.loopback import NotLoopback
 from servers.ssh import probes, shell
-from servers.ssh.connection import MAX_CHANNELS
+from servers.ssh.connection import MAX_CHANNELS, MAX_UNSENT, BoundedConnection
 from servers.ssh.keys import fingerprint, host_key, new_key
 from servers.ssh.manhole import new_session
 from tests.peers import need
-from tests.ssh_peers import private_key_file, server, user_key  # noqa: F401 (server, user_key: fixtures)
+from tests.ssh_peers import openssh_server, private_key_file, server, user_key  # noqa: F401 (fixtures)
 
 PASSWORD = {account.user: account.password for account in accounts.accounts("ssh")}["learner"]
-SSHD = "/usr/sbin/sshd"
 
 
 @pytest.fixture
@@ -96,6 +95,27 @@ def test_a_long_line_is_refused_once_and_the_shell_goes_on():
     assert shown.endswith(b"\r\nada\r\n$ ")
 
 
+def test_a_channel_whose_client_does_not_read_stops_widening_the_clients_window():
+    from twisted.conch.ssh import channel as ssh_channel
+
+    sent = []
+
+    class Transport:
+        def sendPacket(self, number, payload):
+            sent.append((number, payload))
+
+    conn = BoundedConnection()
+    conn.transport = Transport()
+    typed_at = ssh_channel.SSHChannel(conn=conn, remoteWindow=0, remoteMaxPacket=32768)
+    typed_at.id = 0
+    conn.channels[0], conn.localToRemoteChannel[0], conn.channelsToRemoteChannel[typed_at] = typed_at, 7, 7
+    typed_at.write(b"x" * (MAX_UNSENT + 1))  # the client's window is shut: it all waits
+    conn.adjustWindow(typed_at, 1000)
+    assert sent == []  # the client may not send more while that waits
+    conn.ssh_CHANNEL_WINDOW_ADJUST(struct.pack(">2L", 0, 2 * MAX_UNSENT))  # the client reads it all
+    assert sent[-1] == (connection.MSG_CHANNEL_WINDOW_ADJUST, struct.pack(">2L", 7, 1000))
+
+
 # --- OpenSSH's client against the practice server ------------------------------------------------------------------
 
 def test_the_probe_sees_key_exchange_offered(server):
@@ -151,40 +171,6 @@ def test_the_conch_client_runs_commands_and_refuses_an_unknown_host_key(server, 
 
 
 # --- Debian's sshd, our client -------------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def openssh_server(folder, user_key):
-    """Debian's sshd, unprivileged, on a free loopback port, accepting ``user_key`` for this user."""
-    program = need(SSHD, "openssh-server")
-    if os.geteuid() == 0:  # as root (a container), sshd insists on its privilege separation folder
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    daemon_key = new_key()
-    (folder / "host_key").write_bytes(daemon_key.toString("openssh"))
-    (folder / "host_key").chmod(0o600)
-    (folder / "authorized_keys").write_bytes(user_key.public().toString("openssh") + b"\n")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    (folder / "sshd_config").write_text(
-        f"ListenAddress 127.0.0.1:{port}\nHostKey {folder}/host_key\nPidFile {folder}/sshd.pid\n"
-        f"AuthorizedKeysFile {folder}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-        "UsePAM no\nStrictModes no\n")
-    process = subprocess.Popen([program, "-D", "-e", "-f", str(folder / "sshd_config")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "sshd did not listen within 10 s"
-            time.sleep(0.05)
-        yield port, daemon_key
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stderr.close()
-
 
 def test_our_client_runs_a_command_on_openssh_server(tmp_path, user_key):
     import getpass

@@ -5,11 +5,14 @@ and key logins), OpenSSH's ``ssh`` in its usual modes (a config file with ``-o``
 The table: every algorithm the server's KEXINIT offers is negotiated by an independent client, and none is one that
 ssh-audit fails; the authentication methods, channel types, global and channel requests answer as RFC 4252 and
 4254 say (what is not implemented is refused with the RFC's own failure, never a traceback). Malformed messages
-after login get a protocol-error disconnect, one log line, and the next client is served."""
+after login get a protocol-error disconnect, one log line, and the next client is served. A burst of 200
+connections from one address leaves 10 waiting or unauthenticated, the rest turned away with OpenSSH's words, and
+paramiko and OpenSSH log in at once right after it."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -304,3 +307,44 @@ def test_the_bad_requests_a_client_may_send_are_refused_without_a_traceback(serv
         assert channel.recv(100) == b"learner\n" and channel.recv_exit_status() == 0
         assert transport.is_active()
     assert server.log.text[len(before):] == ""  # one info line, in the background log; no error, no traceback
+
+
+# --- the per-source throttle before login -----------------------------------------------------------------------
+
+def first_line(sock) -> bytes:
+    """What the server sends first on ``sock``, up to its first line end (empty when it just closed)."""
+    seen = b""
+    with contextlib.suppress(ConnectionResetError):
+        while b"\n" not in seen and (chunk := sock.recv(256)):
+            seen += chunk
+    return seen
+
+
+def test_a_burst_from_one_source_is_bounded_and_real_logins_still_get_in(user_key, openssh_config):
+    factory = ssh(authorized_keys={"learner": [user_key]})
+    burst = labkit.serve(factory, name="test-ssh-burst", show=False)
+    throttle, bound = factory.throttle, factory.throttle.limits.unauthenticated
+    sockets = []
+    try:
+        for _ in range(200):
+            sockets.append(socket.create_connection(("127.0.0.1", burst.port), timeout=15))
+        deadline = time.monotonic() + 15
+        while throttle.turned_away < 200 - bound:  # the server has taken all 200
+            assert time.monotonic() < deadline, f"the server turned {throttle.turned_away} away, not {200 - bound}"
+            time.sleep(0.05)
+        assert throttle.turned_away == 200 - bound and throttle.open_unauthenticated("127.0.0.1") == bound
+        firsts = [first_line(sock) for sock in sockets]  # the newest wait for their turn, then get a version line
+    finally:
+        for sock in sockets:
+            sock.close()
+    try:
+        assert all(line.startswith(b"SSH-2.0-") for line in firsts[-bound:])
+        away = [line for line in firsts[:-bound] if not line.startswith(b"SSH-2.0-")]
+        assert away and set(away) == {b"Exceeded MaxStartups: 10 newer connections from 127.0.0.1 have not logged "
+                                      b"in yet; log in sooner, or open fewer at once\r\n"}
+        with paramiko_client(burst.port) as client:  # at once, however many the burst left waiting
+            assert run(client, "whoami") == (b"learner\n", 0)
+        done = openssh_config("-o", f"Port={burst.port}", "practice", "whoami")
+        assert (done.returncode, done.stdout) == (0, b"learner\n"), done.stderr
+    finally:
+        burst.stop()

@@ -12,6 +12,8 @@ Promises:
   other way (a client that hangs up mid-RETR) removes nothing. A message removed by another session answers
   ``-ERR`` (Twisted says "message deleted"), and the session goes on. A marked message is left out of STAT, LIST
   and UIDL (:class:`ListsOnlyKeptMessages`, which chapter 8's POP3 lab uses too).
+* A client that pipelines commands behind a long answer and never reads is held to :data:`MAX_WAITING` waiting
+  commands (plus one read's worth): the server stops reading from it until they are answered.
 
 The two bugs of Twisted 26.10 fixed by subclassing (both still in Twisted's own code):
 
@@ -33,7 +35,7 @@ from pathlib import Path
 
 from twisted.cred import error as cred_error
 from twisted.cred.portal import IRealm, Portal
-from twisted.internet import protocol
+from twisted.internet import defer, protocol
 from twisted.internet.interfaces import ISSLTransport
 from twisted.mail import maildir
 from twisted.mail import pop3 as twisted_pop3
@@ -47,6 +49,8 @@ __all__ = ["APOPDigest", "ListsOnlyKeptMessages", "PracticeMaildir", "PracticePO
            "pop3"]
 
 FAMILY = "mail"
+MAX_WAITING = 100
+"""Commands a client may pipeline behind a long answer before the server stops reading from it."""
 NOT_CAPABILITIES = {b"CELERITY", b"AUSPEX", b"POTENCE"}
 
 
@@ -148,6 +152,26 @@ class PracticePOP3(ListsOnlyKeptMessages, twisted_pop3.POP3):
     AUTH_CMDS = twisted_pop3.POP3.AUTH_CMDS + [b"STLS"]
     tls = None
     secured = False
+    reading_paused = False
+
+    def processCommand(self, command, *args):
+        """Twisted's dispatch, with a bound on commands pipelined behind a long answer (RETR, TOP): past
+        :data:`MAX_WAITING` of them, the server stops reading from the client until they have been answered.
+        (Twisted queues every one, so a client that repeats ``RETR 1`` and never reads grew the server by
+        hundreds of MB a minute.)"""
+        answer = super().processCommand(command, *args)
+        if self.blocked is not None and len(self.blocked) >= MAX_WAITING and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pauseProducing()
+        if isinstance(answer, defer.Deferred):
+            answer.addBoth(self._caught_up)
+        return answer
+
+    def _caught_up(self, outcome):
+        if self.reading_paused and (self.blocked is None or len(self.blocked) < MAX_WAITING):
+            self.reading_paused = False
+            self.transport.resumeProducing()
+        return outcome
 
     def connectionMade(self):
         self.secured = ISSLTransport.providedBy(self.transport)  # implicit TLS: nothing to start

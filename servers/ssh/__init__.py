@@ -10,8 +10,9 @@ The manhole (:mod:`servers.ssh.manhole`) is not in the catalogue: it runs code, 
 makes one, with its own key.
 
 Promises: building a server imports nothing of the web; a server offers only Ed25519 host keys, the password
-and public-key methods its portal has checkers for, three failed login attempts per connection, and at most
-:data:`servers.ssh.connection.MAX_CHANNELS` channels per connection.
+and public-key methods its portal has checkers for, three failed login attempts per connection, at most
+:data:`servers.ssh.connection.MAX_CHANNELS` channels per connection, and per source address a bounded number of
+connections not yet logged in, whose key exchanges start at a bounded rate (:mod:`servers.ssh.throttle`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from servers.ssh.connection import BoundedConnection
 from servers.ssh.keys import fingerprint
 from servers.ssh.keys import host_key as practice_host_key
 from servers.ssh.session import PracticeRealm
+from servers.ssh.throttle import SourceThrottle, ThrottleLimits
 from servers.ssh.transport import GoodbyeTransport
 
 __all__ = ["FAMILY", "PracticeSSHFactory", "PracticeUserAuth", "key_checker", "ssh"]
@@ -45,13 +47,15 @@ class PracticeUserAuth(userauth.SSHUserAuthServer):
 
 @implementer(IPracticeDetails)
 class PracticeSSHFactory(factory.SSHFactory):
-    """An ``SSHFactory`` on ``portal`` with one host key, the bounded connection service, and a transport that
-    logs a client's goodbye as news (:class:`servers.ssh.transport.GoodbyeTransport`)."""
+    """An ``SSHFactory`` on ``portal`` with one host key, the bounded connection service, a transport that
+    logs a client's goodbye as news (:class:`servers.ssh.transport.GoodbyeTransport`), and a per-source throttle
+    on connections that have not logged in (:mod:`servers.ssh.throttle`)."""
 
     protocol = GoodbyeTransport
     services = {b"ssh-userauth": PracticeUserAuth, b"ssh-connection": BoundedConnection}
 
-    def __init__(self, portal: Portal, host_key: keys.Key):
+    def __init__(self, portal: Portal, host_key: keys.Key, throttle: ThrottleLimits = ThrottleLimits()):
+        self.throttle = SourceThrottle(throttle)
         self.portal = portal
         self.host_key = host_key
         self.publicKeys = {host_key.sshType(): host_key.public()}
@@ -70,12 +74,13 @@ def key_checker(authorized_keys: Mapping[str, Iterable[keys.Key]]) -> SSHPublicK
 
 
 def ssh(authorized_keys: Mapping[str, Iterable[keys.Key]] | None = None, host_key: keys.Key | None = None,
-        passwords: bool = True) -> PracticeSSHFactory:
+        passwords: bool = True, throttle: ThrottleLimits = ThrottleLimits()) -> PracticeSSHFactory:
     """The practice SSH server: the ``ssh`` accounts by password (unless ``passwords`` is false) and
-    ``authorized_keys`` (user -> keys) by public key."""
+    ``authorized_keys`` (user -> keys) by public key; ``throttle`` bounds each source's connections before
+    login."""
     checkers = [accounts.checker(FAMILY)] if passwords else []
     if authorized_keys:
         checkers.append(key_checker(authorized_keys))
     if not checkers:
         raise ValueError("an SSH server needs a way in: allow passwords or give authorized_keys")
-    return PracticeSSHFactory(Portal(PracticeRealm(), checkers), host_key or practice_host_key())
+    return PracticeSSHFactory(Portal(PracticeRealm(), checkers), host_key or practice_host_key(), throttle)

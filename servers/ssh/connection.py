@@ -14,6 +14,10 @@ Promises:
   made, or data beyond the channel's window or maximum packet size (RFC 4254 section 5.2) is a protocol error:
   the client is disconnected with reason "protocol error" and one info line is logged (conch raises a traceback
   into the log, or logs an error and closes the channel).
+* A client that does not read is held to one window: while more than :data:`MAX_UNSENT` bytes of a channel wait
+  for the client's window, the server stops widening the client's window on that channel (conch widens it
+  whatever it holds, so a client typing and never reading grew the server without bound); it widens it again
+  once the client's window has taken what waited.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ import struct
 from twisted.conch.ssh import common, connection
 from twisted.logger import Logger
 
-__all__ = ["MAX_CHANNELS", "BoundedConnection"]
+__all__ = ["MAX_CHANNELS", "MAX_UNSENT", "BoundedConnection"]
 
 MAX_CHANNELS = 10
+MAX_UNSENT = 64 * 1024
+"""Bytes a channel may hold for a client whose window is full before the server stops widening the client's."""
 
 _log = Logger()
 
@@ -68,6 +74,20 @@ class BoundedConnection(connection.SSHConnection):
             return
         super().ssh_CHANNEL_OPEN(packet)
 
+    def adjustWindow(self, channel, bytesToAdd):
+        if unsent(channel) > MAX_UNSENT:
+            channel.withheld_window = getattr(channel, "withheld_window", 0) + bytesToAdd
+            return
+        super().adjustWindow(channel, bytesToAdd)
+
+    def ssh_CHANNEL_WINDOW_ADJUST(self, packet):
+        super().ssh_CHANNEL_WINDOW_ADJUST(packet)
+        channel = self.channels.get(struct.unpack(">L", packet[:4])[0])
+        withheld = getattr(channel, "withheld_window", 0)
+        if withheld and unsent(channel) <= MAX_UNSENT:
+            channel.withheld_window = 0
+            super().adjustWindow(channel, withheld)
+
     def packetReceived(self, messageNum, packet):
         problem = self.problem(messageNum, packet)
         if problem:
@@ -98,6 +118,11 @@ class BoundedConnection(connection.SSHConnection):
                 return (f"{length} bytes on channel {local}, beyond its window ({channel.localWindowLeft}) or "
                         f"packet size ({channel.localMaxPacket})")
         return None
+
+
+def unsent(channel) -> int:
+    """Bytes ``channel`` holds because the client's window is full (conch's ``buf`` and ``extBuf``)."""
+    return len(channel.buf) + sum(len(data) for _, data in channel.extBuf)
 
 
 def strings(packet: bytes, shape: str) -> list[bytes] | None:

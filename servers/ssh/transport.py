@@ -8,6 +8,9 @@ Promises: :class:`GoodbyeTransport` is conch's ``SSHServerTransport``, except th
   reports without a failure, and nothing a client could inflate (zlib before login multiplies a packet's size);
 * a client's ``DISCONNECT`` with reason "connection lost" or "by application" (what OpenSSH and conch send when
   they are done) is logged at info level; any other reason is still logged as an error, as conch does;
+* a connection takes its turn from the factory's throttle (:mod:`servers.ssh.throttle`): it sends its version
+  line when the throttle starts it, keeps what the client sends before that (at most :data:`EARLY_MOST` bytes),
+  and counts against its source until it logs in (the connection service starts) or closes;
 * a packet too short for its message (conch reads it with ``struct``), or one naming a channel that is not open,
   gets ``DISCONNECT`` with reason "protocol error" (RFC 4253, section 11.1) naming the message, and one info line
   in the log instead of a traceback.
@@ -17,10 +20,13 @@ from __future__ import annotations
 
 import struct
 
-from twisted.conch.ssh import transport
+from twisted.conch.ssh import common, transport
 from twisted.logger import Logger
 
-__all__ = ["GoodbyeTransport", "STRONG", "offered"]
+__all__ = ["EARLY_MOST", "GoodbyeTransport", "STRONG", "offered"]
+
+EARLY_MOST = 35_000
+"""What a client may send while it waits for its turn (its version line and its KEXINIT fit in it)."""
 
 _log = Logger()
 
@@ -48,6 +54,64 @@ class GoodbyeTransport(transport.SSHServerTransport):
     supportedCiphers = offered("ciphers", transport.SSHServerTransport.supportedCiphers)
     supportedMACs = offered("macs", transport.SSHServerTransport.supportedMACs)
     supportedCompressions = offered("compressions", transport.SSHServerTransport.supportedCompressions)
+
+    counted = None
+    """``(throttle, host)``: the factory's throttle and the source address this connection counts against."""
+    started = True
+    early = b""
+
+    def connectionMade(self):
+        throttle = getattr(self.factory, "throttle", None)
+        host = getattr(self.transport.getPeer(), "host", None)
+        if throttle is None or host is None:
+            super().connectionMade()
+            return
+        self.counted, self.started = (throttle, host), False
+        throttle.arrive(host, self)
+
+    def start(self) -> None:
+        """The throttle's go-ahead: send the version line and open key exchange, then read what came early."""
+        if self.started or not self.transport.connected:
+            return
+        self.started = True
+        super().connectionMade()
+        early, self.early = self.early, b""
+        if early:
+            super().dataReceived(early)
+
+    def turn_away(self, line: bytes) -> None:
+        """Close for the throttle, saying ``line`` as a line before the version, or in a ``DISCONNECT`` after."""
+        if self.started:
+            self.sendPacket(transport.MSG_DISCONNECT, struct.pack(">L", transport.DISCONNECT_TOO_MANY_CONNECTIONS)
+                            + common.NS(line.rstrip()) + common.NS(b""))
+        else:
+            self.transport.write(line)
+        self.transport.loseConnection()
+
+    def dataReceived(self, data):
+        if self.started:
+            super().dataReceived(data)
+            return
+        if self.transport.disconnecting:  # turned away already
+            return
+        self.early += data
+        if len(self.early) > EARLY_MOST:
+            self.turn_away(f"Too much before the version line: at most {EARLY_MOST} bytes\r\n".encode())
+
+    def setService(self, service):
+        if service.name == b"ssh-connection":  # conch starts it once the user has logged in
+            self.stop_counting(logged_in=True)
+        super().setService(service)
+
+    def connectionLost(self, reason=None):
+        self.stop_counting(logged_in=False)
+        super().connectionLost(reason)
+
+    def stop_counting(self, logged_in: bool) -> None:
+        """This connection no longer counts against its source's bound (a second call does nothing)."""
+        if self.counted is not None:
+            (throttle, host), self.counted = self.counted, None
+            throttle.done(host, self, logged_in)
 
     def receiveError(self, reasonCode, description):
         if reasonCode in GOODBYES:

@@ -6,18 +6,19 @@ Promises: a request line longer than ``MAX_LENGTH`` (16384) bytes gets ``414 URI
 or header, a bad Content-Length or chunk, headers over ``totalHeadersSize`` in all) ``400 Bad Request``; each with
 ``Date``, an HTML page that says what to fix, and a lingering close (:mod:`servers.web.lingering`), so the client
 reads the answer even while it is still sending. A client's half-close gets what is answered, then a close.
+:class:`PipelineBoundChannel` also stops reading while its answers wait to be sent.
 """
 
 from __future__ import annotations
 
-from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from twisted.web.http import HTTPChannel
 from zope.interface import implementer
 
 from servers.compat import BadRequestAnswer
 from servers.web.lingering import answer_and_linger, refusal
 
-__all__ = ["PracticeChannel"]
+__all__ = ["PipelineBoundChannel", "PracticeChannel"]
 
 
 @implementer(IHalfCloseableProtocol)
@@ -57,3 +58,38 @@ class PracticeChannel(BadRequestAnswer, HTTPChannel):
                                              f"{self.totalHeadersSize} bytes in all. A request line is "
                                              "<code>METHOD /path HTTP/1.1</code>, each header "
                                              "<code>Name: value</code>."))
+
+
+class PipelineBoundChannel(PracticeChannel):
+    """A :class:`PracticeChannel` that stops reading once the transport's send buffer is full between requests.
+
+    Twisted 26.10's channel, told by a full transport to pause while it is handling a request, pauses only that
+    request; when the request finishes, it goes on reading (its ``requestDone`` resumes the network only when the
+    transport is not full, but nothing pauses it either). A client that pipelines small requests (``GET`` of a
+    404, thousands per read) and never reads is then answered into an ever-growing send buffer (hundreds of MB
+    a minute). Worse, while a request is handled asynchronously (a login checked by a portal), what arrives is
+    buffered without bound once the transport is full. Here the channel notes the transport's pause and resume
+    itself (the public ``IPushProducer`` methods the transport calls), stops reading as soon as the transport is
+    full, and again when a request finishes while the transport is still full;
+    the transport's ``resumeProducing`` starts it again (Twisted's ``HTTPChannel.resumeProducing`` resumes the
+    network when no request is being handled, and ``requestDone`` does when one finishes).
+    """
+
+    transport_full = False
+
+    def pauseProducing(self):
+        self.transport_full = True
+        super().pauseProducing()
+        network = IPushProducer(self.transport, None)
+        if network is not None:  # also while a request is handled: Twisted's channel then buffers what comes
+            network.pauseProducing()
+
+    def resumeProducing(self):
+        self.transport_full = False
+        super().resumeProducing()
+
+    def requestDone(self, request):
+        super().requestDone(request)
+        network = IPushProducer(self.transport, None)
+        if self.transport_full and network is not None:
+            network.pauseProducing()

@@ -18,7 +18,7 @@ from zope.interface import implementer
 from servers.interfaces import IMakesSite
 from servers.web.auth import PASSWORD, USERNAME, private_area
 from servers.web.bodies import BoundedRequest
-from servers.web.channel import PracticeChannel
+from servers.web.channel import PipelineBoundChannel
 from servers.web.news import NEWS_TEXT, PLAIN_HTML, NewsItem, NewsPage
 from servers.web.pages import (BIG_SIZE, HTML_TYPE, TEXT_TYPE, ErrorPage, FixedPage, Folder, NotFoundPage,
                                PracticePage, StreamedPage, html_document, text_body)
@@ -94,7 +94,7 @@ class PracticeSite(Resource):
         from twisted.web.server import Site
 
         made = Site(self, requestFactory=BoundedRequest, parsePOSTFormSubmission=False)
-        made.protocol = PracticeChannel
+        made.protocol = PipelineBoundChannel  # a client that pipelines and never reads is held to one send buffer
         made.displayTracebacks = False
         made.log = _no_access_line
         return made

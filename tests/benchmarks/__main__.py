@@ -12,9 +12,10 @@
 5. The practice web site's requests per second against a bare twisted.web ``Site`` (``web_rate.py``).
 6. A kernel's memory after running each chapter notebook (``kernel_memory.py``).
 7. POP3 RETR and IMAP FETCH time per message against Dovecot (``mail_latency.py``).
+8. SMTP, NNTP and SSH rates against aiosmtpd, INN and OpenSSH's sshd (``peer_rates.py``).
 
 ``python -m tests.benchmarks [PART ...]`` runs only the parts named (labkit = 1-3, robustness, web, kernels,
-mail).
+mail, peers).
 """
 
 from __future__ import annotations
@@ -173,10 +174,11 @@ def labkit_costs() -> bool:
 
 
 def main(argv: list[str]) -> int:
-    from tests.benchmarks import kernel_memory, mail_latency, robustness, web_rate
+    from tests.benchmarks import kernel_memory, mail_latency, peer_rates, robustness, web_rate
 
     parts = {"labkit": labkit_costs, "robustness": robustness.report, "web": web_rate.report,
-             "kernels": kernel_memory.report, "mail": mail_latency.report}
+             "kernels": kernel_memory.report, "mail": mail_latency.report,
+             "peers": peer_rates.report}
     unknown = sorted(set(argv) - set(parts))
     if unknown:
         print(f"no benchmark part named {', '.join(unknown)}; the parts are {', '.join(parts)}", file=sys.stderr)

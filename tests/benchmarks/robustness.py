@@ -6,7 +6,9 @@ process (1,024 open files), the default limits except shorter time limits (:data
 way ``tests/test_robustness.py`` attacks it. Printed per server: RSS growth after each attack (MB, against the
 RSS after a first probe), half-closing clients answered, how many bytes a client that never reads got in, whether
 the probe was answered with 1,100 idle connections open, the time from one connection past the cap to the
-longest-idle one being closed, and the time until a slowloris client is cut off.
+longest-idle one being closed, and the time until a slowloris client is cut off. A server with practice accounts
+is also attacked after login (``tests.attacks.practice_session``): a 1 MB line, garbage, and a client that never
+reads, with RSS growth and whether the server stopped reading.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import time
 
 import servers
 from tests.standalone import standalone
-from tests.attacks import CROWD, HOST, allow_open_files, connect, half_close_exchange, never_reading, random_line
+from tests.attacks import (CROWD, HOST, NO_SESSION, allow_open_files, chatty_request, connect, flood_then_drain,
+                           half_close_exchange, never_reading, never_reading_after, practice_session, random_line)
 from tests.peers import send_then_drain
 
 LIMITS = {"idle_timeout": 10, "request_timeout": 5}
@@ -114,6 +117,29 @@ def _slowloris(port, chance, entry, probe, peak):
     return f"still connected after {SLOWLORIS_WAIT:g} s"
 
 
+def _long_line_after_login(server, chance, entry, peak):
+    with practice_session(server, entry.scheme) as session:
+        flood_then_drain(session, b"x" * 1_000_000 + b"\r\n")
+    return ""
+
+
+def _garbage_after_login(server, chance, entry, peak):
+    with practice_session(server, entry.scheme) as session:
+        for _ in range(3):
+            flood_then_drain(session, chance.randbytes(100_000), quiet=0.5)
+    return ""
+
+
+def _never_reads_after_login(server, chance, entry, peak):
+    with practice_session(server, entry.scheme) as session:
+        sent, stopped = never_reading_after(session, chatty_request(session, entry.scheme, *server.accounts[0]))
+        peak()
+    return f"{sent / 2**20:.1f} MB sent, then the server {'stopped reading' if stopped else 'READ ON'}"
+
+
+AFTER_LOGIN = {"1 MB line, logged in": _long_line_after_login, "garbage, logged in": _garbage_after_login,
+               "non-reader, logged in": _never_reads_after_login}
+
 ATTACKS = {"10,000 random lines": _random_lines, "1 MB line": _long_line, "binary garbage": _garbage,
            "half-close": _half_close, "non-reading client": _never_reads, "1,100 idle connections": _idle_crowd,
            "slowloris": _slowloris}
@@ -128,13 +154,20 @@ def measure(name: str) -> list[tuple[str, float, str]]:
         probe(HOST, server.port)
         baseline = server.rss()
         chance = random.Random(8)
-        for attack, run in ATTACKS.items():
+
+        def record(attack: str, run) -> None:
             samples = []
-            note = run(server.port, chance, entry, probe, lambda: samples.append(server.rss()))
+            note = run(lambda: samples.append(server.rss()))
             samples.append(server.rss())
             if not _answered(probe, server.port):
                 note += "; probe NOT answered afterwards"
             rows.append((attack, (max(samples) - baseline) / 2**20, note))
+
+        for attack, run in ATTACKS.items():
+            record(attack, lambda peak: run(server.port, chance, entry, probe, peak))
+        if entry.accounts and name not in NO_SESSION:
+            for attack, run in AFTER_LOGIN.items():
+                record(attack, lambda peak: run(server, chance, entry, peak))
     return rows
 
 
@@ -145,7 +178,7 @@ def report() -> bool:
     for name in sorted(servers.REGISTRY):
         for attack, grown, note in measure(name):
             print(f"  {name:7} {attack:24} RSS {grown:+7.1f} MB  {note}")
-            healthy = healthy and grown < 64 and "NOT" not in note and "LOCKED" not in note
+            healthy = healthy and grown < 64 and not any(word in note for word in ("NOT", "LOCKED", "READ ON"))
     return healthy
 
 
