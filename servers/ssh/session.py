@@ -119,7 +119,8 @@ class ShellSession:
         from twisted.internet import reactor
 
         # Answer on the next turn of the reactor: the client is told its exec request succeeded first (conch's
-        # own client drops output that comes before that reply; OpenSSH's does not mind).
+        # own command client raises AttributeError on output that comes before that reply, and the command never
+        # ends for it; OpenSSH's does not mind).
         reactor.callLater(0, self._answer, process_protocol, command.decode("utf-8", "replace"))
 
     def _answer(self, process_protocol, command: str):
