@@ -252,3 +252,12 @@ def never_reading_after(session, request: bytes, most_seconds: float = 20.0) -> 
     except (OSError, EOFError):
         return sent, True  # the server stopped reading (the send timed out) or closed on us: both are fine
     return sent, False
+
+
+def banana_list_header(length: int) -> bytes:
+    """The Banana (Perspective Broker's encoding) header of a list of ``length`` items."""
+    from twisted.spread import banana
+
+    header: list[bytes] = []
+    banana.int2b128(length, header.append)
+    return b"".join(header) + banana.LIST

@@ -16,6 +16,7 @@ import labkit
 from servers import accounts
 from servers.rpc import pbguard
 from servers.rpc.pbguard import MAX_DEPTH, MAX_ITEMS, MAX_MESSAGE, SLICE, BoundedBroker
+from tests.attacks import banana_list_header
 
 
 def connected_broker() -> tuple[BoundedBroker, StringTransport]:
@@ -23,12 +24,6 @@ def connected_broker() -> tuple[BoundedBroker, StringTransport]:
     transport = StringTransport()
     broker.makeConnection(transport)
     return broker, transport
-
-
-def list_header(length: int) -> bytes:
-    out: list[bytes] = []
-    banana.int2b128(length, out.append)
-    return b"".join(out) + banana.LIST
 
 
 def string(data: bytes) -> bytes:
@@ -39,20 +34,20 @@ def string(data: bytes) -> bytes:
 
 def test_lists_nested_too_deep_close_the_connection():
     broker, transport = connected_broker()
-    broker.dataReceived(list_header(1) * (MAX_DEPTH + 1))
+    broker.dataReceived(banana_list_header(1) * (MAX_DEPTH + 1))
     assert transport.disconnecting and broker.refused
 
 
 def test_a_list_too_long_closes_the_connection():
     broker, transport = connected_broker()
-    broker.dataReceived(list_header(MAX_ITEMS + 1))
+    broker.dataReceived(banana_list_header(MAX_ITEMS + 1))
     assert transport.disconnecting
 
 
 def test_a_message_too_large_closes_the_connection_before_it_is_all_kept():
     broker, transport = connected_broker()
     piece = string(b"x" * 400_000)
-    broker.dataReceived(list_header(3) + piece + piece)
+    broker.dataReceived(banana_list_header(3) + piece + piece)
     assert not transport.disconnecting  # 800 kB so far: still within the bound
     broker.dataReceived(piece)
     assert transport.disconnecting and len(broker.buffer) <= MAX_MESSAGE
@@ -65,7 +60,7 @@ def test_input_is_decoded_a_slice_at_a_time(monkeypatch):
     monkeypatch.setattr(banana.Banana, "dataReceived", lambda self, chunk: (sizes.append(len(chunk)),
                                                                             real(self, chunk))[1])
     broker, transport = connected_broker()
-    message = list_header(5000) + b"\x01\x81" * 5000  # 5,000 small ints in one read
+    message = banana_list_header(5000) + b"\x01\x81" * 5000  # 5,000 small ints in one read
     broker.dataReceived(message)
     assert max(sizes) <= SLICE and sum(sizes) == len(message) and len(sizes) > 1
 
@@ -73,7 +68,7 @@ def test_input_is_decoded_a_slice_at_a_time(monkeypatch):
 def test_the_pb_server_drops_a_flood_of_nested_lists_and_keeps_serving():
     served = labkit.serve("pb", name="pb-flood", show=False)
     try:
-        flood = list_header(2) * 2_000_000  # 4 MB of lists inside lists, before any call
+        flood = banana_list_header(2) * 2_000_000  # 4 MB of lists inside lists, before any call
         with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
             try:
                 for start in range(0, len(flood), 65536):

@@ -6,13 +6,16 @@ process (1,024 open files), the default limits except shorter time limits (:data
 way ``tests/test_robustness.py`` attacks it. Printed per server: RSS growth after each attack (MB, against the
 RSS after a first probe), half-closing clients answered, how many bytes a client that never reads got in, whether
 the probe was answered with 1,100 idle connections open, the time from one connection past the cap to the
-longest-idle one being closed, and the time until a slowloris client is cut off. A server with practice accounts
-is also attacked after login (``tests.attacks.practice_session``): a 1 MB line, garbage, and a client that never
+longest-idle one being closed, and the time until a slowloris client is cut off. A Perspective Broker server also
+gets 4 MB of Banana before login, lists nested in lists and lists of small ints one after the other, with the CPU
+time each cost it per MB. A server with
+practice accounts is also attacked after login (``tests.attacks.practice_session``): a 1 MB line, garbage, and a client that never
 reads, with RSS growth and whether the server stopped reading.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import sys
@@ -20,8 +23,9 @@ import time
 
 import servers
 from tests.standalone import standalone
-from tests.attacks import (CROWD, HOST, NO_SESSION, allow_open_files, chatty_request, connect, flood_then_drain,
-                           half_close_exchange, never_reading, never_reading_after, practice_session, random_line)
+from tests.attacks import (CROWD, HOST, NO_SESSION, allow_open_files, banana_list_header, chatty_request, connect,
+                           flood_then_drain, half_close_exchange, never_reading, never_reading_after,
+                           practice_session, random_line)
 from tests.peers import send_then_drain
 
 LIMITS = {"idle_timeout": 10, "request_timeout": 5}
@@ -117,6 +121,29 @@ def _slowloris(port, chance, entry, probe, peak):
     return f"still connected after {SLOWLORIS_WAIT:g} s"
 
 
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) process ``pid`` has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _banana_before_login(server, flood: bytes) -> str:
+    before = _cpu_seconds(server.process.pid)
+    answer = send_then_drain(server.port, flood)
+    used = _cpu_seconds(server.process.pid) - before
+    return f"{used / (len(flood) / 2**20) * 1000:.0f} ms of CPU per MB sent, {len(answer)} bytes answered"
+
+
+def _nested_lists_before_login(server, chance, entry, peak):
+    return _banana_before_login(server, banana_list_header(2) * 2_000_000)  # 4 MB of lists inside lists
+
+
+def _flat_lists_before_login(server, chance, entry, peak):
+    message = banana_list_header(5000) + b"\x01\x81" * 5000  # 5,000 small ints: 10 kB, within every bound
+    return _banana_before_login(server, message * 400)  # 4 MB of such messages, one after the other
+
+
 def _long_line_after_login(server, chance, entry, peak):
     with practice_session(server, entry.scheme) as session:
         flood_then_drain(session, b"x" * 1_000_000 + b"\r\n")
@@ -136,6 +163,8 @@ def _never_reads_after_login(server, chance, entry, peak):
         peak()
     return f"{sent / 2**20:.1f} MB sent, then the server {'stopped reading' if stopped else 'READ ON'}"
 
+
+BEFORE_LOGIN = {"4 MB nested lists": _nested_lists_before_login, "4 MB of 10 kB lists": _flat_lists_before_login}
 
 AFTER_LOGIN = {"1 MB line, logged in": _long_line_after_login, "garbage, logged in": _garbage_after_login,
                "non-reader, logged in": _never_reads_after_login}
@@ -165,6 +194,9 @@ def measure(name: str) -> list[tuple[str, float, str]]:
 
         for attack, run in ATTACKS.items():
             record(attack, lambda peak: run(server.port, chance, entry, probe, peak))
+        if entry.scheme == "pb":
+            for attack, run in BEFORE_LOGIN.items():
+                record(attack, lambda peak: run(server, chance, entry, peak))
         if entry.accounts and name not in NO_SESSION:
             for attack, run in AFTER_LOGIN.items():
                 record(attack, lambda peak: run(server, chance, entry, peak))
