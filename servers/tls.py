@@ -24,7 +24,7 @@ import datetime
 import ipaddress
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -36,7 +36,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from servers import temporary
 
 __all__ = ["CA_NAME", "HTTP_ALPN", "SERVER_NAMES", "VALID_DAYS", "Credentials", "ca_details", "ca_path", "ca_pem",
-           "client_options", "credentials", "https_agent", "https_policy", "server_options", "ssl_context", "trust_root"]
+           "client_options", "credentials", "credentials_made_at", "https_agent", "https_policy", "server_options", "ssl_context", "trust_root"]
 
 CA_NAME = "Twisted workbook practice CA"
 SERVER_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -46,12 +46,13 @@ HTTP_ALPN = (b"http/1.1",)
 
 @dataclass(frozen=True)
 class Credentials:
-    """This process's practice authority and server certificate (PEM bytes), and the authority's PEM file."""
+    """A practice authority and server certificate (PEM bytes), and the authority's PEM file (None for a set
+    made apart from this process's own, by :func:`credentials_made_at`)."""
 
     ca_cert_pem: bytes
     server_cert_pem: bytes
     server_key_pem: bytes
-    ca_file: Path
+    ca_file: Path | None
     not_after: datetime.datetime
 
 
@@ -65,7 +66,8 @@ def credentials() -> Credentials:
         made = _current.get("credentials")
         now = datetime.datetime.now(datetime.timezone.utc)
         if made is None or made.not_after - now < datetime.timedelta(hours=1):
-            made = _current["credentials"] = _make(now)
+            made = credentials_made_at(now)
+            made = _current["credentials"] = replace(made, ca_file=_write_ca_file(made.ca_cert_pem))
         return made
 
 
@@ -74,7 +76,10 @@ def _name(common_name: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _make(now: datetime.datetime) -> Credentials:
+def credentials_made_at(now: datetime.datetime) -> Credentials:
+    """A new authority and server certificate, valid from an hour before ``now`` for :data:`VALID_DAYS` days,
+    apart from this process's own: nothing is written and :func:`credentials` is unchanged (a test makes an
+    expired set this way)."""
     not_before = now - datetime.timedelta(hours=1)
     not_after = now + datetime.timedelta(days=VALID_DAYS)
 
@@ -114,13 +119,12 @@ def _make(now: datetime.datetime) -> Credentials:
         .sign(ca_key, hashes.SHA256())
     )
 
-    ca_pem_bytes = ca_cert.public_bytes(serialization.Encoding.PEM)
     return Credentials(
-        ca_cert_pem=ca_pem_bytes,
+        ca_cert_pem=ca_cert.public_bytes(serialization.Encoding.PEM),
         server_cert_pem=cert.public_bytes(serialization.Encoding.PEM),
         server_key_pem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                          serialization.NoEncryption()),
-        ca_file=_write_ca_file(ca_pem_bytes),
+        ca_file=None,
         not_after=not_after,
     )
 

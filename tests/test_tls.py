@@ -62,6 +62,15 @@ def test_made_once_per_process():
     assert Path(tls.ca_path()).read_bytes() == tls.ca_pem()
 
 
+def test_a_set_made_apart_leaves_this_processs_authority_and_its_file_alone():
+    """A second set (a test's expired certificates) once overwrote the authority's file, so every later client of
+    the process distrusted the practice servers."""
+    own = tls.credentials()
+    apart = tls.credentials_made_at(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=30))
+    assert apart.ca_file is None and apart.ca_cert_pem != own.ca_cert_pem
+    assert tls.credentials() is own and Path(tls.ca_path()).read_bytes() == own.ca_cert_pem
+
+
 def test_server_certificate_names_localhost_and_loopback_and_is_signed_by_the_authority():
     made = tls.credentials()
     authority = x509.load_pem_x509_certificate(made.ca_cert_pem)

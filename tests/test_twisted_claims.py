@@ -405,7 +405,7 @@ def test_agent_refuses_a_certificate_that_is_no_longer_valid(days_ago, verified)
     from twisted.internet import ssl
     from twisted.web.client import BrowserLikePolicyForHTTPS
 
-    made = tls._make(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days_ago))
+    made = tls.credentials_made_at(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=days_ago))
     certificate = ssl.PrivateCertificate.loadPEM(made.server_cert_pem + made.server_key_pem)
     options = ssl.CertificateOptions(privateKey=certificate.privateKey.original, certificate=certificate.original)
     served = labkit.serve(servers.web.site(), name="claims-https", tls=options, show=False)
@@ -563,12 +563,17 @@ def test_adbapi_gives_each_thread_its_own_sqlite_connection_and_closes_them_from
     pool = labkit.react(lambda reactor: adbapi.ConnectionPool("sqlite3", str(tmp_path / "claims.db"), cp_min=2,
                                                               cp_max=2, **options), timeout=WAIT)
 
-    async def use(reactor):
-        await pool.runOperation("CREATE TABLE notes (text)")
-        return {await pool.runInteraction(lambda cursor: threading.get_ident()) for _ in range(20)}
+    def create(cursor):
+        cursor.execute("CREATE TABLE notes (text)")
+        return threading.get_ident()
 
-    threads = labkit.react(use, timeout=WAIT)
-    assert len(pool.connections) == len(threads)  # one connection per thread that ran a query
+    async def use(reactor):
+        made_in = await pool.runInteraction(create)
+        return {made_in} | {await pool.runInteraction(lambda cursor: threading.get_ident()) for _ in range(20)}
+
+    threads = labkit.react(use, timeout=WAIT)  # every thread that ran something
+    assert set(pool.connections) == threads  # each of them opened a connection, kept under its thread's id
+    assert len({id(connection) for connection in pool.connections.values()}) == len(threads)  # one apiece
     labkit.react(lambda reactor: pool.close(), timeout=WAIT)
     failures = (event.get("log_failure") or event.get("failure") for event in logged)
     refused = [failure for failure in failures if failure is not None and failure.check(sqlite3.ProgrammingError)]
