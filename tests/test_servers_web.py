@@ -30,6 +30,7 @@ from servers.web.bodies import BoundedRequest
 from servers.web.lingering import LINGER_BYTES, LINGER_SECONDS
 from servers.web.records import RequestLog
 from servers.web.upload import KEPT_REPORTS
+from tests.raw_http import exchange
 from tests.standalone import standalone
 
 SLOW_SIZE = 64 * 1024
@@ -647,19 +648,9 @@ def test_only_the_latest_upload_reports_are_kept(site, checker_url):
 
 # --- bodies over the ceiling, and clients that never read (measured on the server process) -----------------------
 
-def raw_exchange(address, data: bytes) -> bytes:
-    """Send ``data`` on a plain socket and read until the server closes."""
-    with socket.create_connection(address, timeout=10) as sock:
-        sock.sendall(data)
-        answer = b""
-        while chunk := sock.recv(65536):
-            answer += chunk
-    return answer
-
-
 def test_a_body_over_the_ceiling_gets_413_by_its_length(address):
-    answer = raw_exchange(address, b"POST /check HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
-                                   b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (web.MAX_BODY + 1))
+    answer = exchange(address[1], b"POST /check HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+                               b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (web.MAX_BODY + 1))
     head, _, page = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 Content Too Large\r\n") and b"100 Continue" not in answer
     assert b"<title>413 Content Too Large</title>" in page and b"Send a smaller body" in page
@@ -669,8 +660,8 @@ def test_a_body_over_the_ceiling_gets_413_by_its_length(address):
 def test_a_chunked_body_over_the_ceiling_gets_413_as_it_arrives(address):
     chunk = b"x" * 100_000
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(11))
-    answer = raw_exchange(address, b"POST /check HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
-                                   b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+    answer = exchange(address[1], b"POST /check HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+                               b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
     assert answer.startswith(b"HTTP/1.1 413 Content Too Large\r\n")
     assert b"more than 1000000 bytes arrived" in answer
 

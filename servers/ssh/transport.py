@@ -81,7 +81,7 @@ class GoodbyeTransport(transport.SSHServerTransport):
 
     def turn_away(self, line: bytes) -> None:
         """Close for the throttle, saying ``line`` as a line before the version, or in a ``DISCONNECT`` after."""
-        if self.started:
+        if self.started:  # the packet conch's sendDisconnect sends, without its log line per connection
             self.sendPacket(transport.MSG_DISCONNECT, struct.pack(">L", transport.DISCONNECT_TOO_MANY_CONNECTIONS)
                             + common.NS(line.rstrip()) + common.NS(b""))
         else:
