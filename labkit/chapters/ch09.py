@@ -36,10 +36,21 @@ def _practice(check, name: str, extra=()):
 
     class AnyOrder(MemoryStorage):  # a server may list its groups in any order
         def groups(self):
-            return super().groups().addCallback(lambda groups: random.sample(groups, len(groups)))
+            return super().groups().addCallback(_unsorted)
 
     storage = AnyOrder(practice_groups() + list(extra))
     return check.serve(nntp(storage), name), storage
+
+
+def _unsorted(groups: list) -> list:
+    """``groups`` (``GroupInfo``) shuffled so that neither all of them nor those open to posts come out sorted by
+    name: a client that forgets to sort is then caught on every run, not on five in six."""
+    while True:
+        shuffled = random.sample(groups, len(groups))
+        names = [group.name for group in shuffled]
+        posting = [group.name for group in shuffled if group.posting]
+        if names != sorted(names) and (len(posting) < 2 or posting != sorted(posting)):
+            return shuffled
 
 
 # --- 9.1 listing the groups -------------------------------------------------------------------------------------
