@@ -456,22 +456,26 @@ def test_pop3_and_imap_see_the_same_maildir_while_smtp_delivers(root):
     pop = labkit.serve(pop3_maildir.POP3Factory(root), name="ch08-pop3", show=False)
     imap = labkit.serve(imap_maildir.IMAPFactory(root), name="ch08-imap", show=False)
     try:
+        def look() -> tuple[int, int]:
+            reader = pop_login(pop.port)
+            count = reader.stat()[0]
+            whole = [email.message_from_bytes(b"\r\n".join(reader.retr(n)[1])) for n in range(1, count + 1)]
+            reader.quit()
+            assert all(m["Message-ID"] and m.get_payload().startswith("message number") for m in whole)
+            with imap_login(imap.port) as client:
+                client.select("INBOX", readonly=True)
+                found = uids(client)
+                client.logout()
+            assert found == sorted(set(found)) and len(found) >= count  # never a half message, never less
+            return count, len(found)
+
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             sending = pool.submit(lambda: [send(smtp.port, message(n)) for n in range(30)])
-            seen = []
-            while not sending.done() or len(seen) < 2:
-                reader = pop_login(pop.port)
-                count = reader.stat()[0]
-                whole = [email.message_from_bytes(b"\r\n".join(reader.retr(n)[1])) for n in range(1, count + 1)]
-                reader.quit()
-                assert all(m["Message-ID"] and m.get_payload().startswith("message number") for m in whole)
-                with imap_login(imap.port) as client:
-                    client.select("INBOX", readonly=True)
-                    found = uids(client)
-                    client.logout()
-                assert found == sorted(set(found)) and len(found) >= count  # never a half message, never less
-                seen.append((count, len(found)))
+            seen = [look()]
+            while not sending.done():
+                seen.append(look())
             sending.result()
+        seen.append(look())  # every delivery has been answered: both must now see all thirty
     finally:
         for served in (smtp, pop, imap):
             served.stop()

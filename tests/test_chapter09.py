@@ -58,6 +58,12 @@ MISTAKES = [
     # 9.5 FeedCache.get(reactor): one fetch shared, refreshed when old, failures not kept
     Mistake("9.5", "a fetch for every caller", ("if len(self.waiting) == 1:", "if True:"),
             hint="keep their Deferreds in a list"),
+    # the same mistake when the later fetches reach the server after the first answer (a slow name lookup under
+    # load): the check counts requests once they have stopped coming
+    Mistake("9.5", "a fetch for every caller, the later ones late",
+            ("if len(self.waiting) == 1:\n            fetch = treq.get(self.url)",
+             "from twisted.internet import task\n        if True:\n            fetch = task.deferLater(reactor, "
+             "0.1 * (len(self.waiting) - 1), treq.get, self.url)"), hint="keep their Deferreds in a list"),
     Mistake("9.5", "never refreshed", (" and reactor.seconds() - self.fetched_at < self.max_age", ""),
             hint="a copy as old as max_age or older is stale"),
     Mistake("9.5", "a failure kept as the copy",

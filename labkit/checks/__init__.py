@@ -13,7 +13,7 @@ everything they share lives here, one idea per module:
 ``health``                errors a served server logged: :func:`unwritten`, :func:`server_health`,
                           :func:`logged_error`
 ``limits``                named time limits for every wait
-``talk``                  socket conversations: :func:`converse`, :func:`closed_port`, :func:`wait_until`
+``talk``                  socket conversations: :func:`converse`, :func:`closed_port`, :func:`wait_until`, :func:`settled`
 ``web``                   HTTP with ``http.client``: :func:`fetch`, :class:`Reply`, :func:`form`
 ``proxy``                 HTTP through a proxy with ``ProxyAgent``: :func:`via_proxy`
 ``xmlrpc``                XML-RPC with ``xmlrpc.client``: :func:`call`, :func:`fault`
@@ -48,10 +48,10 @@ from labkit.checks.check import NOT_WRITTEN, Check, CheckFailed, Expectation
 from labkit.checks.calls import call_learner
 from labkit.checks.health import logged_error, server_health, unwritten
 from labkit.checks.outcome import Outcome, http_error
-from labkit.checks.talk import closed_port, converse, wait_until
+from labkit.checks.talk import closed_port, converse, settled, wait_until
 from labkit.checks.values import Shown, short, shown
 from labkit.checks.web import Reply, fetch
 
 __all__ = ["NOT_WRITTEN", "Check", "CheckFailed", "Expectation", "Outcome", "Reply", "Shown", "call_learner",
            "closed_port", "converse", "fetch", "http_error", "limits", "logged_error", "server_health", "short",
-           "shown", "unwritten", "wait_until"]
+           "settled", "shown", "unwritten", "wait_until"]

@@ -5,7 +5,8 @@ Promises:
 * :func:`converse` connects, sends, and reads until the server closes or goes quiet; every wait is bounded. A
   server that hangs up early (a crash, a stub) ends the conversation with what had arrived, never an exception.
   :func:`conversation` does the same and also says whether the server hung up (or only went quiet).
-* :func:`closed_port` names a port where nothing listens; :func:`wait_until` lets the far side catch up.
+* :func:`closed_port` names a port where nothing listens; :func:`wait_until` and :func:`settled` let the far side
+  catch up.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from labkit.checks import limits
 
-__all__ = ["Conversation", "closed_port", "conversation", "converse", "wait_until"]
+__all__ = ["Conversation", "closed_port", "conversation", "converse", "settled", "wait_until"]
 
 
 @dataclass(frozen=True)
@@ -75,3 +76,16 @@ def wait_until(condition, timeout: float = limits.CATCH_UP, step: float = 0.02) 
     while not (met := bool(condition())) and time.monotonic() < deadline:
         time.sleep(step)
     return met
+
+
+def settled(read, quiet: float = limits.QUIET, timeout: float = limits.CATCH_UP, step: float = 0.02):
+    """``read()`` once it has returned the same value for ``quiet`` seconds (or ``timeout`` passed): for counting
+    what a server received when requests the learner's code started may still be on their way, as when the
+    callers' Deferreds fired on the first answer while further fetches were under way."""
+    deadline = time.monotonic() + timeout
+    value, since = read(), time.monotonic()
+    while time.monotonic() - since < quiet and time.monotonic() < deadline:
+        time.sleep(step)
+        if (now := read()) != value:
+            value, since = now, time.monotonic()
+    return value
