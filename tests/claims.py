@@ -37,3 +37,19 @@ def serve_page(page: resource.Resource):
     root = resource.Resource()
     root.putChild(b"page", page)
     return listen(server.Site(root))
+
+
+def deprecation_warnings(code: str) -> str:
+    """Every warning a fresh interpreter shows while it runs ``code``, with all warnings on (text)."""
+    ran = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, timeout=60)
+    return ran.stderr
+
+
+def assert_gone_from_python_3_13(module: str) -> None:
+    """``module`` leaves the standard library in Python 3.13: on 3.13 and later it is not among the standard
+    library's modules; before, importing it warns that it is slated for removal in Python 3.13."""
+    if sys.version_info >= (3, 13):
+        assert module not in sys.stdlib_module_names
+    else:
+        shown = deprecation_warnings(f"import {module}")
+        assert f"'{module}' is deprecated and slated for removal in Python 3.13" in shown, shown

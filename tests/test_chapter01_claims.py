@@ -12,6 +12,8 @@ import pathlib
 
 import pytest
 
+from tests.claims import assert_gone_from_python_3_13
+
 
 def test_the_tls_and_conch_extras_pull_in_pyopenssl_service_identity_cryptography_and_bcrypt():
     """01-getting-started, cell 1: `twisted[tls,conch]` brings pyOpenSSL, `cryptography`, `service_identity`,
@@ -53,3 +55,8 @@ def test_get_page_download_page_and_their_factories_are_gone():
 
     assert not [name for name in ("getPage", "downloadPage", "HTTPClientFactory", "HTTPDownloader")
                 if hasattr(web_client, name)]
+
+
+def test_nntplib_left_the_standard_library_in_python_3_13():
+    """01-getting-started, cell 22: `nntplib` was removed in Python 3.13."""
+    assert_gone_from_python_3_13("nntplib")

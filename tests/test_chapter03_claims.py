@@ -213,3 +213,54 @@ def test_failure_trap_raises_the_failure_again_for_another_kind():
     assert Failure(error.Error(b"401")).trap(error.Error) is error.Error
     with pytest.raises(ValueError):
         Failure(ValueError("other")).trap(error.Error)
+
+
+def test_cancelling_read_body_does_not_stop_the_download():
+    """03-web-clients, cell 17: `readBody` on an `Agent` response cannot abort its connection, so cancelling it
+    does not stop the download: the Deferred fails with `CancelledError` at once, yet the connection stays open and
+    the site sends the whole slow body. Stopping the body's producer (lab 3.7's way) does close it, and the site
+    notices the client leaving."""
+    import servers.web
+    from labkit.checks import wait_until
+
+    made = servers.web.site()
+    served = labkit.serve(made, name="claims-cancel", show=False)
+    url = (served.url + "slow/sized?duration=0.6").encode()
+
+    class StopAtOnce(protocol.Protocol):
+        def dataReceived(self, data):
+            self.transport.stopProducing()
+
+    async def cancel_read_body(reactor):
+        response = await Agent(reactor).request(b"GET", url)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            reading = readBody(response)
+        reading.cancel()
+        try:
+            await reading
+        except defer.CancelledError:
+            return "cancelled"
+        return "read"
+
+    async def stop_the_body(reactor):
+        response = await Agent(reactor).request(b"GET", url)
+        response.deliverBody(StopAtOnce())
+
+    def ending(index):
+        """How the site's ``index``-th request for the slow page ended: (sent completely, client left, bytes)."""
+        assert wait_until(lambda: len(made.requests_to("/slow/sized")) > index
+                          and (made.requests_to("/slow/sized")[index].finished
+                               or made.requests_to("/slow/sized")[index].disconnected), timeout=WAIT)
+        record = made.requests_to("/slow/sized")[index]
+        return record.finished, record.disconnected, record.sent
+
+    try:
+        assert labkit.react(cancel_read_body, timeout=WAIT) == "cancelled"
+        cancelled = ending(0)
+        labkit.react(stop_the_body, timeout=WAIT)
+        stopped = ending(1)
+    finally:
+        served.stop()
+    assert cancelled == (True, False, servers.web.SLOW_SIZE)
+    assert stopped[:2] == (False, True) and stopped[2] < servers.web.SLOW_SIZE

@@ -17,7 +17,7 @@ from twisted.web import http, resource, server
 
 import labkit
 from labkit.checks import wait_until
-from tests.claims import WAIT, listen, serve_page, stop_listening
+from tests.claims import WAIT, deprecation_warnings, listen, serve_page, stop_listening
 
 
 def test_the_http_server_closes_a_connection_idle_for_a_minute_by_default():
@@ -250,3 +250,10 @@ def test_start_logging_to_stdout_in_a_kernel_takes_the_output_of_later_cells():
         assert "after" not in after.stdout and after.error is None
     finally:
         kernel.close()
+
+
+def test_http_client_has_been_deprecated_since_twisted_24_7_for_agent():
+    """04-web-servers, cell 95: `http.HTTPClient`, on which the proxy's client side is built, is deprecated since
+    Twisted 24.7 in favour of `Agent` (its warning names both)."""
+    shown = deprecation_warnings("from twisted.web import http\nhttp.HTTPClient()")
+    assert "twisted.web.http.HTTPClient was deprecated in Twisted 24.7.0: Use twisted.web.client.Agent" in shown, shown

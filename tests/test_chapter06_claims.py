@@ -17,3 +17,12 @@ def test_pb_answers_a_challenge_with_what_the_passwords_md5_alone_can_make():
     challenge, password = pb.challenge(), b"practice"
     plain_md5 = hashlib.md5(password).digest()
     assert pb.respond(challenge, password) == hashlib.md5(plain_md5 + challenge).digest()
+
+
+def test_hmac_compare_digest_is_the_comparison_made_against_timing_analysis():
+    """06-authentication, cell 14: `hmac.compare_digest` answers what `==` answers, and is the standard library's
+    comparison for secrets: its documentation says it is designed to prevent timing analysis."""
+    import hmac
+
+    assert hmac.compare_digest(b"secret", b"secret") and not hmac.compare_digest(b"secret", b"secreT")
+    assert "designed to prevent\ntiming analysis" in hmac.compare_digest.__doc__

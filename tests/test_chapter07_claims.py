@@ -13,7 +13,7 @@ from twisted.names import client, dns
 
 import labkit
 from servers import names
-from tests.claims import WAIT, run_python
+from tests.claims import WAIT, assert_gone_from_python_3_13, run_python
 
 
 def test_the_pop3client_module_is_deprecated():
@@ -96,3 +96,37 @@ def test_the_mx_calculator_passes_over_a_host_marked_bad_for_an_hour():
     assert best() == "second.example.test"
     clock.advance(relaymanager.MXCalculator.timeOutBadMX)
     assert relaymanager.MXCalculator.timeOutBadMX == 60 * 60 and best() == "first.example.test"
+
+
+def test_telnetlib_left_the_standard_library_in_python_3_13():
+    """07-mail-clients, cell 2: Python 3.13 removed `telnetlib`."""
+    assert_gone_from_python_3_13("telnetlib")
+
+
+def test_examine_leaves_the_recent_flags_alone_and_select_takes_them_on_dovecot():
+    """07-mail-clients, cell 66: `examine` is `select` read-only, so looking does not change the `\\Recent` state of
+    the folder (RFC 3501, 6.3.2). On Dovecot, sessions that `examine` the inbox one after the other each see its
+    messages recent; a session that `select`s it takes the flag, and the next one sees none recent."""
+    from twisted.internet import endpoints
+
+    from servers import accounts
+    from servers.mail import pop3 as practice_pop3
+    from servers.mail.messages import practice_messages
+    from tests import mail_peers
+
+    account = accounts.accounts("mail")[0]
+    messages = practice_messages()
+
+    async def recent(reactor, port, how):
+        endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=WAIT)
+        client = await endpoints.connectProtocol(endpoint, imap4.IMAP4Client())
+        await client.login(account.user.encode(), account.password.encode())
+        status = await getattr(client, how)("INBOX")
+        await client.logout()
+        return status["RECENT"]
+
+    with mail_peers.dovecot(account.user, account.password,
+                            lambda mail: practice_pop3.fill_maildir(mail / account.user, messages)) as ports:
+        seen = [labkit.react(recent, ports["imap"], how, timeout=WAIT)
+                for how in ("examine", "examine", "select", "examine")]
+    assert seen == [len(messages), len(messages), len(messages), 0]

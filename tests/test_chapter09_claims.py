@@ -6,7 +6,7 @@ tests/test_chapter09.py; the helpers shared by the claims tests are in tests/cla
 
 from __future__ import annotations
 
-from tests.claims import run_python
+from tests.claims import assert_gone_from_python_3_13, run_python
 
 
 def test_microdom_is_deprecated():
@@ -15,3 +15,8 @@ def test_microdom_is_deprecated():
                      "with warnings.catch_warnings(record=True) as caught:\n    import twisted.web.microdom\n"
                      "print([str(w.message) for w in caught])")
     assert "twisted.web.microdom was deprecated" in ran.stdout, ran.stdout + ran.stderr
+
+
+def test_nntplib_left_the_standard_library_in_python_3_13():
+    """09-nntp, cells 0 and 13: Python's own `nntplib` left the standard library in 3.13."""
+    assert_gone_from_python_3_13("nntplib")
