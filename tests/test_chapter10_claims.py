@@ -113,3 +113,76 @@ def new_public_key() -> keys.Key:
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     return keys.Key(ed25519.Ed25519PrivateKey.generate()).public()
+
+
+
+
+ASK_OR_NOT = """
+import io, os, sys
+from twisted.conch.client.knownhosts import KnownHostsFile
+from twisted.conch.endpoints import SSHCommandClientEndpoint
+from twisted.internet import protocol, task
+from twisted.python.filepath import FilePath
+
+def terminal():
+    try:
+        open("/dev/tty", "r+b", buffering=0).close()
+    except OSError:
+        return "no /dev/tty"
+    try:
+        FilePath(b"/dev/tty").open("r+").close()
+    except (OSError, io.UnsupportedOperation) as refused:
+        return f"/dev/tty opens, but not as conch opens it: {type(refused).__name__}"
+    return "/dev/tty opens, as conch opens it too"
+
+async def connect(reactor, port, known_hosts):
+    endpoint = SSHCommandClientEndpoint.newConnection(  # no ui: conch's default
+        reactor, b"whoami", b"learner", "127.0.0.1", int(port), password=b"unused",
+        knownHosts=KnownHostsFile.fromPath(FilePath(known_hosts)))
+    try:
+        await endpoint.connect(protocol.Factory.forProtocol(protocol.Protocol))
+    except Exception as failed:
+        return f"refused: {type(failed).__name__}"
+    return "connected"
+
+async def main(reactor, port, pty, known_hosts):
+    print(terminal(), "->", await connect(reactor, port, known_hosts))
+    os.open(pty, os.O_RDWR)  # a session leader's first terminal becomes its controlling terminal
+    print(terminal(), "->", await connect(reactor, port, known_hosts))
+
+task.react(main, sys.argv[1:])
+"""
+
+
+def test_conchs_default_ui_means_to_ask_on_the_terminal_but_answers_no_without_asking(tmp_path):
+    """10-ssh, cell 41: given no `ui`, `SSHCommandClientEndpoint` means to put the question about a host key it
+    does not know to the terminal (`/dev/tty`), but it opens the terminal buffered for reading and writing, which
+    Python refuses ("not seekable"), and then answers no by itself. A client in a session of its own without a
+    terminal (as a Jupyter kernel runs: jupyter_client starts it with `start_new_session`) refuses the unknown
+    host; given a working terminal, it refuses it the same way and writes nothing there."""
+    import inspect
+    import os
+    import select
+
+    import jupyter_client.launcher
+
+    import servers.ssh
+
+    assert "start_new_session" in inspect.getsource(jupyter_client.launcher)
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")  # lists no host: the server's key is unknown
+    served = labkit.serve(servers.ssh.ssh(), name="claims-ssh-ui", show=False)
+    master, slave = os.openpty()
+    try:
+        ran = subprocess.run([sys.executable, "-c", ASK_OR_NOT, str(served.port), os.ttyname(slave),
+                              str(known_hosts)], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=60, start_new_session=True)
+        shown = os.read(master, 4096) if select.select([master], [], [], 0)[0] else b""
+    finally:
+        os.close(master)
+        os.close(slave)
+        served.stop()
+    refused = "-> refused: UserRejectedKey\n"
+    assert ran.stdout == (f"no /dev/tty {refused}/dev/tty opens, but not as conch opens it: UnsupportedOperation "
+                          f"{refused}"), ran.stdout + ran.stderr
+    assert shown == b""  # nothing was asked on the terminal
