@@ -40,7 +40,7 @@ def test_twisted_installs_the_commands_the_table_lists_and_tkconch_still_needs_t
 @pytest.mark.parametrize("module", ["twisted.protocols.smtp", "twisted.protocols.imap4", "twisted.protocols.dns",
                                     "twisted.news", "twisted.web2", "twisted.enterprise.util"])
 def test_the_books_modules_are_gone(module):
-    """01-getting-started, cell 20 (`twisted.protocols.smtp`, `.imap4`, `.dns` moved; `twisted.news` gone),
+    """01-getting-started, cell 22 (`twisted.protocols.smtp`, `.imap4`, `.dns` moved; `twisted.news` gone),
     04-web-servers, cells 71 (web2 is not part of Twisted) and 92 (`twisted.enterprise.util.quote` is gone),
     09-nntp, cells 0 and 13 (`twisted.news` removed)."""
     parent = module.rsplit(".", 1)[0]
@@ -49,8 +49,8 @@ def test_the_books_modules_are_gone(module):
 
 
 def test_get_page_download_page_and_their_factories_are_gone():
-    """01-getting-started, cell 20, and 03-web-clients, cell 0: `getPage`, `downloadPage`, `HTTPClientFactory` and
-    `HTTPDownloader` were removed (in 22.1)."""
+    """01-getting-started, cell 22, and 03-web-clients, cell 0: `getPage`, `downloadPage`, `HTTPClientFactory` and
+    `HTTPDownloader` were removed."""
     from twisted.web import client as web_client
 
     assert not [name for name in ("getPage", "downloadPage", "HTTPClientFactory", "HTTPDownloader")

@@ -106,3 +106,68 @@ def test_a_multiservice_starts_its_children_in_order_and_stops_them_in_reverse()
     parent.stopService()
     assert events == ["first started", "second started", "third started",
                       "third stopped", "second stopped", "first stopped"]
+
+
+ADOPTED = """
+import sys
+from twisted.internet import defer, endpoints, protocol, task
+
+async def main(reactor):
+    answered = defer.Deferred()
+
+    class Hello(protocol.Protocol):
+        def connectionMade(self):
+            self.transport.write(b"served on the socket the manager passed\\r\\n")
+            self.transport.loseConnection()
+
+        def connectionLost(self, reason):
+            answered.callback(None)
+
+    port = await endpoints.serverFromString(reactor, "systemd:domain=INET:name=lab").listen(
+        protocol.Factory.forProtocol(Hello))
+    print("listening on", port.getHost().port, flush=True)
+    await answered
+
+task.react(main)
+"""
+
+
+def test_the_systemd_endpoint_serves_on_a_socket_passed_to_it():
+    """11-services-processes-and-logging, cell 32: with socket activation the service manager opens the socket and
+    passes it on, and Twisted's `systemd:` endpoint receives it. Here a test plays systemd: it binds a port, passes
+    the socket as descriptor 3 with `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` set as systemd sets them, and a
+    program listening on `systemd:domain=INET:name=lab` answers on that port without binding one."""
+    manager = socket.create_server(("127.0.0.1", 0))
+    number = manager.getsockname()[1]
+    # sh moves the socket from its input to descriptor 3, then becomes Python under the same process id.
+    hand_over = ('exec 3<&0 </dev/null; LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=lab exec "$0" -c "$1"')
+    with manager, subprocess.Popen(["sh", "-c", hand_over, sys.executable, ADOPTED], stdin=manager,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as program:
+        manager.close()  # the program holds the only copy now
+        try:
+            said = program.stdout.readline()
+            with socket.create_connection(("127.0.0.1", number), timeout=WAIT) as client_socket:
+                answer = client_socket.makefile("rb").readline()
+            out, err = program.communicate(timeout=60)
+        finally:
+            program.kill()
+    assert said == f"listening on {number}\n", said + err
+    assert answer == b"served on the socket the manager passed\r\n"
+    assert program.returncode == 0, err
+
+
+def test_an_ordinary_user_may_bind_a_port_only_from_the_kernels_unprivileged_port_start():
+    """11-services-processes-and-logging, cell 32: which ports an ordinary user may bind is a setting of Linux,
+    `net.ipv4.ip_unprivileged_port_start`: a port below it is refused (the last refusal of cell 31), one from it on
+    is not; where a system sets it to 0, no port is refused."""
+    from labkit.daemons import ordinary_user, privileged_port
+
+    start = int(pathlib.Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    low = privileged_port()
+    code = ("import socket, sys\ntry:\n    socket.socket().bind(('127.0.0.1', int(sys.argv[1])))\n"
+            "except PermissionError:\n    print('refused')\nelse:\n    print('allowed')")
+    user = ordinary_user()
+    # nobody may not enter a virtual environment kept in root's folders: Debian's own python3 runs as it
+    interpreter = sys.executable if user is None else "/usr/bin/python3"
+    ran = subprocess.run([interpreter, "-c", code, str(low)], capture_output=True, text=True, timeout=60, user=user)
+    assert ran.stdout == ("refused\n" if low < start else "allowed\n"), ran.stdout + ran.stderr
