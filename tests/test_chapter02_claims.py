@@ -209,7 +209,7 @@ def test_tcp_may_split_one_write_and_join_several():
             writes = [b"one\r\n", b"tw", b"o\r\nthr", b"ee\r\n"]
             for piece in writes:
                 client_socket.sendall(piece)
-            assert wait_until(lambda: factory.made)
+            assert wait_until(lambda: factory.made, timeout=WAIT)
             server = factory.made[0]
 
             def waiting() -> int:
@@ -217,13 +217,13 @@ def test_tcp_may_split_one_write_and_join_several():
                 held = fcntl.ioctl(server.transport.getHandle().fileno(), termios.FIONREAD, b"\0" * 4)
                 return struct.unpack("i", held)[0]
 
-            assert wait_until(lambda: waiting() == len(b"".join(writes)))
+            assert wait_until(lambda: waiting() == len(b"".join(writes)), timeout=WAIT)
             labkit.react(lambda reactor: server.transport.resumeProducing(), timeout=WAIT)
-            assert wait_until(lambda: len(server.lines) == 3)
+            assert wait_until(lambda: len(server.lines) == 3, timeout=WAIT)
             joined = list(server.pieces)
             big = b"x" * 300_000
             client_socket.sendall(big + b"\r\n")
-            assert wait_until(lambda: len(server.lines) == 4)
+            assert wait_until(lambda: len(server.lines) == 4, timeout=WAIT)
     finally:
         stop_listening(port)
     assert server.lines == [b"one", b"two", b"three", big]

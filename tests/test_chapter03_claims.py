@@ -249,9 +249,11 @@ def test_cancelling_read_body_does_not_stop_the_download():
 
     def ending(index):
         """How the site's ``index``-th request for the slow page ended: (sent completely, client left, bytes)."""
-        assert wait_until(lambda: len(made.requests_to("/slow/sized")) > index
-                          and (made.requests_to("/slow/sized")[index].finished
-                               or made.requests_to("/slow/sized")[index].disconnected), timeout=WAIT)
+        def ended():
+            records = made.requests_to("/slow/sized")
+            return len(records) > index and (records[index].finished or records[index].disconnected)
+
+        assert wait_until(ended, timeout=WAIT)
         record = made.requests_to("/slow/sized")[index]
         return record.finished, record.disconnected, record.sent
 
