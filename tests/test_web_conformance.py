@@ -11,14 +11,17 @@ close), and the server reads only a bounded amount more.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import http.client
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
 import labkit
+from servers import web
 from servers.web.lingering import LINGER_BYTES, LINGER_SECONDS
 from tests.raw_http import WAIT, allowed, ask, exchange, has_date, page_with_date, parse
 
@@ -34,13 +37,20 @@ class Site:
     missing: str
     validated: str | None = None
     takes_body: tuple[str, str, bytes] | None = None  # (method, path, a body it accepts)
+    fixed: tuple[tuple[str, ...], ...] = ()  # (path, *headers): pages whose content has a fixed moment
+    fresh: tuple[tuple[str, str, tuple[str, ...], bytes], ...] = ()  # (method, path, headers, body): built per request
 
 
+NOTE_FORM = b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--b--\r\n'
+LEARNER = "Authorization: Basic " + base64.b64encode(f"{web.USERNAME}:{web.PASSWORD}".encode()).decode()
 SITES = {
-    "web": Site("web", "/hello", "/nowhere", "/news",
-                ("POST", "/check", b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--b--\r\n')),
-    "lucky": Site("lucky", "/pages/twisted", "/nowhere"),
-    "rss": Site("rss", "/rss/twisted", "/rss/nowhere"),
+    "web": Site("web", "/hello", "/nowhere", "/news", ("POST", "/check", NOTE_FORM),
+                fixed=(("/",), ("/hello",), ("/big",), ("/check",), ("/private", LEARNER), ("/slow/sized?duration=0",),
+                       ("/slow/chunked?duration=0",)),
+                fresh=(("POST", "/check", ("Content-Type: multipart/form-data; boundary=b",), NOTE_FORM),)),
+    "lucky": Site("lucky", "/pages/twisted", "/nowhere", fixed=(("/",), ("/pages/twisted",), ("/pages/imap",)),
+                  fresh=(("GET", "/lucky?q=twisted", (), b""),)),
+    "rss": Site("rss", "/rss/twisted", "/rss/nowhere", fresh=(("GET", "/hits", (), b""),)),
     "wiki": Site("wiki", "/WikiHome", "/NoSuchPage", "/WikiHome", ("PUT", "/FromChunks", b"Hello, in pieces.")),
 }
 BODY_TYPES = {"web": "multipart/form-data; boundary=b", "wiki": "text/plain; charset=utf-8"}
@@ -125,6 +135,28 @@ def last_modified_answers_if_modified_since(site: Site, port: int):
         assert same.headers.get("etag") == full.headers.get("etag") and "content-length" not in same.headers
     assert ask(port, "GET", path, "If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT").status == 200
     assert ask(port, "GET", path, "If-Modified-Since: yesterday").status == 200  # not a date: ignored
+
+
+def fixed_pages_answer_if_modified_since(site: Site, port: int):
+    if not site.fixed and not site.fresh:
+        pytest.skip(f"{site.name}: no page of it is listed here as fixed or as built per request")
+    for path, *headers in site.fixed:
+        full = ask(port, "GET", path, *headers)
+        modified = full.headers.get("last-modified")
+        assert full.status == 200 and modified, (path, full.status, full.headers)
+        for method in ("GET", "HEAD"):
+            same = ask(port, method, path, *headers, f"If-Modified-Since: {modified}")
+            assert (same.status, same.body, same.headers.get("last-modified")) == (304, b"", modified), (method, path)
+            assert has_date(same) and "content-length" not in same.headers, (method, path, same.headers)
+        earlier = email.utils.format_datetime(email.utils.parsedate_to_datetime(modified) - timedelta(seconds=1),
+                                              usegmt=True)
+        assert ask(port, "GET", path, *headers, f"If-Modified-Since: {earlier}").body == full.body, path
+        # If-None-Match present (and naming no tag of this page): If-Modified-Since is not consulted
+        assert ask(port, "GET", path, *headers, 'If-None-Match: "other"', f"If-Modified-Since: {modified}"
+                   ).status == 200, path
+    for method, path, headers, body in site.fresh:  # built for the request: no moment to claim, never a 304
+        answer = ask(port, method, path, *headers, "If-Modified-Since: Sat, 01 Jan 2050 00:00:00 GMT", body=body)
+        assert answer.status != 304 and "last-modified" not in answer.headers, (method, path, answer.headers)
 
 
 def etag_answers_if_none_match(site: Site, port: int):
@@ -273,6 +305,8 @@ TABLE = {  # requirement (RFC and section) -> the check
     "RFC 9110 6.6.1 Date on every answer, refusals included": date_on_every_answer,
     "RFC 9110 8.3 text says its charset": text_says_its_charset,
     "RFC 9110 13.1.3 If-Modified-Since gives 304 without content": last_modified_answers_if_modified_since,
+    "RFC 9110 8.8.2 fixed pages send Last-Modified and 304 when unchanged, fresh ones do not":
+        fixed_pages_answer_if_modified_since,
     "RFC 9110 13.1.2 If-None-Match compares weakly, lists included": etag_answers_if_none_match,
     "RFC 9110 14.2 Range only where Accept-Ranges says so": range_only_when_advertised,
     "RFC 9112 9.3 HTTP/1.1 connections persist": http11_keeps_the_connection,
