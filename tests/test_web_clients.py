@@ -1,8 +1,8 @@
 """The practice web sites with independent HTTP clients the other tests do not use: httpie, ``wget`` (its
-``--timestamping`` against ``/news`` and every fixed page of ``web`` and ``lucky``, a 2 MB PUT over HTTP and HTTPS that must show the 413) and REDbot, the HTTP
-linter, on every page of ``web``, ``lucky`` and ``wiki`` (nothing BAD; the warnings the sites earn on purpose are
-listed with their reasons). Each client is found or the test is skipped naming how to install it (under CI=true,
-where .ci/run installs them, it fails)."""
+``--timestamping`` against ``/news`` and every fixed page of ``web`` and ``lucky``, a 2 MB PUT over HTTP and
+HTTPS that must show the 413) and REDbot, the HTTP linter, on every page of ``web``, ``lucky`` and ``wiki``
+(nothing BAD; the warnings the sites earn on purpose are listed with their reasons). Each client is found or the
+test is skipped naming how to install it (under CI=true, where .ci/run installs them, it fails)."""
 
 from __future__ import annotations
 
