@@ -73,9 +73,10 @@ the client reads the refusal instead of a reset. ``GET http://host/path`` (the a
 
 The request log: every request that reaches the site is appended to ``site.requests`` as a
 :class:`RequestRecord` (method, path, query, every request header, body size, then response code and bytes
-sent); ``site.requests_to("/news")`` filters by path, ``site.clear_requests()`` empties it. Notebook checks
-read it to see what a client really sent. It keeps the newest 10,000 records within about 4 MB; older ones are
-dropped first, and ``site.requests.note`` says how many were.
+sent), and so is every request refused before it reaches the site (413, 414, 431, 400: as much of its request
+line and headers as was read, and the code sent); ``site.requests_to("/news")`` filters by path,
+``site.clear_requests()`` empties it. Notebook checks read it to see what a client really sent. It keeps the newest
+10,000 records within about 4 MB; older ones are dropped first, and ``site.requests.note`` says how many were.
 
 Where each part lives: :mod:`~servers.web.pages` (the page kit), :mod:`~servers.web.records` (the request log),
 :mod:`~servers.web.auth` (``/private``), :mod:`~servers.web.conditional` (validators and 304),
@@ -95,6 +96,7 @@ from servers.web.records import RequestRecord
 from servers.web.slow import SLOW_CHUNKS, SLOW_DURATION, SLOW_SIZE, SlowPage
 from servers.web.upload import FormField, HtmlCheck, UploadReport, check_html, inspect_upload
 
-__all__ = ["BIG_SIZE", "FIXTURES_MODIFIED", "FormField", "HELLO_HTML", "HtmlCheck", "MAX_BODY", "NEWS_START", "NEWS_TEXT", "NewsItem",
-           "PASSWORD", "PRIVATE_HTML", "PracticeSite", "REALM", "RequestRecord", "SLOW_CHUNKS", "SLOW_DURATION",
-           "SLOW_SIZE", "SlowPage", "USERNAME", "UploadReport", "check_html", "inspect_upload", "site", "text_body"]
+__all__ = ["BIG_SIZE", "FIXTURES_MODIFIED", "FormField", "HELLO_HTML", "HtmlCheck", "MAX_BODY", "NEWS_START",
+           "NEWS_TEXT", "NewsItem", "PASSWORD", "PRIVATE_HTML", "PracticeSite", "REALM", "RequestRecord", "SLOW_CHUNKS",
+           "SLOW_DURATION", "SLOW_SIZE", "SlowPage", "USERNAME", "UploadReport", "check_html", "inspect_upload", "site",
+           "text_body"]

@@ -1,7 +1,8 @@
 """The practice web site itself: the resource tree of every fixture, its request log, and the ``Site`` it runs in.
 
 Promises: :func:`site` builds a :class:`PracticeSite` (the catalogue's ``web``). Every request that reaches the
-tree is logged (``site.requests``, a bounded :class:`~servers.web.records.RequestLog`). ``make_site()`` is the
+tree is logged (``site.requests``, a bounded :class:`~servers.web.records.RequestLog`), and so is every request
+the channel of ``make_site()`` refuses before it reaches the tree (with the code it was sent). ``make_site()`` is the
 ``Site`` to serve it with: it leaves multipart bodies to ``/check``, caps every request body at
 :data:`~servers.web.bodies.MAX_BODY` bytes, answers requests it cannot read with a page that says why
 (:mod:`~servers.web.channel`), and writes no access log line (the request log is the record).
@@ -71,7 +72,8 @@ class PracticeSite(Resource):
         slow.putChild(b"chunked", SlowPage(False, slow_size, slow_duration, slow_chunks, reactor))
         for name, child in [(b"", IndexPage()), (b"hello", FixedPage(HELLO_HTML)), (b"error", ErrorPage()),
                             (b"big", StreamedPage(text_body(BIG_SIZE), TEXT_TYPE)), (b"private", private_area()),
-                            (b"news", self._news), (b"plain", FixedPage(PLAIN_HTML, modified=None)), (b"check", self._check),
+                            (b"news", self._news), (b"plain", FixedPage(PLAIN_HTML, modified=None)),
+                            (b"check", self._check),
                             (b"slow", slow), (b"redirect", util.Redirect(b"hello")), (b"never", self._never)]:
             self.putChild(name, child)
 
@@ -98,6 +100,7 @@ class PracticeSite(Resource):
 
         made = Site(self, requestFactory=BoundedRequest, parsePOSTFormSubmission=False)
         made.protocol = PipelineBoundChannel  # a client that pipelines and never reads is held to one send buffer
+        made.request_log = self.requests  # where its channels log the requests they refuse
         made.displayTracebacks = False
         made.log = _no_access_line
         return made

@@ -5,8 +5,8 @@ Promises: :class:`SlowPage` sends the first ``size`` bytes of :func:`~servers.we
 pieces over ``duration`` seconds (the first at once, the last after the full duration), with or without
 Content-Length; ``?duration=SECONDS`` (0 to :data:`SLOW_MAX_DURATION`) overrides the duration for one request;
 the sending stops when the client goes away. The bytes are fixed, so a slow page carries ``Last-Modified`` and
-answers a client whose copy is current with 304 at once. :class:`NeverPage` answers nothing and forgets a waiting request as
-soon as its client disconnects.
+answers a client whose copy is current with 304 at once. :class:`NeverPage` answers nothing and forgets a waiting
+request as soon as its client disconnects.
 """
 
 from __future__ import annotations

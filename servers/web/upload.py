@@ -5,9 +5,9 @@ Promises:
 * :func:`inspect_upload` parses a ``multipart/form-data`` body like ``/check`` does and never raises: every
   encoding mistake becomes one sentence in the report's ``problems``. :func:`check_html` checks an HTML document
   the practice way (doctype, title, unclosed and stray tags).
-* :class:`CheckPage` answers GET with the upload form (fixed: ``Last-Modified``, and 304 for a current copy) and POST with a report (200) or the problems (400). It keeps
-  the reports of the last :data:`KEPT_REPORTS` uploads only; bodies reach it already capped by the site
-  (:mod:`servers.web.bodies`).
+* :class:`CheckPage` answers GET with the upload form (fixed: ``Last-Modified``, and 304 for a current copy) and
+  POST with a report (200) or the problems (400). It keeps the reports of the last :data:`KEPT_REPORTS` uploads
+  only; bodies reach it already capped by the site (:mod:`servers.web.bodies`).
 """
 
 from __future__ import annotations
