@@ -40,8 +40,9 @@ def _header(name: str) -> property:
 class RequestRecord:
     """One request as the site saw it. ``code`` is None until the response ends (and stays None when the
     client went away before it started; a refused request's record has its code at once); ``finished`` turns True
-    when the response was sent completely; ``disconnected`` when the client went away first. ``headers`` maps lower-case names to values (repeated
-    headers joined with ``", "``); ``weight`` is about how many bytes the record holds."""
+    when the response was sent completely; ``disconnected`` when the client went away first. ``headers`` maps
+    lower-case names to values (repeated headers joined with ``", "``); ``weight`` is about how many bytes the
+    record holds."""
 
     __slots__ = ("_method", "_uri", "_version", "_headers", "body_size", "weight", "code", "sent", "finished",
                  "disconnected")
