@@ -5,8 +5,9 @@ The table: each row is one requirement, named by its section, run against every 
 (``web``, chapter 3's practice site; ``lucky``, chapter 8's search; ``wiki``, chapter 5's REST wiki; ``rss``,
 chapter 9's feeds). Malformed input always gets a status line (a 4xx with a page, never a 500, never a close
 without an answer, nothing in the server's error log), and what a site does not do it does not advertise (Allow,
-Accept-Ranges). Chapter 2's tiny HTTP/1.0 responder (``http``) has rows of its own. Then the refusal of a body the client is still sending: the client reads the 413 (a lingering
-close), and the server reads only a bounded amount more.
+Accept-Ranges). Chapter 2's tiny HTTP/1.0 responder (``http``) has rows of its own. Then the refusal of a body
+the client is still sending: the client reads the 413 (a lingering close), and the server reads only a bounded
+amount more.
 """
 
 from __future__ import annotations
