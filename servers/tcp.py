@@ -164,7 +164,8 @@ class TinyHTTPProtocol(basic.LineReceiver):
 
     def readConnectionLost(self):
         if not self.answered:
-            self.answer(400, b"The request ended (the client closed its side) before the blank line that ends it.")
+            self.answer(400, b"The client closed its side before the request was complete (a blank line ends the "
+                             b"headers; then come as many body bytes as Content-Length says).")
         self.transport.loseConnection()
 
     def writeConnectionLost(self):
