@@ -11,13 +11,16 @@ Fixtures (fixed, so checks can rely on them):
     The port-scan target: a run of ``size`` (default 40) consecutive ports on loopback, free when chosen, of
     which the ones at ``OPEN_OFFSETS`` accept connections (and hang up); the rest are closed.
 ``http``
-    A tiny HTTP/1.0 responder: whatever the request, once its blank line arrives it answers ``200 OK`` with a
-    fixed text body (no body for ``HEAD``) and closes. No Date header, so its answers are always the same.
+    A tiny HTTP/1.0 responder: whatever the method and target, once a well-formed request has arrived (its blank
+    line, and its body by Content-Length) it answers ``200 OK`` with a fixed text body (no body for ``HEAD``) and
+    closes; a request it cannot read gets 400, 411, 414, 431 or 505 with a line saying why
+    (:class:`TinyHTTPProtocol`). No Date header, so its answers are always the same.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import socket
 
 from twisted.internet import protocol
@@ -69,27 +72,115 @@ class HangUpProtocol(protocol.Protocol):
 
 
 HTTP_BODY = b"Hello from the practice web server.\r\n"
+_TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) HTTP/([0-9])\.[0-9]")
+_FIELD_NAME = re.compile(_TOKEN)
+_REASONS = {200: b"OK", 400: b"Bad Request", 411: b"Length Required", 414: b"URI Too Long",
+            431: b"Request Header Fields Too Large", 505: b"HTTP Version Not Supported"}
 
 
+@implementer(IHalfCloseableProtocol)
 class TinyHTTPProtocol(basic.LineReceiver):
-    """Reads a request up to its blank line and answers a fixed ``200 OK``."""
+    """A deliberately minimal HTTP/1.0 server (RFC 9112 as it applies to HTTP/1.0): one request, one answer, a
+    close.
+
+    A well-formed request (``METHOD TARGET HTTP/1.x``, then ``Name: value`` header lines, then a blank line; lines
+    may end in CR LF or LF, and an empty line before the request line is ignored) is answered ``HTTP/1.0 200 OK``
+    with :data:`HTTP_BODY` (no body for ``HEAD``), whatever its method, target or ``Host``. A request body is
+    read by its ``Content-Length`` and dropped before the answer. Anything else gets a text answer that says
+    what was wrong: 400 (a malformed request line or header line, a bad or repeated Content-Length, a request
+    cut short by the client's half-close), 411 (a body without Content-Length: chunked), 414 and 431 (a request
+    or header line over ``MAX_LENGTH`` bytes, more than :attr:`MAX_HEADERS` header lines), 505 (HTTP/2 and
+    beyond). Every answer has ``Content-Length`` and ``Connection: close``, and no ``Date``: the same request
+    always gets the same bytes.
+    """
+
+    delimiter = b"\n"
+    MAX_HEADERS = 100
 
     def connectionMade(self):
-        self.request_line = None
+        self.method = None  # known once the request line is read
+        self.header_lines = 0
+        self.length = None  # the body's Content-Length
+        self.chunked = False
+        self.answered = False
 
     def lineReceived(self, line: bytes):
-        if self.request_line is None:
-            self.request_line = line
+        if self.answered:
             return
-        if line:  # a header; this responder does not need them
+        line = line[:-1] if line.endswith(b"\r") else line
+        if self.method is None:
+            self.request_line(line)
+        elif line:
+            self.header_line(line)
+        elif self.chunked:
+            self.answer(411, b"This server reads a request body only by its Content-Length; send one instead of "
+                             b"Transfer-Encoding: chunked.")
+        elif self.length:
+            self.setRawMode()
+        else:
+            self.answer(200, HTTP_BODY)
+
+    def request_line(self, line: bytes) -> None:
+        if not line:
+            return  # RFC 9112 section 2.2: an empty line before the request line is ignored
+        parsed = _REQUEST_LINE.fullmatch(line)
+        if parsed is None:
+            self.answer(400, b"A request line is METHOD TARGET HTTP/1.0, separated by single spaces.")
+        elif parsed[3] != b"1":
+            self.answer(505, b"This server speaks HTTP/1.0 (and answers HTTP/1.1 requests as HTTP/1.0).")
+        else:
+            self.method = parsed[1]
+
+    def header_line(self, line: bytes) -> None:
+        self.header_lines += 1
+        name, colon, value = line.partition(b":")
+        value = value.strip(b" \t")
+        if self.header_lines > self.MAX_HEADERS:
+            self.answer(431, b"More than %d header lines; send fewer." % self.MAX_HEADERS)
+        elif not colon or _FIELD_NAME.fullmatch(name) is None:
+            self.answer(400, b"Each header line is Name: value, with no space before the colon and no line "
+                             b"folding.")
+        elif name.lower() == b"content-length":
+            if not value.isdigit() or self.length is not None:
+                self.answer(400, b"Give one Content-Length, a number of bytes.")
+            else:
+                self.length = int(value)
+        elif name.lower() == b"transfer-encoding":
+            self.chunked = True
+
+    def rawDataReceived(self, data: bytes):
+        if self.answered:
             return
-        method = self.request_line.split(b" ", 1)[0].upper()
-        head = (b"HTTP/1.0 200 OK\r\n"
+        self.length -= len(data)  # the body is dropped as it comes
+        if self.length <= 0:
+            self.answer(200, HTTP_BODY)
+
+    def lineLengthExceeded(self, line: bytes):
+        if self.method is None:
+            self.answer(414, b"The request line is longer than %d bytes." % self.MAX_LENGTH)
+        else:
+            self.answer(431, b"A header line is longer than %d bytes." % self.MAX_LENGTH)
+
+    def readConnectionLost(self):
+        if not self.answered:
+            self.answer(400, b"The client closed its side before the request was complete (a blank line ends the "
+                             b"headers; then come as many body bytes as Content-Length says).")
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self):
+        self.transport.loseConnection()
+
+    def answer(self, status: int, body: bytes) -> None:
+        """Send the one answer this connection gets, then close."""
+        self.answered = True
+        body = body if status == 200 else body + b"\r\n"
+        head = (b"HTTP/1.0 %d %s\r\n"
                 b"Server: practice-http\r\n"
                 b"Content-Type: text/plain; charset=utf-8\r\n"
                 b"Content-Length: %d\r\n"
-                b"Connection: close\r\n\r\n" % len(HTTP_BODY))
-        self.transport.write(head if method == b"HEAD" else head + HTTP_BODY)
+                b"Connection: close\r\n\r\n" % (status, _REASONS[status], len(body)))
+        self.transport.write(head if self.method == b"HEAD" else head + body)
         self.transport.loseConnection()
 
 

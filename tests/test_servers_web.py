@@ -587,6 +587,34 @@ def test_the_site_writes_no_access_log_line_its_request_log_holds_the_request(si
     assert [(record.path, record.code) for record in site.requests] == [("/hello", 200)]
 
 
+REFUSED = [  # (request, (method, path, version, code) as the log keeps it, header it keeps or None)
+    (b"PUT /check HTTP/1.1\r\nHost: h\r\nContent-Length: 2000000\r\n\r\n", ("PUT", "/check", "HTTP/1.1", 413),
+     ("content-length", "2000000")),
+    (b"POST /check HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n"
+     % (web.MAX_BODY + 1, b"x" * (web.MAX_BODY + 1)), ("POST", "/check", "HTTP/1.1", 413), ("host", "h")),
+    (b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\n\r\n", ("GET", "/" + "a" * 195, "", 414), None),
+    (b"GET /hello HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n",
+     ("GET", "/hello", "HTTP/1.1", 431), ("host", "h")),  # Twisted takes a header in when the next line comes
+    (b"GET /hello HTTP/1.1\r\nHost: h\r\nNo colon\r\n\r\n", ("GET", "/hello", "HTTP/1.1", 400), ("host", "h")),
+    (b"HELLO\r\n\r\n", ("HELLO", "", "", 400), None),
+]
+
+
+def test_a_refused_request_is_logged_with_the_code_it_was_sent(site, address):
+    """413, 414, 431 and 400 are answered by the channel before any resource sees the request: the log still
+    shows each, as far as it was read, with the code sent and the answer's size; the pages' requests go on."""
+    for request, _, _ in REFUSED:
+        answer = exchange(address[1], request)
+        fetch("GET", f"http://{address[0]}:{address[1]}/hello")
+        records = list(site.requests)
+        assert [record.path for record in records[-1:]] == ["/hello"], records[-2:]
+        assert records[-2].sent == len(answer) and records[-2].finished and not records[-2].disconnected
+    logged = [record for record in site.requests if record.code != 200]
+    assert [(r.method, r.path, r.version, r.code) for r in logged] == [expected for _, expected, _ in REFUSED]
+    for record, (_, _, kept) in zip(logged, REFUSED):
+        assert kept is None or record.headers[kept[0]] == kept[1], record.headers
+
+
 def logged(site, path: bytes, **headers: bytes) -> None:
     """Make ``site`` log one GET of ``path`` (with ``headers``), as the resource tree does."""
     request = DummyRequest([path.lstrip(b"/")])

@@ -1,8 +1,8 @@
 """The practice web sites with independent HTTP clients the other tests do not use: httpie, ``wget`` (its
-``--timestamping`` against ``/news``, a 2 MB PUT over HTTP and HTTPS that must show the 413) and REDbot, the HTTP
-linter, on every page of ``web``, ``lucky`` and ``wiki`` (nothing BAD; the warnings the sites earn on purpose are
-listed with their reasons). Each client is found or the test is skipped naming how to install it (under CI=true,
-where .ci/run installs them, it fails)."""
+``--timestamping`` against ``/news`` and every fixed page of ``web`` and ``lucky``, a 2 MB PUT over HTTP and
+HTTPS that must show the 413) and REDbot, the HTTP linter, on every page of ``web``, ``lucky`` and ``wiki``
+(nothing BAD; the warnings the sites earn on purpose are listed with their reasons). Each client is found or the
+test is skipped naming how to install it (under CI=true, where .ci/run installs them, it fails)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 import labkit
 import servers
 from servers import web
+from servers.web.conditional import FIXTURES_MODIFIED
 from tests.peers import need
 from tests.standalone import standalone
 
@@ -82,6 +83,39 @@ def test_wget_timestamping_fetches_news_again_only_when_it_changed(tmp_path):
     site.bump_news("Something new.")
     assert "saved" in wget(f"{base}/news") and b"Something new." in saved.read_bytes()
     assert "time-stamps turned off" in wget(f"{base}/plain")  # no Last-Modified: fetched every time
+
+
+def test_wget_timestamping_fetches_each_fixed_page_once(tmp_path):
+    """Every page with a fixed moment carries Last-Modified: a second ``wget -N`` sends If-Modified-Since for each,
+    gets 304 and downloads nothing."""
+    program = need("wget", "wget")
+    site = web.site(slow_duration=0.1)
+    base = labkit.serve(site, name="clients-wget-fixed", show=False).url.rstrip("/")
+    search = servers.build("lucky")
+    lucky = labkit.serve(search, name="clients-wget-fixed-lucky", show=False).url.rstrip("/")
+    pages = {"web": [f"{base}{path}" for path in ("/", "/hello", "/big", "/check", "/private", "/slow/sized",
+                                                      "/slow/chunked")],
+             "lucky": [f"{lucky}{path}" for path in ("/", "/pages/twisted", "/pages/smtp")]}
+    login = ["--auth-no-challenge", f"--user={web.USERNAME}", f"--password={web.PASSWORD}"]
+
+    def wget(folder, urls) -> str:
+        done = run([program, "--tries=1", "--timeout=15", "--timestamping", *login, *urls], cwd=folder)
+        assert done.returncode == 0, done.stderr[-1000:]
+        return done.stderr
+
+    for name, urls in pages.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        wget(folder, urls)
+        saved = {path.name: path.read_bytes() for path in folder.iterdir()}
+        assert len(saved) == len(urls) and all(saved.values()), sorted(saved)
+        assert {int(path.stat().st_mtime) for path in folder.iterdir()} == {int(FIXTURES_MODIFIED.timestamp())}
+        again = wget(folder, urls)
+        assert again.count("Omitting download") == len(urls), again[-1500:]
+        assert {path.name: path.read_bytes() for path in folder.iterdir()} == saved
+    asked = [(record.path, record.code, record.if_modified_since is not None) for record in site.requests]
+    assert [entry for entry in asked if entry[2]] == [(entry[0], 304, True) for entry in asked if not entry[2]]
+    assert len(asked) == 2 * len(pages["web"])
 
 
 @pytest.mark.parametrize("name, path", [("web", "/check"), ("wiki", "/Big")])

@@ -2,7 +2,11 @@
 
 ``site(**options)`` builds it (a :class:`PracticeSite`, the catalogue's ``web``); ``labkit.serve("web")`` or
 ``python -m servers web [--tls]`` puts it on a port. Pages are HTML (``text/html; charset=utf-8``) unless said
-otherwise.
+otherwise. The fixed pages (``/``, ``/hello``, ``/big``, ``/private`` once logged in, the form of ``/check``,
+``/slow/*``) carry ``Last-Modified`` :data:`FIXTURES_MODIFIED` (Wed, 01 Jun 2005 00:00:00 GMT) and answer 304 with
+no body to a GET or HEAD whose ``If-Modified-Since`` is not earlier (unless an ``If-None-Match`` is present: it
+decides, and no tag but ``*`` matches a page without an ETag); refusals, errors, redirects, upload reports and
+``/plain`` carry none.
 
 Fixtures (fixed, so checks can rely on them):
 
@@ -69,19 +73,22 @@ the client reads the refusal instead of a reset. ``GET http://host/path`` (the a
 
 The request log: every request that reaches the site is appended to ``site.requests`` as a
 :class:`RequestRecord` (method, path, query, every request header, body size, then response code and bytes
-sent); ``site.requests_to("/news")`` filters by path, ``site.clear_requests()`` empties it. Notebook checks
-read it to see what a client really sent. It keeps the newest 10,000 records within about 4 MB; older ones are
-dropped first, and ``site.requests.note`` says how many were.
+sent), and so is every request refused before it reaches the site (413, 414, 431, 400: as much of its request
+line and headers as was read, and the code sent); ``site.requests_to("/news")`` filters by path,
+``site.clear_requests()`` empties it. Notebook checks read it to see what a client really sent. It keeps the newest
+10,000 records within about 4 MB; older ones are dropped first, and ``site.requests.note`` says how many were.
 
 Where each part lives: :mod:`~servers.web.pages` (the page kit), :mod:`~servers.web.records` (the request log),
-:mod:`~servers.web.auth` (``/private``), :mod:`~servers.web.news` (conditional GET), :mod:`~servers.web.upload`
-(``/check``), :mod:`~servers.web.bodies` (the body ceiling), :mod:`~servers.web.slow` (``/slow/*``, ``/never``),
-:mod:`~servers.web.channel`, :mod:`~servers.web.target` and :mod:`~servers.web.lingering` (requests it cannot take,
-and how it refuses them), :mod:`~servers.web.practice_site` (the tree).
+:mod:`~servers.web.auth` (``/private``), :mod:`~servers.web.conditional` (validators and 304),
+:mod:`~servers.web.news` (``/news``), :mod:`~servers.web.upload` (``/check``), :mod:`~servers.web.bodies` (the body
+ceiling), :mod:`~servers.web.slow` (``/slow/*``, ``/never``), :mod:`~servers.web.channel`,
+:mod:`~servers.web.target` and :mod:`~servers.web.lingering` (requests it cannot take, and how it refuses them),
+:mod:`~servers.web.practice_site` (the tree).
 """
 
 from servers.web.auth import PASSWORD, PRIVATE_HTML, REALM, USERNAME
 from servers.web.bodies import MAX_BODY
+from servers.web.conditional import FIXTURES_MODIFIED
 from servers.web.news import NEWS_START, NEWS_TEXT, NewsItem
 from servers.web.pages import BIG_SIZE, text_body
 from servers.web.practice_site import HELLO_HTML, PracticeSite, site
@@ -89,6 +96,7 @@ from servers.web.records import RequestRecord
 from servers.web.slow import SLOW_CHUNKS, SLOW_DURATION, SLOW_SIZE, SlowPage
 from servers.web.upload import FormField, HtmlCheck, UploadReport, check_html, inspect_upload
 
-__all__ = ["BIG_SIZE", "FormField", "HELLO_HTML", "HtmlCheck", "MAX_BODY", "NEWS_START", "NEWS_TEXT", "NewsItem",
-           "PASSWORD", "PRIVATE_HTML", "PracticeSite", "REALM", "RequestRecord", "SLOW_CHUNKS", "SLOW_DURATION",
-           "SLOW_SIZE", "SlowPage", "USERNAME", "UploadReport", "check_html", "inspect_upload", "site", "text_body"]
+__all__ = ["BIG_SIZE", "FIXTURES_MODIFIED", "FormField", "HELLO_HTML", "HtmlCheck", "MAX_BODY", "NEWS_START",
+           "NEWS_TEXT", "NewsItem", "PASSWORD", "PRIVATE_HTML", "PracticeSite", "REALM", "RequestRecord", "SLOW_CHUNKS",
+           "SLOW_DURATION", "SLOW_SIZE", "SlowPage", "USERNAME", "UploadReport", "check_html", "inspect_upload", "site",
+           "text_body"]

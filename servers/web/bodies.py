@@ -3,7 +3,8 @@
 Promises: a ``Site`` built with ``requestFactory=BoundedRequest`` answers a request whose body is larger than
 ``max_body`` (by its Content-Length, or counted as chunked data arrives) with ``413 Content Too Large``, an HTML
 page that says what to do, and a lingering close (:mod:`servers.web.lingering`: the client reads the 413 even while
-it is still sending), and keeps none of that body. Bodies within the ceiling behave as in Twisted's own ``Request``;
+it is still sending), and keeps none of that body. Its channel is a :class:`~servers.web.channel.PracticeChannel`
+(which refuses, and logs the refusal). Bodies within the ceiling behave as in Twisted's own ``Request``;
 the request target is taken as :mod:`servers.web.target` says (absolute form, ``Host``). A request given a
 ``log_record`` (by :meth:`servers.web.records.RequestLog.log`) tells it how its response ended, as it finishes or
 loses its client.
@@ -15,7 +16,6 @@ import html
 
 from twisted.web.server import Request
 
-from servers.web.lingering import answer_and_linger, refusal
 from servers.web.target import RequestTarget
 
 __all__ = ["BoundedRequest", "MAX_BODY"]
@@ -66,6 +66,5 @@ class BoundedRequest(RequestTarget, Request):
         self.refused = True
         # Twisted sends "100 Continue" after reading the length unless the request no longer asks for it.
         self.requestHeaders.removeHeader(b"expect")
-        answer_and_linger(self.channel, refusal(413, f"The practice web site takes request bodies of up to "
-                                                     f"{self.max_body} bytes; {html.escape(why)}. Send a smaller "
-                                                     "body."))
+        self.channel.refuse(413, f"The practice web site takes request bodies of up to {self.max_body} bytes; "
+                                 f"{html.escape(why)}. Send a smaller body.")

@@ -5,8 +5,10 @@ Promises: a request line longer than ``MAX_LENGTH`` (16384) bytes gets ``414 URI
 ``431 Request Header Fields Too Large`` (RFC 6585), and anything else Twisted cannot parse (a malformed request line
 or header, a bad Content-Length or chunk, headers over ``totalHeadersSize`` in all) ``400 Bad Request``; each with
 ``Date``, an HTML page that says what to fix, and a lingering close (:mod:`servers.web.lingering`), so the client
-reads the answer even while it is still sending. A client's half-close gets what is answered, then a close.
-:class:`PipelineBoundChannel` also stops reading while its answers wait to be sent.
+reads the answer even while it is still sending. Every refusal (these, and the 413 of
+:mod:`servers.web.bodies`) goes through :meth:`PracticeChannel.refuse`, which also appends it to the request log of
+a site that keeps one (its ``Site``'s ``request_log``), with the code sent. A client's half-close gets what is
+answered, then a close. :class:`PipelineBoundChannel` also stops reading while its answers wait to be sent.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from zope.interface import implementer
 
 from servers.compat import BadRequestAnswer
 from servers.web.lingering import answer_and_linger, refusal
+from servers.web.records import refused_record
 
 __all__ = ["PipelineBoundChannel", "PracticeChannel"]
 
@@ -31,11 +34,30 @@ class PracticeChannel(BadRequestAnswer, HTTPChannel):
     """
 
     at_request_line = True  # whether the next line is a request line (else a header line)
+    request_line = b""  # the latest request line read
+    site = None  # the Site serving this channel (Site.buildProtocol sets it)
 
     def lineReceived(self, line):
+        if self.at_request_line and line:
+            self.request_line = line
         # A blank line ends a request's headers (or is the stray one a client may send before a request line).
         self.at_request_line = line == b""
         super().lineReceived(line)
+
+    def refuse(self, code: int, explanation: str, request_line: bytes | None = None) -> None:
+        """Answer the request being read with ``refusal(code, explanation)`` and a lingering close, and append it
+        to the site's ``request_log``, when the site keeps one: its request line (``request_line``, else the
+        latest one read), the headers read so far, and the code sent. A connection already refused answers (and
+        logs) nothing more."""
+        response = refusal(code, explanation)
+        if not answer_and_linger(self, response):
+            return
+        log = getattr(self.site, "request_log", None)
+        if log is not None:
+            # The request being read is the last one (Twisted parses no more while one is being answered).
+            headers = self.requests[-1].requestHeaders.getAllRawHeaders() if self.requests else ()
+            log.append(refused_record(self.request_line if request_line is None else request_line, headers, code,
+                                      len(response)))
 
     def readConnectionLost(self):
         self.transport.loseConnection()
@@ -45,19 +67,16 @@ class PracticeChannel(BadRequestAnswer, HTTPChannel):
 
     def lineLengthExceeded(self, line):
         if self.at_request_line:
-            answer_and_linger(self, refusal(414, f"The request line is longer than {self.MAX_LENGTH} bytes. Put "
-                                                 "less in the URL (send long data in a POST body instead)."))
+            self.refuse(414, f"The request line is longer than {self.MAX_LENGTH} bytes. Put less in the URL (send "
+                             "long data in a POST body instead).", request_line=line)
         else:
-            answer_and_linger(self, refusal(431, f"A header line is longer than {self.MAX_LENGTH} bytes. Send "
-                                                 "shorter headers."))
+            self.refuse(431, f"A header line is longer than {self.MAX_LENGTH} bytes. Send shorter headers.")
 
     def bad_request(self) -> None:
-        answer_and_linger(self, refusal(400, "The practice web site could not read this request as HTTP/1.1 "
-                                             "(RFC 9112): its request line, a header, its Content-Length or a chunk "
-                                             f"of its body is malformed, or its headers are over "
-                                             f"{self.totalHeadersSize} bytes in all. A request line is "
-                                             "<code>METHOD /path HTTP/1.1</code>, each header "
-                                             "<code>Name: value</code>."))
+        self.refuse(400, "The practice web site could not read this request as HTTP/1.1 (RFC 9112): its request "
+                         "line, a header, its Content-Length or a chunk of its body is malformed, or its headers are "
+                         f"over {self.totalHeadersSize} bytes in all. A request line is "
+                         "<code>METHOD /path HTTP/1.1</code>, each header <code>Name: value</code>.")
 
 
 class PipelineBoundChannel(PracticeChannel):

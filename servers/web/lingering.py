@@ -56,13 +56,14 @@ class _Discard:
 
 
 def answer_and_linger(channel, response: bytes, *, limit: int = LINGER_BYTES,
-                      seconds: float = LINGER_SECONDS) -> None:
+                      seconds: float = LINGER_SECONDS) -> bool:
     """Send ``response`` on ``channel`` (a ``twisted.web.http.HTTPChannel``) and end the connection with a lingering
     close: nothing more is parsed, the sending half closes once the answer is out, and what the client still sends
     is read and dropped until it closes, ``limit`` bytes have come or ``seconds`` have passed. A channel already
-    lingering answers nothing more (the rest of the data that brought the first refusal may hold a second)."""
+    lingering answers nothing more (the rest of the data that brought the first refusal may hold a second).
+    Returns whether ``response`` was sent."""
     if isinstance(getattr(channel.dataReceived, "__self__", None), _Discard):
-        return
+        return False
     transport = channel.transport
     discard = _Discard(transport, limit, seconds, channel.callLater)
     channel.setTimeout(None)
@@ -75,3 +76,4 @@ def answer_and_linger(channel, response: bytes, *, limit: int = LINGER_BYTES,
     # Under TLS the half-close would reach the socket beneath it, past TLS: there the client closes, or the limits.
     if IHalfCloseableDescriptor.providedBy(transport) and not ISSLTransport.providedBy(transport):
         transport.loseWriteConnection()
+    return True

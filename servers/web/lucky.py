@@ -8,6 +8,8 @@ Promises:
   :data:`PAGES` order) one of whose keywords is one of the query's words (case and punctuation ignored). No
   page matches: ``404`` with a plain-text line saying so. No ``q``, or an empty one: ``400``.
 * ``GET /pages/NAME`` answers ``200`` with the page (HTML, UTF-8); any other path ``404`` with an HTML page.
+  The pages and the index ``/`` are fixed: they carry ``Last-Modified`` and answer a client whose copy is current
+  with 304 (:mod:`servers.web.conditional`); a search's answer carries none.
 * Every query is appended to ``resource.queries`` (text), so a check can see whether a robot asked; the list
   keeps the newest :data:`KEPT_QUERIES`.
 """
@@ -21,6 +23,7 @@ import re
 from twisted.web import resource
 
 from servers.rpc.bounded import BoundedRoot
+from servers.web.conditional import FIXTURES_MODIFIED, client_copy_is_current, not_modified
 from servers.web.pages import FixedPage, NotFoundPage
 
 __all__ = ["PAGES", "LuckySearch", "lucky", "page_html", "probe"]
@@ -95,6 +98,8 @@ class LuckySearch(BoundedRoot):
         return self if path == b"" else NotFoundPage()
 
     def render_GET(self, request):
+        if client_copy_is_current(request, FIXTURES_MODIFIED):
+            return not_modified(request)
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         links = "".join(f"<li><a href='pages/{name}'>{html.escape(title)}</a></li>"
                         for name, (title, _, _) in PAGES.items())

@@ -1,22 +1,22 @@
 """``/news`` and ``/plain``: conditional GET on the practice web site.
 
 Promises: :class:`NewsPage` sends the current :class:`NewsItem` with ``ETag`` and ``Last-Modified`` and answers 304
-(no body) when the client's copy is current: ``If-None-Match`` decides when present (a list of tags, weak or strong,
-or ``*``, compared as RFC 9110 section 13.1.2 says: weakly), else ``If-Modified-Since``. ``bump()`` publishes a new
-item, one minute later. :data:`PLAIN_HTML` is ``/plain``, a page sent without validators.
+(no body) when the client's copy is current, as :mod:`servers.web.conditional` decides: ``If-None-Match`` when
+present (a list of tags, weak or strong, or ``*``, compared weakly), else ``If-Modified-Since``. ``bump()``
+publishes a new item, one minute later. :func:`none_match` (the wiki's too) is
+:func:`servers.web.conditional.none_match`. :data:`PLAIN_HTML` is ``/plain``, a page sent without validators.
 """
 
 from __future__ import annotations
 
 import html
-import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from twisted.web.http import CACHED, NOT_MODIFIED, datetimeToString
-from twisted.web.server import NOT_DONE_YET
+from twisted.web.http import datetimeToString
 
+from servers.web.conditional import client_copy_is_current, none_match, not_modified
 from servers.web.pages import HTML_TYPE, PracticePage, html_document
 
 __all__ = ["NEWS_START", "NEWS_TEXT", "NewsItem", "NewsPage", "PLAIN_HTML", "none_match"]
@@ -54,15 +54,6 @@ class NewsItem:
                              f"</p>\n<p>{html.escape(self.text)}</p>")
 
 
-def none_match(condition: bytes, etag: str) -> bool:
-    """Whether an ``If-None-Match`` value names ``etag`` (a quoted entity tag): ``*``, or a comma-separated list
-    one of whose tags has the same opaque tag, with or without ``W/`` (the weak comparison of RFC 9110 section
-    8.8.3.2, which If-None-Match uses)."""
-    if condition.strip() == b"*":
-        return True
-    return etag.encode("ascii") in re.findall(rb'(?:W/)?("[^"]*")', condition)
-
-
 class NewsPage(PracticePage):
     """The current news item, with validators, and 304 when the client's copy is current."""
 
@@ -80,18 +71,7 @@ class NewsPage(PracticePage):
 
     def render_GET(self, request):
         item = self.item
+        if client_copy_is_current(request, item.modified, item.etag):
+            return not_modified(request)
         request.setHeader(b"content-type", HTML_TYPE)
-        condition = request.getHeader(b"if-none-match")
-        request.setHeader(b"etag", item.etag.encode("ascii"))
-        if condition is not None:
-            # If-None-Match decides alone (If-Modified-Since is ignored when it is present).
-            request.setHeader(b"last-modified", item.last_modified.encode("ascii"))
-            cached = none_match(condition, item.etag)
-            if cached:
-                request.setResponseCode(NOT_MODIFIED)
-        else:
-            cached = request.setLastModified(item.timestamp) is CACHED
-        if cached:
-            request.finish()  # no body, and no misleading Content-Length: 0
-            return NOT_DONE_YET
         return item.html()

@@ -6,8 +6,10 @@ Promises:
 * :func:`html_document` is a complete, valid HTML page; :func:`text_body` the numbered lines ``/big`` and
   ``/slow/*`` send, the same bytes on every call.
 * :class:`PracticePage` has no children (any path below it is 404) and answers a method it does not take with an
-  HTML 405 and ``Allow``. :class:`FixedPage` serves fixed bytes for GET and HEAD; :class:`StreamedPage` does too,
-  but writes them through a pull producer, so a client that does not read holds the server to one buffer's worth.
+  HTML 405 and ``Allow``. :class:`FixedPage` serves fixed bytes for GET and HEAD, with ``Last-Modified`` (the
+  fixtures' moment unless told otherwise, or none) and 304 for a client whose copy is current
+  (:mod:`~servers.web.conditional`); :class:`StreamedPage` does too, but writes them through a pull producer, so
+  a client that does not read holds the server to one buffer's worth.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from __future__ import annotations
 import functools
 import html
 import io
+from datetime import datetime
 
 from twisted.protocols.basic import FileSender
 from twisted.web.error import UnsupportedMethod
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
+
+from servers.web.conditional import FIXTURES_MODIFIED, client_copy_is_current, not_modified
 
 __all__ = ["BIG_SIZE", "ErrorPage", "FixedPage", "Folder", "HTML_TYPE", "NotFoundPage", "PracticePage", "StreamedPage",
            "TEXT_TYPE", "html_document", "text_body"]
@@ -68,14 +73,17 @@ class PracticePage(Resource):
 
 
 class FixedPage(PracticePage):
-    """Fixed bytes for GET (and HEAD)."""
+    """Fixed bytes for GET (and HEAD), last modified at ``modified`` (None: a page sent without Last-Modified)."""
 
-    def __init__(self, body: bytes, content_type: bytes = HTML_TYPE):
+    def __init__(self, body: bytes, content_type: bytes = HTML_TYPE, modified: datetime | None = FIXTURES_MODIFIED):
         super().__init__()
         self.body = body
         self.content_type = content_type
+        self.modified = modified
 
     def render_GET(self, request):
+        if self.modified is not None and client_copy_is_current(request, self.modified):
+            return not_modified(request)
         request.setHeader(b"content-type", self.content_type)
         return self.body
 
@@ -84,6 +92,8 @@ class StreamedPage(FixedPage):
     """Fixed bytes for GET (and HEAD) with Content-Length, written as the client reads them (a pull producer)."""
 
     def render_GET(self, request):
+        if self.modified is not None and client_copy_is_current(request, self.modified):
+            return not_modified(request)
         request.setHeader(b"content-type", self.content_type)
         request.setHeader(b"content-length", b"%d" % len(self.body))
         if request.method == b"HEAD":

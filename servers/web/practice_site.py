@@ -1,7 +1,8 @@
 """The practice web site itself: the resource tree of every fixture, its request log, and the ``Site`` it runs in.
 
 Promises: :func:`site` builds a :class:`PracticeSite` (the catalogue's ``web``). Every request that reaches the
-tree is logged (``site.requests``, a bounded :class:`~servers.web.records.RequestLog`). ``make_site()`` is the
+tree is logged (``site.requests``, a bounded :class:`~servers.web.records.RequestLog`), and so is every request
+the channel of ``make_site()`` refuses before it reaches the tree (with the code it was sent). ``make_site()`` is the
 ``Site`` to serve it with: it leaves multipart bodies to ``/check``, caps every request body at
 :data:`~servers.web.bodies.MAX_BODY` bytes, answers requests it cannot read with a page that says why
 (:mod:`~servers.web.channel`), and writes no access log line (the request log is the record).
@@ -19,6 +20,7 @@ from servers.interfaces import IMakesSite
 from servers.web.auth import PASSWORD, USERNAME, private_area
 from servers.web.bodies import BoundedRequest
 from servers.web.channel import PipelineBoundChannel
+from servers.web.conditional import FIXTURES_MODIFIED, client_copy_is_current, not_modified
 from servers.web.news import NEWS_TEXT, PLAIN_HTML, NewsItem, NewsPage
 from servers.web.pages import (BIG_SIZE, HTML_TYPE, TEXT_TYPE, ErrorPage, FixedPage, Folder, NotFoundPage,
                                PracticePage, StreamedPage, html_document, text_body)
@@ -44,6 +46,8 @@ class IndexPage(PracticePage):
              ("/redirect", "a redirect (302) to /hello"), ("/never", "a page that never answers")]
 
     def render_GET(self, request):
+        if client_copy_is_current(request, FIXTURES_MODIFIED):
+            return not_modified(request)
         request.setHeader(b"content-type", HTML_TYPE)
         # relative links ("hello", not "/hello"): they hold below a proxy's prefix too
         items = "\n".join(f'<li><a href="{path.lstrip("/")}">{path}</a>: {html.escape(text)}</li>'
@@ -68,7 +72,8 @@ class PracticeSite(Resource):
         slow.putChild(b"chunked", SlowPage(False, slow_size, slow_duration, slow_chunks, reactor))
         for name, child in [(b"", IndexPage()), (b"hello", FixedPage(HELLO_HTML)), (b"error", ErrorPage()),
                             (b"big", StreamedPage(text_body(BIG_SIZE), TEXT_TYPE)), (b"private", private_area()),
-                            (b"news", self._news), (b"plain", FixedPage(PLAIN_HTML)), (b"check", self._check),
+                            (b"news", self._news), (b"plain", FixedPage(PLAIN_HTML, modified=None)),
+                            (b"check", self._check),
                             (b"slow", slow), (b"redirect", util.Redirect(b"hello")), (b"never", self._never)]:
             self.putChild(name, child)
 
@@ -95,6 +100,7 @@ class PracticeSite(Resource):
 
         made = Site(self, requestFactory=BoundedRequest, parsePOSTFormSubmission=False)
         made.protocol = PipelineBoundChannel  # a client that pipelines and never reads is held to one send buffer
+        made.request_log = self.requests  # where its channels log the requests they refuse
         made.displayTracebacks = False
         made.log = _no_access_line
         return made

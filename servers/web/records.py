@@ -6,6 +6,8 @@ Promises:
   query, every header, body size) and fills in the response code, the bytes sent and how the response ended
   when it does. Logging costs a request little: the record keeps the bytes that arrived and decodes them only
   when an attribute is read.
+* :func:`refused_record` is the record of a request the channel refused before any resource saw it (413, 414,
+  431, 400): what of it was read, and the refusal's code and size.
 * :class:`RequestLog` keeps at most ``max_records`` records and about ``max_bytes`` bytes of their text; when
   either is exceeded the oldest records are dropped first, ``dropped`` counts them and the log says so.
 """
@@ -19,10 +21,12 @@ from typing import Iterable
 
 from servers.web.bodies import BoundedRequest
 
-__all__ = ["MAX_LOG_BYTES", "MAX_LOG_RECORDS", "RequestLog", "RequestRecord", "record_of"]
+__all__ = ["LINE_KEPT", "MAX_LOG_BYTES", "MAX_LOG_RECORDS", "RequestLog", "RequestRecord", "record_of",
+           "refused_record"]
 
 MAX_LOG_RECORDS = 10_000
 MAX_LOG_BYTES = 4_000_000
+LINE_KEPT = 200  # bytes of a refused request's line its record keeps (a 414's line is too long to keep)
 RECORD_OVERHEAD = 200  # bytes of bookkeeping counted for every record besides its text
 # Every request brings its own copy of these; a record keeps one shared copy instead.
 _SHARED = {word: word for word in (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"HTTP/1.0",
@@ -35,9 +39,10 @@ def _header(name: str) -> property:
 
 class RequestRecord:
     """One request as the site saw it. ``code`` is None until the response ends (and stays None when the
-    client went away before it started); ``finished`` turns True when the response was sent completely;
-    ``disconnected`` when the client went away first. ``headers`` maps lower-case names to values (repeated
-    headers joined with ``", "``); ``weight`` is about how many bytes the record holds."""
+    client went away before it started; a refused request's record has its code at once); ``finished`` turns True
+    when the response was sent completely; ``disconnected`` when the client went away first. ``headers`` maps
+    lower-case names to values (repeated headers joined with ``", "``); ``weight`` is about how many bytes the
+    record holds."""
 
     __slots__ = ("_method", "_uri", "_version", "_headers", "body_size", "weight", "code", "sent", "finished",
                  "disconnected")
@@ -120,6 +125,18 @@ def record_of(request) -> RequestRecord:
         content.seek(position)
     return RequestRecord(request.method, request.uri, request.clientproto, request.requestHeaders.getAllRawHeaders(),
                          size)
+
+
+def refused_record(request_line: bytes, headers: Iterable[tuple[bytes, list[bytes]]], code: int,
+                   sent: int) -> RequestRecord:
+    """The record of a request refused before any resource saw it: the first :data:`LINE_KEPT` bytes of its
+    request line split into method, target and version (empty where that part is missing or was cut off), the
+    ``headers`` read before the refusal, no body (none is kept), and the refusal: ``code``, ``sent`` bytes,
+    finished (it was written before the connection closed)."""
+    method, target, version = (request_line[:LINE_KEPT].split(b" ", 2) + [b"", b""])[:3]
+    record = RequestRecord(method, target, version if len(request_line) <= LINE_KEPT else b"", headers, 0)
+    record.code, record.sent, record.finished = code, sent, True
+    return record
 
 
 class RequestLog:

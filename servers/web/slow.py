@@ -4,14 +4,16 @@ never answers.
 Promises: :class:`SlowPage` sends the first ``size`` bytes of :func:`~servers.web.pages.text_body` in ``chunks``
 pieces over ``duration`` seconds (the first at once, the last after the full duration), with or without
 Content-Length; ``?duration=SECONDS`` (0 to :data:`SLOW_MAX_DURATION`) overrides the duration for one request;
-the sending stops when the client goes away. :class:`NeverPage` answers nothing and forgets a waiting request as
-soon as its client disconnects.
+the sending stops when the client goes away. The bytes are fixed, so a slow page carries ``Last-Modified`` and
+answers a client whose copy is current with 304 at once. :class:`NeverPage` answers nothing and forgets a waiting
+request as soon as its client disconnects.
 """
 
 from __future__ import annotations
 
 from twisted.web.server import NOT_DONE_YET
 
+from servers.web.conditional import FIXTURES_MODIFIED, client_copy_is_current, not_modified
 from servers.web.pages import TEXT_TYPE, PracticePage, text_body
 
 __all__ = ["SLOW_CHUNKS", "SLOW_DURATION", "SLOW_MAX_DURATION", "SLOW_SIZE", "NeverPage", "SlowPage"]
@@ -80,6 +82,8 @@ class SlowPage(PracticePage):
                 request.setResponseCode(400)
                 request.setHeader(b"content-type", TEXT_TYPE)
                 return b"duration must be a number of seconds from 0 to %d\n" % SLOW_MAX_DURATION
+        if client_copy_is_current(request, FIXTURES_MODIFIED):  # the bytes are fixed; only their pace changes
+            return not_modified(request)
         body = text_body(self.size)
         request.setHeader(b"content-type", TEXT_TYPE)
         if self.sized:

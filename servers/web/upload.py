@@ -5,9 +5,9 @@ Promises:
 * :func:`inspect_upload` parses a ``multipart/form-data`` body like ``/check`` does and never raises: every
   encoding mistake becomes one sentence in the report's ``problems``. :func:`check_html` checks an HTML document
   the practice way (doctype, title, unclosed and stray tags).
-* :class:`CheckPage` answers GET with the upload form and POST with a report (200) or the problems (400). It keeps
-  the reports of the last :data:`KEPT_REPORTS` uploads only; bodies reach it already capped by the site
-  (:mod:`servers.web.bodies`).
+* :class:`CheckPage` answers GET with the upload form (fixed: ``Last-Modified``, and 304 for a current copy) and
+  POST with a report (200) or the problems (400). It keeps the reports of the last :data:`KEPT_REPORTS` uploads
+  only; bodies reach it already capped by the site (:mod:`servers.web.bodies`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from email.message import Message
 from email.parser import BytesParser
 from html.parser import HTMLParser
 
+from servers.web.conditional import FIXTURES_MODIFIED, client_copy_is_current, not_modified
 from servers.web.pages import HTML_TYPE, PracticePage, html_document
 
 __all__ = ["CheckPage", "FormField", "HtmlCheck", "KEPT_REPORTS", "UploadReport", "check_html", "inspect_upload"]
@@ -272,6 +273,8 @@ class CheckPage(PracticePage):
         self.reports: deque[UploadReport] = deque(maxlen=keep)
 
     def render_GET(self, request):
+        if client_copy_is_current(request, FIXTURES_MODIFIED):
+            return not_modified(request)
         request.setHeader(b"content-type", HTML_TYPE)
         return self.FORM
 
