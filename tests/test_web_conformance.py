@@ -5,7 +5,8 @@ The table: each row is one requirement, named by its section, run against every 
 (``web``, chapter 3's practice site; ``lucky``, chapter 8's search; ``wiki``, chapter 5's REST wiki; ``rss``,
 chapter 9's feeds). Malformed input always gets a status line (a 4xx with a page, never a 500, never a close
 without an answer, nothing in the server's error log), and what a site does not do it does not advertise (Allow,
-Accept-Ranges). Chapter 2's tiny HTTP/1.0 responder (``http``) has rows of its own. Then the refusal of a body
+Accept-Ranges). Chapter 2's tiny HTTP/1.0 responder (``http``) has rows of its own, in test_tcp_http_conformance.py.
+Then the refusal of a body
 the client is still sending: the client reads the 413 (a lingering close), and the server reads only a bounded
 amount more.
 """
@@ -23,7 +24,6 @@ import pytest
 
 import labkit
 from servers import web
-from servers.tcp import HTTP_BODY
 from servers.web.lingering import LINGER_BYTES, LINGER_SECONDS
 from tests.raw_http import WAIT, allowed, ask, exchange, has_date, page_with_date, parse
 
@@ -40,7 +40,7 @@ class Site:
     validated: str | None = None
     takes_body: tuple[str, str, bytes] | None = None  # (method, path, a body it accepts)
     fixed: tuple[tuple[str, ...], ...] = ()  # (path, *headers): pages whose content has a fixed moment
-    fresh: tuple[tuple[str, str, tuple[str, ...], bytes], ...] = ()  # (method, path, headers, body): built per request
+    fresh: tuple[tuple[str, str, tuple[str, ...], bytes], ...] = ()  # (method, path, headers, body): claims no date
 
 
 NOTE_FORM = b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--b--\r\n'
@@ -53,7 +53,8 @@ SITES = {
     "lucky": Site("lucky", "/pages/twisted", "/nowhere", fixed=(("/",), ("/pages/twisted",), ("/pages/imap",)),
                   fresh=(("GET", "/lucky?q=twisted", (), b""),)),
     "rss": Site("rss", "/rss/twisted", "/rss/nowhere", fresh=(("GET", "/hits", (), b""),)),
-    "wiki": Site("wiki", "/WikiHome", "/NoSuchPage", "/WikiHome", ("PUT", "/FromChunks", b"Hello, in pieces.")),
+    "wiki": Site("wiki", "/WikiHome", "/NoSuchPage", "/WikiHome", ("PUT", "/FromChunks", b"Hello, in pieces."),
+                 fresh=(("GET", "/WikiHome", (), b""),)),  # editable: validated by its ETag, never by a date
 }
 BODY_TYPES = {"web": "multipart/form-data; boundary=b", "wiki": "text/plain; charset=utf-8"}
 
@@ -140,8 +141,7 @@ def last_modified_answers_if_modified_since(site: Site, port: int):
 
 
 def fixed_pages_answer_if_modified_since(site: Site, port: int):
-    if not site.fixed and not site.fresh:
-        pytest.skip(f"{site.name}: no page of it is listed here as fixed or as built per request")
+    assert site.fixed or site.fresh, f"{site.name}: list its fixed pages, or its pages that claim no date"
     for path, *headers in site.fixed:
         full = ask(port, "GET", path, *headers)
         modified = full.headers.get("last-modified")
@@ -156,7 +156,7 @@ def fixed_pages_answer_if_modified_since(site: Site, port: int):
         # If-None-Match present (and naming no tag of this page): If-Modified-Since is not consulted
         assert ask(port, "GET", path, *headers, 'If-None-Match: "other"', f"If-Modified-Since: {modified}"
                    ).status == 200, path
-    for method, path, headers, body in site.fresh:  # built for the request: no moment to claim, never a 304
+    for method, path, headers, body in site.fresh:  # built per request or editable: no date to claim, never a 304
         answer = ask(port, method, path, *headers, "If-Modified-Since: Sat, 01 Jan 2050 00:00:00 GMT", body=body)
         assert answer.status != 304 and "last-modified" not in answer.headers, (method, path, answer.headers)
 
@@ -307,7 +307,7 @@ TABLE = {  # requirement (RFC and section) -> the check
     "RFC 9110 6.6.1 Date on every answer, refusals included": date_on_every_answer,
     "RFC 9110 8.3 text says its charset": text_says_its_charset,
     "RFC 9110 13.1.3 If-Modified-Since gives 304 without content": last_modified_answers_if_modified_since,
-    "RFC 9110 8.8.2 fixed pages send Last-Modified and 304 when unchanged, fresh ones do not":
+    "RFC 9110 8.8.2 fixed pages send Last-Modified and 304 when unchanged, others claim no date":
         fixed_pages_answer_if_modified_since,
     "RFC 9110 13.1.2 If-None-Match compares weakly, lists included": etag_answers_if_none_match,
     "RFC 9110 14.2 Range only where Accept-Ranges says so": range_only_when_advertised,
@@ -330,118 +330,6 @@ def test_practice_sites_meet_http(site, requirement):
     description, server = site
     TABLE[requirement](description, server.port)
     assert trouble(server) == []  # nothing of it was an error on the server's side
-
-
-# --- chapter 2's tiny HTTP/1.0 responder (``http``): a deliberately minimal server, its own rows ---------------------
-# It answers any well-formed request with one fixed text body and closes, so the table's rows about pages, methods,
-# validators and persistence do not apply. What RFC 9112 still asks of a minimal HTTP/1.0 server: a status line in
-# its version, a body framed by Content-Length (none for HEAD), the request's own body read by its Content-Length,
-# and 4xx/5xx with a body for what it cannot take. It sends no Date on purpose (chapter 2 shows its answers, which
-# stay the same on every run).
-
-def tiny_answers(port: int, request: bytes) -> list:
-    """Every response the server sent for ``request`` (several would be wrong: it answers once, then closes)."""
-    answers, rest = [], exchange(port, request)
-    while rest:
-        answer, rest = parse(rest, head=request.startswith(b"HEAD"))
-        answers.append(answer)
-    return answers
-
-
-def tiny_one_answer(port: int, request: bytes, status: int):
-    answers = tiny_answers(port, request)
-    assert [answer.status for answer in answers] == [status], (request[:80], answers)
-    answer = answers[0]
-    assert answer.headers.get("connection") == "close" and answer.headers["content-type"].startswith("text/plain")
-    return answer
-
-
-def tiny_status_line_and_length(port: int):
-    for request in (b"GET / HTTP/1.0\r\n\r\n", b"GET /any/path?q=1 HTTP/1.1\r\nHost: x\r\n\r\n",
-                    b"DELETE / HTTP/1.0\r\nAccept: */*\r\n\r\n"):
-        data = exchange(port, request)
-        assert data.startswith(b"HTTP/1.0 200 OK\r\n"), data[:80]  # its own version, whatever the client's
-        answer = tiny_one_answer(port, request, 200)
-        assert answer.body == HTTP_BODY and int(answer.headers["content-length"]) == len(HTTP_BODY)
-
-
-def tiny_head_has_no_content(port: int):
-    got, headed = tiny_one_answer(port, b"GET / HTTP/1.0\r\n\r\n", 200), \
-        tiny_one_answer(port, b"HEAD / HTTP/1.0\r\n\r\n", 200)
-    assert headed.headers == got.headers and exchange(port, b"HEAD / HTTP/1.0\r\n\r\n").endswith(b"\r\n\r\n")
-
-
-def tiny_reads_the_body_by_its_length(port: int):
-    hidden = b"GET /second HTTP/1.0\r\n\r\n"  # inside the body: not a second request
-    tiny_one_answer(port, b"POST / HTTP/1.0\r\nContent-Length: %d\r\n\r\n%s" % (len(hidden), hidden), 200)
-    big = b"x" * (2 * 10**6)  # read and dropped as it comes: the answer follows the body, never a reset
-    tiny_one_answer(port, b"PUT / HTTP/1.0\r\nContent-Length: %d\r\n\r\n%s" % (len(big), big), 200)
-    chunked = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
-    assert b"Content-Length" in tiny_one_answer(port, chunked, 411).body  # section 6.3: 411 without a length
-
-
-def tiny_line_ends_and_empty_lines(port: int):
-    tiny_one_answer(port, b"GET / HTTP/1.0\n\n", 200)  # section 2.2: a bare LF may end a line (so nc works)
-    tiny_one_answer(port, b"\r\nGET / HTTP/1.0\r\n\r\n", 200)  # section 2.2: an empty line before it is ignored
-
-
-TINY_MALFORMED = {  # request -> the status RFC 9112 / RFC 9110 give it
-    b"HELLO\r\n\r\n": 400,  # not a request line
-    b"GET /\r\n\r\n": 400,  # HTTP/0.9's simple request: no version
-    b"GET / FTP/1.0\r\n\r\n": 400,
-    b"GET  / HTTP/1.0\r\n\r\n": 400,  # section 3: single spaces
-    b"GET / HTTP/1.0\r\r\n\r\n": 400,  # a bare CR
-    b"GET / HTTP/1.0\r\nNo colon\r\n\r\n": 400,
-    b"GET / HTTP/1.0\r\nHost : x\r\n\r\n": 400,  # section 5.1: whitespace before the colon
-    b"GET / HTTP/1.0\r\nX-A: 1\r\n folded\r\n\r\n": 400,  # section 5.2: obsolete line folding
-    b"POST / HTTP/1.0\r\nContent-Length: abc\r\n\r\n": 400,
-    b"POST / HTTP/1.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab": 400,  # section 6.3
-    b"GET / HTTP/2.0\r\n\r\n": 505,  # RFC 9110 15.6.6: a major version it does not speak
-    b"GET /" + b"a" * 20_000 + b" HTTP/1.0\r\n\r\n": 414,
-    b"GET / HTTP/1.0\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n": 431,
-    b"GET / HTTP/1.0\r\n" + b"X-A: a\r\n" * 600 + b"\r\n": 431,
-}
-
-
-def tiny_refuses_what_it_cannot_read(port: int):
-    for request, status in TINY_MALFORMED.items():
-        answer = tiny_one_answer(port, request, status)
-        assert answer.body and int(answer.headers["content-length"]) == len(answer.body), request[:60]
-
-
-def tiny_half_closed_request_gets_an_answer(port: int):
-    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as sock:
-        sock.sendall(b"GET / HTTP/1.0\r\nAccept: */*\r\n")  # no blank line, then the client's half-close
-        sock.shutdown(socket.SHUT_WR)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    assert parse(data)[0].status == 400, data[:200]
-
-
-TINY_TABLE = {
-    "RFC 9112 4 a status line in its own version, a body framed by Content-Length": tiny_status_line_and_length,
-    "RFC 9110 9.3.2 HEAD is GET without content": tiny_head_has_no_content,
-    "RFC 9112 6.3 a request body is read by its Content-Length; none without one: 411":
-        tiny_reads_the_body_by_its_length,
-    "RFC 9112 2.2 bare LF line ends and a leading empty line are accepted": tiny_line_ends_and_empty_lines,
-    "RFC 9112 malformed requests get 400, 414, 431 or 505 with a body, never a silent close":
-        tiny_refuses_what_it_cannot_read,
-    "RFC 9112 9.6 a request cut short by a half-close gets 400": tiny_half_closed_request_gets_an_answer,
-}
-
-
-@pytest.fixture
-def tiny():
-    server = labkit.serve("http", name="conformance-http", show=False)
-    yield server
-    server.stop()
-
-
-@pytest.mark.parametrize("requirement", list(TINY_TABLE))
-def test_the_tiny_http10_responder_meets_http(tiny, requirement):
-    TINY_TABLE[requirement](tiny.port)
-    assert trouble(tiny) == []
 
 
 # --- refusing a body the client is still sending: a lingering close -------------------------------------------------
