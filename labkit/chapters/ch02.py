@@ -147,7 +147,7 @@ def check_test_connect(test_connect) -> None:
         opened = Outcome(test_connect, server.host, server.port, timeout=limits.LEARNER_CALL)
         check.expect("an open port", "Connected!", opened.value if opened.ok else opened.described(),
                      hint="the open port was not reported: the protocol's connectionMade fires the Deferred")
-        closed = Outcome(test_connect, "127.0.0.1", closed_port(), timeout=limits.QUICK)
+        closed = Outcome(test_connect, "127.0.0.1", closed_port(held_by=check), timeout=limits.QUICK)
         got, hint = _closed_port_outcome(closed)
         check.expect("a closed port", Shown("ConnectionRefusedError"), got, hint=hint)
 
@@ -321,7 +321,8 @@ def check_echo_server(factory) -> None:
         replies: dict = {}
 
         def client(name: str, lines: list[bytes]):
-            replies[name] = conversation(server.port, *[w + b"\r\n" for w in lines], b"quit\r\n")
+            replies[name] = conversation(server.port, *[w + b"\r\n" for w in lines], b"quit\r\n",
+                                         settle=limits.REPLY)  # ended by the hang-up after quit
 
         threads = [threading.Thread(target=client, args=("first", words[:2])),
                    threading.Thread(target=client, args=("second", words[2:]))]

@@ -270,7 +270,7 @@ def check_header_command(server_class) -> None:
         factory = NNTPFactory(MemoryStorage(practice_groups()))
         factory.protocol = server_class
         served = check.serve(factory, "check-hdr")
-        answer = converse(served.port, *HDR_TALK, settle=limits.QUIET)
+        answer = converse(served.port, *HDR_TALK, settle=limits.REPLY)  # ended by the close after QUIT
         check.show(served.transcript)
         if unwritten(check, served):
             return

@@ -2,9 +2,11 @@
 
 Promises:
 
-* :func:`converse` connects, sends, and reads until the server closes or goes quiet; every wait is bounded. A
-  server that hangs up early (a crash, a stub) ends the conversation with what had arrived, never an exception.
-  :func:`conversation` does the same and also says whether the server hung up (or only went quiet).
+* :func:`converse` connects, sends, and reads until the server closes or, once it has answered, goes quiet; every
+  wait is bounded. A server slow to begin its answer (a loaded machine) is waited for up to the time-out, so a
+  late answer is never taken for silence. A server that hangs up early (a crash, a stub) ends the conversation
+  with what had arrived, never an exception. :func:`conversation` does the same and also says whether the server
+  hung up (or only went quiet).
 * :func:`closed_port` names a port where nothing listens; :func:`wait_until` and :func:`settled` let the far side
   catch up.
 """
@@ -30,8 +32,10 @@ class Conversation:
 
 def conversation(port: int, *chunks: bytes, host: str = "127.0.0.1", timeout: float = limits.REPLY,
                  settle: float = limits.QUIET) -> Conversation:
-    """A scripted client: connect, send each chunk, and read until the server closes or stays quiet for
-    ``settle`` seconds (all bounded by ``timeout``). ``hung_up`` is true only when the server closed."""
+    """A scripted client: connect, send each chunk, and read until the server closes or, once it has said
+    something, stays quiet for ``settle`` seconds (all bounded by ``timeout``). ``hung_up`` is true only when the
+    server closed. Where a right server hangs up, pass ``settle=timeout``: its close, not a pause, ends the
+    answer."""
     deadline = time.monotonic() + timeout
     received, hung_up = b"", False
     with socket.create_connection((host, port), timeout=timeout) as sock:
@@ -41,7 +45,8 @@ def conversation(port: int, *chunks: bytes, host: str = "127.0.0.1", timeout: fl
         except (BrokenPipeError, ConnectionResetError):  # the server hung up: what it said is the answer
             pass
         while time.monotonic() < deadline:
-            sock.settimeout(max(0.01, min(settle, deadline - time.monotonic())))
+            left = deadline - time.monotonic()
+            sock.settimeout(max(0.01, min(settle, left) if received else left))
             try:
                 data = sock.recv(65536)
             except (socket.timeout, TimeoutError):
@@ -62,11 +67,22 @@ def converse(port: int, *chunks: bytes, host: str = "127.0.0.1", timeout: float 
     return conversation(port, *chunks, host=host, timeout=timeout, settle=settle).received
 
 
-def closed_port(host: str = "127.0.0.1") -> int:
-    """A port on ``host`` where nothing listens right now (the system picked it, then it was let go)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+def closed_port(host: str = "127.0.0.1", held_by=None) -> int:
+    """A port on ``host`` where nothing listens right now (the system picked it, then it was let go). Given a
+    check (``held_by``), the port stays bound, never listening, until that check ends: a connection to it is
+    refused, and no server started meanwhile (another test's, on port 0) can be given it."""
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
         probe.bind((host, 0))
-        return probe.getsockname()[1]
+        port = probe.getsockname()[1]
+    except BaseException:
+        probe.close()
+        raise
+    if held_by is None:
+        probe.close()
+    else:
+        held_by.on_exit(probe.close)
+    return port
 
 
 def wait_until(condition, timeout: float = limits.CATCH_UP, step: float = 0.02) -> bool:
