@@ -201,6 +201,34 @@ def test_the_imap_checks_serve_plain_imap_so_a_client_without_a_context_factory_
     assert started_tls == [False, False]
 
 
+def test_the_pop3_socket_check_reads_the_transcript_once_the_learners_quit_has_arrived():
+    """A client that sends QUIT and hangs up without reading the +OK has still ended with QUIT; on a loaded
+    machine the server reads it a moment later (here its reactor is kept busy meanwhile): the check waits for
+    the close, and never reports a QUIT that is on its way as missing."""
+    import socket
+    import time
+
+    from labkit.bridge import get_reactor
+
+    def message_sizes(port, user, password):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            replies = sock.makefile("rb")
+            replies.readline()
+            sizes = {}
+            for line in (f"USER {user}", f"PASS {password}", "LIST"):
+                sock.sendall(line.encode() + b"\r\n")
+                if not replies.readline().startswith(b"+OK"):
+                    raise RuntimeError(f"{line.split()[0]} refused")
+            while (line := replies.readline()) not in (b".\r\n", b""):
+                number, size = line.split()
+                sizes[int(number)] = int(size)
+            get_reactor().callFromThread(time.sleep, 0.5)  # the server is busy when QUIT arrives
+            sock.sendall(b"QUIT\r\n")
+            return sizes
+
+    ch07.check_pop3_sizes(message_sizes)
+
+
 # --- the exercises' checks, as nbgrader runs them: solutions from the notebook, typical mistakes made from them -----
 
 MISTAKES = [

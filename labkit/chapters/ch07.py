@@ -11,7 +11,7 @@ import os
 import random
 import socket
 
-from labkit.checks import Check, Outcome, call_learner, limits, server_health, short
+from labkit.checks import Check, Outcome, call_learner, limits, server_health, short, wait_until
 from labkit.wire import CLIENT
 
 from servers import accounts
@@ -79,6 +79,7 @@ def check_pop3_sizes(message_sizes) -> None:
             got = TimeoutError
         finally:
             socket.setdefaulttimeout(previous)
+        wait_until(lambda: served.open_connections == 0)  # a QUIT sent just before returning has arrived
         check.show(served.transcript)
         said = _sent_by_learner(served)
         if got is TimeoutError:
