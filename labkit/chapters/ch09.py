@@ -14,7 +14,7 @@ import re
 from email.utils import parseaddr, parsedate_to_datetime
 
 from labkit.checks import (Check, Outcome, call_learner, converse, limits, logged_error, server_health, settled,
-                           short, unwritten)
+                           short, unwritten, wait_until)
 from labkit.checks.nntp import ask, newsreader
 from labkit.checks.values import Shown
 
@@ -97,7 +97,9 @@ def check_posting_groups(posting_groups) -> None:
 
 
 def _said_quit(check, served) -> None:
-    """Record that the client ended its session with QUIT, as NNTP asks (the server then frees it at once)."""
+    """Record that the client ended its session with QUIT, as NNTP asks (the server then frees it at once). The
+    server's close says the QUIT arrived: one sent without waiting for its answer may still be on its way."""
+    wait_until(lambda: served.open_connections == 0)
     commands = [line.split(b" ", 1)[0].upper() for line in _client_lines(served.transcript)]
     check.expect("the session ended with QUIT", b"QUIT", commands[-1] if commands else Shown("nothing sent"),
                  hint="the client left without QUIT: end the session with client.quit()")
