@@ -229,6 +229,25 @@ def test_the_pop3_socket_check_reads_the_transcript_once_the_learners_quit_has_a
     ch07.check_pop3_sizes(message_sizes)
 
 
+def test_the_imap_check_counts_a_logout_still_on_its_way_when_the_learners_code_returns():
+    """folder_counts that sends LOGOUT without awaiting its answer, the reactor busy before it is written: 7.5's
+    check waits for the server to close the session before it looks for LOGOUT."""
+    import time
+
+    async def folder_counts(reactor, port, user, password):
+        endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=WAIT)
+        client = await endpoints.connectProtocol(endpoint, imap4.IMAP4Client())
+        await client.login(user, password)
+        listed = await client.list("", "*")
+        counts = {name: (await client.examine(name))["EXISTS"] for flags, _, name in listed
+                  if "\\Noselect" not in flags}
+        client.logout()
+        reactor.callLater(0, time.sleep, 0.5)  # before the LOGOUT is written to the socket
+        return counts
+
+    ch07.check_folder_counts(folder_counts)
+
+
 # --- the exercises' checks, as nbgrader runs them: solutions from the notebook, typical mistakes made from them -----
 
 MISTAKES = [

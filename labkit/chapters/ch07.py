@@ -125,6 +125,7 @@ def check_pop3_download(download) -> None:
         served, folder = _pop3_served(check, account, expected)
         got = call_learner(download, served.port, account.user.encode(), account.password.encode(),
                            timeout=limits.LEARNER_CALL)
+        wait_until(lambda: served.open_connections == 0)  # a QUIT not awaited may still be on its way
         check.show(served.transcript)
         check.expect("what download returned", "a list of bytes", type(got).__name__,
                      ok=isinstance(got, list) and all(isinstance(message, bytes) for message in got),
@@ -270,6 +271,7 @@ def check_folder_counts(folder_counts) -> None:
         served = check.serve(factory, "check-imap")
         outcome = Outcome(folder_counts, served.port, account.user.encode(), account.password.encode())
         got = outcome.value if outcome.ok else outcome.described()
+        wait_until(lambda: served.open_connections == 0)  # a LOGOUT not awaited may still be on its way
         check.show(served.transcript)
         said = _sent_by_learner(served).upper()
         noselect = [name for name, box in mailboxes.items() if not box.selectable]
@@ -299,6 +301,7 @@ def check_imap_uids(fetch_uids) -> None:
         served = check.serve(imap.imap(tls=False), "check-imap")
         outcome = Outcome(fetch_uids, served.port, account.user.encode(), account.password.encode(), "INBOX")
         got = outcome.value if outcome.ok else outcome.described()
+        wait_until(lambda: served.open_connections == 0)  # a LOGOUT not awaited may still be on its way
         check.show(served.transcript)
         said = _sent_by_learner(served).upper()
         wanted = list(imap.INBOX_UIDS)
