@@ -279,6 +279,8 @@ def test_a_late_answer_is_waited_for_not_taken_for_silence():
 def test_a_closed_port_held_by_a_check_refuses_and_cannot_be_taken_until_the_check_ends():
     import socket
 
+    from labkit.checks.talk import hold_closed
+
     def taken(port: int) -> bool:
         with socket.socket() as other:
             other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Twisted's listeners do
@@ -293,7 +295,13 @@ def test_a_closed_port_held_by_a_check_refuses_and_cannot_be_taken_until_the_che
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=limits.QUICK)
         check.expect("another server cannot be given it", True, taken(port))
-    assert not taken(port)
+        other = closed_port()  # not the held one: the system gives out no bound port
+        check.expect("a port held for the check", [], hold_closed([other], check))
+        check.expect("... cannot be given to another server", True, taken(other))
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", other), timeout=limits.QUICK)
+        check.expect("a port held already is reported", [port], hold_closed([port], check))
+    assert not taken(port) and not taken(other)
 
 
 def test_fetch_gives_a_reply_and_never_raises():

@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from labkit.checks import (Check, Outcome, call_learner, closed_port, limits, logged_error, server_health,
                            unwritten, wait_until)
-from labkit.checks.talk import conversation
+from labkit.checks.talk import conversation, hold_closed
 from labkit.checks.values import Shown
 
 __all__ = ["check_countdown", "check_echo_server", "check_forwarder", "check_hello_client", "check_scan",
@@ -179,6 +179,7 @@ def check_scan(scan) -> None:
         offsets = sorted(random.sample(range(20), 3))
         target = check.serve("ports", "check-ports", size=20, open_offsets=tuple(offsets))
         first = target.ports[0] - offsets[0]
+        hold_closed(sorted(set(range(first, first + 20)) - set(target.ports)), check)  # no other server takes one
         ports = random.sample(range(first, first + 20), 20)
         given = [port for port in ports if port in target.ports]
         if given == sorted(given):  # open ports given in order: a scan that keeps the given order would pass

@@ -7,8 +7,8 @@ Promises:
   late answer is never taken for silence. A server that hangs up early (a crash, a stub) ends the conversation
   with what had arrived, never an exception. :func:`conversation` does the same and also says whether the server
   hung up (or only went quiet).
-* :func:`closed_port` names a port where nothing listens; :func:`wait_until` and :func:`settled` let the far side
-  catch up.
+* :func:`closed_port` names a port where nothing listens, :func:`hold_closed` keeps ports so for a check;
+  :func:`wait_until` and :func:`settled` let the far side catch up.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from labkit.checks import limits
 
-__all__ = ["Conversation", "closed_port", "conversation", "converse", "settled", "wait_until"]
+__all__ = ["Conversation", "closed_port", "conversation", "converse", "hold_closed", "settled", "wait_until"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,7 @@ def converse(port: int, *chunks: bytes, host: str = "127.0.0.1", timeout: float 
 
 def closed_port(host: str = "127.0.0.1", held_by=None) -> int:
     """A port on ``host`` where nothing listens right now (the system picked it, then it was let go). Given a
-    check (``held_by``), the port stays bound, never listening, until that check ends: a connection to it is
-    refused, and no server started meanwhile (another test's, on port 0) can be given it."""
+    check (``held_by``), the port stays bound, never listening, until that check ends (see :func:`hold_closed`)."""
     probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     try:
         probe.bind((host, 0))
@@ -83,6 +82,23 @@ def closed_port(host: str = "127.0.0.1", held_by=None) -> int:
     else:
         held_by.on_exit(probe.close)
     return port
+
+
+def hold_closed(ports, held_by, host: str = "127.0.0.1") -> list[int]:
+    """Keep each of ``ports`` bound, never listening, until the check ``held_by`` ends: a connection to it is
+    refused, and no server started meanwhile (another test's, on port 0) can be given it. Returns the ports that
+    could not be held (something had taken them already)."""
+    taken = []
+    for port in ports:
+        holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            holder.bind((host, port))
+        except OSError:
+            holder.close()
+            taken.append(port)
+            continue
+        held_by.on_exit(holder.close)
+    return taken
 
 
 def wait_until(condition, timeout: float = limits.CATCH_UP, step: float = 0.02) -> bool:
