@@ -67,20 +67,26 @@ def converse(port: int, *chunks: bytes, host: str = "127.0.0.1", timeout: float 
     return conversation(port, *chunks, host=host, timeout=timeout, settle=settle).received
 
 
+def _bound(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` and never listening (OSError if the port is taken)."""
+    holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        holder.bind((host, port))
+    except BaseException:
+        holder.close()
+        raise
+    return holder
+
+
 def closed_port(host: str = "127.0.0.1", held_by=None) -> int:
     """A port on ``host`` where nothing listens right now (the system picked it, then it was let go). Given a
     check (``held_by``), the port stays bound, never listening, until that check ends (see :func:`hold_closed`)."""
-    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    try:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    except BaseException:
-        probe.close()
-        raise
+    holder = _bound(host, 0)
+    port = holder.getsockname()[1]
     if held_by is None:
-        probe.close()
+        holder.close()
     else:
-        held_by.on_exit(probe.close)
+        held_by.on_exit(holder.close)
     return port
 
 
@@ -90,11 +96,9 @@ def hold_closed(ports, held_by, host: str = "127.0.0.1") -> list[int]:
     could not be held (something had taken them already)."""
     taken = []
     for port in ports:
-        holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         try:
-            holder.bind((host, port))
+            holder = _bound(host, port)
         except OSError:
-            holder.close()
             taken.append(port)
             continue
         held_by.on_exit(holder.close)
