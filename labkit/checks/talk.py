@@ -117,11 +117,14 @@ def wait_until(condition, timeout: float = limits.CATCH_UP, step: float = 0.02) 
 def settled(read, quiet: float = limits.QUIET, timeout: float = limits.CATCH_UP, step: float = 0.02):
     """``read()`` once it has returned the same value for ``quiet`` seconds (or ``timeout`` passed): for counting
     what a server received when requests the learner's code started may still be on their way, as when the
-    callers' Deferreds fired on the first answer while further fetches were under way."""
+    callers' Deferreds fired on the first answer while further fetches were under way. A read that itself takes
+    over half of ``quiet`` waited on a far side that was held up (a reactor busy on a loaded machine): the quiet
+    period starts again after it, since what was due meanwhile has not happened yet."""
     deadline = time.monotonic() + timeout
     value, since = read(), time.monotonic()
     while time.monotonic() - since < quiet and time.monotonic() < deadline:
         time.sleep(step)
-        if (now := read()) != value:
+        asked = time.monotonic()
+        if (now := read()) != value or time.monotonic() - asked > quiet / 2:
             value, since = now, time.monotonic()
     return value
