@@ -201,6 +201,53 @@ def test_the_imap_checks_serve_plain_imap_so_a_client_without_a_context_factory_
     assert started_tls == [False, False]
 
 
+def test_the_pop3_socket_check_reads_the_transcript_once_the_learners_quit_has_arrived():
+    """A client that sends QUIT and hangs up without reading the +OK has still ended with QUIT; on a loaded
+    machine the server reads it a moment later (here its reactor is kept busy meanwhile): the check waits for
+    the close, and never reports a QUIT that is on its way as missing."""
+    import socket
+    import time
+
+    from labkit.bridge import get_reactor
+
+    def message_sizes(port, user, password):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            replies = sock.makefile("rb")
+            replies.readline()
+            sizes = {}
+            for line in (f"USER {user}", f"PASS {password}", "LIST"):
+                sock.sendall(line.encode() + b"\r\n")
+                if not replies.readline().startswith(b"+OK"):
+                    raise RuntimeError(f"{line.split()[0]} refused")
+            while (line := replies.readline()) not in (b".\r\n", b""):
+                number, size = line.split()
+                sizes[int(number)] = int(size)
+            get_reactor().callFromThread(time.sleep, 0.5)  # the server is busy when QUIT arrives
+            sock.sendall(b"QUIT\r\n")
+            return sizes
+
+    ch07.check_pop3_sizes(message_sizes)
+
+
+def test_the_imap_check_counts_a_logout_still_on_its_way_when_the_learners_code_returns():
+    """folder_counts that sends LOGOUT without awaiting its answer, the reactor busy before it is written: 7.5's
+    check waits for the server to close the session before it looks for LOGOUT."""
+    import time
+
+    async def folder_counts(reactor, port, user, password):
+        endpoint = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=WAIT)
+        client = await endpoints.connectProtocol(endpoint, imap4.IMAP4Client())
+        await client.login(user, password)
+        listed = await client.list("", "*")
+        counts = {name: (await client.examine(name))["EXISTS"] for flags, _, name in listed
+                  if "\\Noselect" not in flags}
+        client.logout()
+        reactor.callLater(0, time.sleep, 0.5)  # before the LOGOUT is written to the socket
+        return counts
+
+    ch07.check_folder_counts(folder_counts)
+
+
 # --- the exercises' checks, as nbgrader runs them: solutions from the notebook, typical mistakes made from them -----
 
 MISTAKES = [

@@ -585,6 +585,36 @@ def test_a_failure_that_is_not_an_smtp_error_still_gets_twisteds_550_and_is_logg
         robot.stop()
 
 
+def test_the_robot_check_reads_what_was_handed_on_when_the_robot_said_250_not_when_its_client_looks(monkeypatch):
+    """A robot that says 250 before its reply is out (8.2's mistake) still finishes the reply a moment later; on a
+    loaded machine the check's client thread looked only after that and the mistake lost its hint. Here that
+    thread is 0.3 s late: the check still sees that nothing had been handed on at the 250."""
+    import time
+
+    from labkit.chapters import ch08
+    from labkit.testing import fails
+
+    class EarlyQuestion(lucky_mail.Question):
+        def eomReceived(self):
+            question = email.message_from_bytes(b"\n".join(self.lines), policy=email.policy.default)
+            defer.ensureDeferred(self.answer(question)).addErrback(self.try_later)
+            return defer.succeed(None)
+
+    def factory_for(search_url, upstream_port):
+        return lucky_mail.LuckySMTPFactory(labkit.get_reactor(), "lucky@example.test", search_url, upstream_port,
+                                           EarlyQuestion)
+
+    send = ch08.mail.send
+
+    def late_send(*args, **kwargs):
+        answer = send(*args, **kwargs)
+        time.sleep(0.3)
+        return answer
+
+    monkeypatch.setattr(ch08.mail, "send", late_send)
+    assert "the robot said 250 before its reply had gone out" in fails(ch08.check_lucky_reply, factory_for)
+
+
 def test_twisted_still_answers_the_end_of_data_through_its_private_messageHandled(root):
     """The robot of 8.2 (RobotSMTP) overrides Twisted's private ESMTP._messageHandled to answer 451. Should Twisted
     rename it or change what it is given, the override would silently never run (the robot would answer 550

@@ -4,6 +4,25 @@ the hint that names its cause. Every check drives a real news server (see labkit
 
 from labkit.testing import Mistake, exercise_tests
 
+
+def test_a_quit_still_on_its_way_when_the_learners_code_returns_is_counted():
+    """posting_groups that sends QUIT without awaiting its answer, while the reactor is busy a moment (a loaded
+    machine): the QUIT reaches the server after the learner's Deferred fired, and 9.1's check waits for it."""
+    import time
+
+    from labkit.chapters.ch09 import check_posting_groups
+    from servers.news.client import connect
+
+    async def posting_groups(reactor, host, port):
+        client = await connect(reactor, host, port)
+        groups = await client.fetchGroups()
+        client.quit()
+        reactor.callLater(0, time.sleep, 0.5)  # before the QUIT is written to the socket
+        return sorted(name for name, high, low, flag in groups if flag == "y")
+
+    check_posting_groups(posting_groups)
+
+
 PER_ARTICLE = '''rows = []
     for number in range(max(low, high - count + 1), high + 1):
         try:
@@ -64,6 +83,16 @@ MISTAKES = [
             ("if len(self.waiting) == 1:\n            fetch = treq.get(self.url)",
              "from twisted.internet import task\n        if True:\n            fetch = task.deferLater(reactor, "
              "0.1 * (len(self.waiting) - 1), treq.get, self.url)"), hint="keep their Deferreds in a list"),
+    # the same, and the reactor held up half a second after the first answer (a loaded machine): the check's own
+    # thread saw no new request for longer than its quiet time, while the later fetches had not even started
+    Mistake("9.5", "a fetch for every caller, the reactor held up after the first answer",
+            (("if len(self.waiting) == 1:\n            fetch = treq.get(self.url)",
+              "from twisted.internet import task\n        if True:\n            fetch = task.deferLater(reactor, "
+              "0.1 * (len(self.waiting) - 1), treq.get, self.url)"),
+             ("        waiting, self.waiting = self.waiting, []\n",
+              "        import time\n        if self.waiting:\n            reactor.callLater(0, time.sleep, 0.5)\n"
+              "        waiting, self.waiting = self.waiting, []\n")),
+            hint="keep their Deferreds in a list"),
     Mistake("9.5", "never refreshed", (" and reactor.seconds() - self.fetched_at < self.max_age", ""),
             hint="a copy as old as max_age or older is stale"),
     Mistake("9.5", "a failure kept as the copy",

@@ -258,6 +258,52 @@ def test_converse_with_a_server_that_hangs_up_returns_what_came():
     assert converse(server.port, *[b"x" * 1_000_000] * 8) == b""
 
 
+class LateAnswer(protocol.Protocol):
+    """Answers a moment longer than limits.QUIET after the request (a loaded machine), then hangs up."""
+
+    def dataReceived(self, data):
+        from twisted.internet import reactor
+
+        reactor.callLater(limits.QUIET * 2, self.answer, data)
+
+    def answer(self, data):
+        self.transport.write(b"late: " + data)
+        self.transport.loseConnection()
+
+
+def test_a_late_answer_is_waited_for_not_taken_for_silence():
+    server = labkit.serve(protocol.ServerFactory.forProtocol(LateAnswer), name="kit-late", show=False)
+    assert converse(server.port, b"hello\r\n") == b"late: hello\r\n"
+
+
+def test_a_closed_port_held_by_a_check_refuses_and_cannot_be_taken_until_the_check_ends():
+    import socket
+
+    from labkit.checks.talk import hold_closed
+
+    def taken(port: int) -> bool:
+        with socket.socket() as other:
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Twisted's listeners do
+            try:
+                other.bind(("127.0.0.1", port))
+            except OSError:
+                return True
+        return False
+
+    with Check("a closed port") as check:
+        port = closed_port(held_by=check)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=limits.QUICK)
+        check.expect("another server cannot be given it", True, taken(port))
+        other = closed_port()  # not the held one: the system gives out no bound port
+        check.expect("a port held for the check", [], hold_closed([other], check))
+        check.expect("... cannot be given to another server", True, taken(other))
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", other), timeout=limits.QUICK)
+        check.expect("a port held already is reported", [port], hold_closed([port], check))
+    assert not taken(port) and not taken(other)
+
+
 def test_fetch_gives_a_reply_and_never_raises():
     root = resource.Resource()
     root.putChild(b"page", _Page())

@@ -5,6 +5,7 @@ user may not read itself is refused before anything starts. Its log is plain tex
 
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -115,7 +116,7 @@ def test_a_daemon_become_nobody_imports_from_a_checkout_nobody_may_not_enter(clo
     monkeypatch.setenv("PYTHONPATH", str(checkout))
     daemon = daemons.twistd(app, user="nobody")
     try:
-        assert daemon.identity[0] == "nobody" and "imported reached" in daemon.log, daemon.log
+        assert daemon.identity[0] == "nobody" and daemon.wait_for_line("imported reached"), daemon.log
     finally:
         daemon.stop()
     assert closed.stat().st_mode & 0o777 == 0o700 and str(closed) not in pathlib.Path("/proc/self/mounts").read_text()
@@ -160,7 +161,7 @@ def test_a_daemon_become_nobody_uses_the_kernels_twisted_beside_debians_own(tmp_
                    "application = service.Application('reach')\n")
     daemon = daemons.twistd(app, user="nobody")
     try:
-        assert f"twisted {twisted.__file__} zope {zope.interface.__file__}" in daemon.log, daemon.log
+        assert daemon.wait_for_line(re.escape(f"twisted {twisted.__file__} zope {zope.interface.__file__}"))
     finally:
         daemon.stop()
 

@@ -120,37 +120,56 @@ def test_a_wait_inside_an_await_cell_explains_that_the_whole_cell_runs_on_the_re
 
 # --- errors on the reactor thread reach a cell ----------------------------------------------------------
 
+NOTE_FAILURES = (
+    "import threading\n"
+    "from twisted.logger import globalLogPublisher\n"
+    "failed = threading.Event()\n"
+    "def noted(event):  # observes after labkit's own observer, which has routed the failure by then\n"
+    "    if event.get('log_failure') is not None:\n"
+    "        failed.set()\n"
+    "globalLogPublisher.addObserver(noted)\n")
+"""A cell's start that lets it wait for the reactor thread's next failure (``failed.wait(...)``) instead of
+sleeping for a time a loaded machine may not keep; ``globalLogPublisher.removeObserver(noted)`` ends it."""
+UNTIL_FAILED = "failed.wait(30)\nglobalLogPublisher.removeObserver(noted)\n"
+
+
 def test_an_error_in_a_timed_call_reaches_the_cell_that_is_running(kernel):
-    run = kernel.run("import time\nreactor.callLater(0.1, lambda: 1 / 0)\ntime.sleep(0.6)\nprint('cell done')")
+    run = kernel.run(NOTE_FAILURES + "reactor.callLater(0.1, lambda: 1 / 0)\n" + UNTIL_FAILED + "print('cell done')")
     assert run.error is None, run.error
     assert "ZeroDivisionError" in run.stderr and "while the cell ran" in run.stderr
     assert run.stdout == "cell done\n"
 
 
 def test_sys_exit_on_the_reactor_thread_is_reported_and_the_kernel_lives_on(kernel):
-    run = kernel.run("import sys, time\nreactor.callLater(0.1, sys.exit, 2)\ntime.sleep(0.6)")
+    run = kernel.run(NOTE_FAILURES + "import sys\nreactor.callLater(0.1, sys.exit, 2)\n" + UNTIL_FAILED)
     assert "SystemExit: 2" in run.stderr and "sys.exit() was called on the reactor thread" in run.stderr
     assert kernel.run("labkit.react(lambda r: r.running)").results == ["True"]
 
 
-def test_an_error_after_a_cell_ended_is_shown_in_the_next_one_under_a_heading(kernel):
-    assert kernel.run("reactor.callLater(0.2, lambda: {}['missing'])").error is None
-    time.sleep(0.8)
-    run = kernel.run("print('next cell')")
+def test_an_error_after_a_cell_ended_is_shown_in_the_next_one_under_a_heading(kernel, tmp_path):
+    mark = tmp_path / "failed"  # made once the failure has been routed, so the next cell starts after it
+    cell = NOTE_FAILURES.replace("failed.set()", f"open({str(mark)!r}, 'w').close()")
+    assert kernel.run(cell + "reactor.callLater(0.2, lambda: {}['missing'])").error is None
+    deadline = time.monotonic() + 30
+    while not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run = kernel.run("globalLogPublisher.removeObserver(noted)\nprint('next cell')")
     assert "after the previous cell had finished" in run.stderr and "KeyError: 'missing'" in run.stderr
 
 
 def test_an_error_in_a_servers_timed_call_reaches_its_log(kernel):
     run = kernel.run(
-        "from twisted.internet import protocol\n"
+        NOTE_FAILURES
+        + "from twisted.internet import protocol\n"
         "class Later(protocol.Protocol):\n"
         "    def connectionMade(self):\n"
         "        reactor.callLater(0.05, self.fail)\n"
         "    def fail(self):\n"
         "        raise RuntimeError('late failure')\n"
         "later = labkit.serve(protocol.ServerFactory.forProtocol(Later), name='later', show=False)\n"
-        "import socket, time\n"
-        "s = socket.create_connection(('127.0.0.1', later.port)); time.sleep(0.5); s.close()\n"
+        "import socket\n"
+        "s = socket.create_connection(('127.0.0.1', later.port))\n"
+        + UNTIL_FAILED + "s.close()\n"
         "print('late failure' in later.log.text)")
     assert run.error is None, run.error
     assert run.stdout == "True\n" and "late failure" in run.stderr

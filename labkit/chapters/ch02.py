@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from labkit.checks import (Check, Outcome, call_learner, closed_port, limits, logged_error, server_health,
                            unwritten, wait_until)
-from labkit.checks.talk import conversation
+from labkit.checks.talk import conversation, hold_closed
 from labkit.checks.values import Shown
 
 __all__ = ["check_countdown", "check_echo_server", "check_forwarder", "check_hello_client", "check_scan",
@@ -147,7 +147,7 @@ def check_test_connect(test_connect) -> None:
         opened = Outcome(test_connect, server.host, server.port, timeout=limits.LEARNER_CALL)
         check.expect("an open port", "Connected!", opened.value if opened.ok else opened.described(),
                      hint="the open port was not reported: the protocol's connectionMade fires the Deferred")
-        closed = Outcome(test_connect, "127.0.0.1", closed_port(), timeout=limits.QUICK)
+        closed = Outcome(test_connect, "127.0.0.1", closed_port(held_by=check), timeout=limits.QUICK)
         got, hint = _closed_port_outcome(closed)
         check.expect("a closed port", Shown("ConnectionRefusedError"), got, hint=hint)
 
@@ -179,6 +179,7 @@ def check_scan(scan) -> None:
         offsets = sorted(random.sample(range(20), 3))
         target = check.serve("ports", "check-ports", size=20, open_offsets=tuple(offsets))
         first = target.ports[0] - offsets[0]
+        hold_closed(sorted(set(range(first, first + 20)) - set(target.ports)), check)  # no other server takes one
         ports = random.sample(range(first, first + 20), 20)
         given = [port for port in ports if port in target.ports]
         if given == sorted(given):  # open ports given in order: a scan that keeps the given order would pass
@@ -321,7 +322,8 @@ def check_echo_server(factory) -> None:
         replies: dict = {}
 
         def client(name: str, lines: list[bytes]):
-            replies[name] = conversation(server.port, *[w + b"\r\n" for w in lines], b"quit\r\n")
+            replies[name] = conversation(server.port, *[w + b"\r\n" for w in lines], b"quit\r\n",
+                                         settle=limits.REPLY)  # ended by the hang-up after quit
 
         threads = [threading.Thread(target=client, args=("first", words[:2])),
                    threading.Thread(target=client, args=("second", words[2:]))]

@@ -11,7 +11,7 @@ import os
 import random
 import socket
 
-from labkit.checks import Check, Outcome, call_learner, limits, server_health, short
+from labkit.checks import Check, Outcome, call_learner, limits, server_health, short, wait_until
 from labkit.wire import CLIENT
 
 from servers import accounts
@@ -79,6 +79,7 @@ def check_pop3_sizes(message_sizes) -> None:
             got = TimeoutError
         finally:
             socket.setdefaulttimeout(previous)
+        wait_until(lambda: served.open_connections == 0)  # a QUIT sent just before returning has arrived
         check.show(served.transcript)
         said = _sent_by_learner(served)
         if got is TimeoutError:
@@ -124,6 +125,7 @@ def check_pop3_download(download) -> None:
         served, folder = _pop3_served(check, account, expected)
         got = call_learner(download, served.port, account.user.encode(), account.password.encode(),
                            timeout=limits.LEARNER_CALL)
+        wait_until(lambda: served.open_connections == 0)  # a QUIT not awaited may still be on its way
         check.show(served.transcript)
         check.expect("what download returned", "a list of bytes", type(got).__name__,
                      ok=isinstance(got, list) and all(isinstance(message, bytes) for message in got),
@@ -269,6 +271,7 @@ def check_folder_counts(folder_counts) -> None:
         served = check.serve(factory, "check-imap")
         outcome = Outcome(folder_counts, served.port, account.user.encode(), account.password.encode())
         got = outcome.value if outcome.ok else outcome.described()
+        wait_until(lambda: served.open_connections == 0)  # a LOGOUT not awaited may still be on its way
         check.show(served.transcript)
         said = _sent_by_learner(served).upper()
         noselect = [name for name, box in mailboxes.items() if not box.selectable]
@@ -298,6 +301,7 @@ def check_imap_uids(fetch_uids) -> None:
         served = check.serve(imap.imap(tls=False), "check-imap")
         outcome = Outcome(fetch_uids, served.port, account.user.encode(), account.password.encode(), "INBOX")
         got = outcome.value if outcome.ok else outcome.described()
+        wait_until(lambda: served.open_connections == 0)  # a LOGOUT not awaited may still be on its way
         check.show(served.transcript)
         said = _sent_by_learner(served).upper()
         wanted = list(imap.INBOX_UIDS)

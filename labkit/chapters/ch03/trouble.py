@@ -92,7 +92,7 @@ def check_diagnose(diagnose) -> None:
                  ("a bad request", refusing.url, "HTTP 400"),
                  ("a missing page", web.url + "nowhere", "HTTP 404"),
                  ("a failing page", web.url + "error", "HTTP 500"),
-                 ("a closed port", f"http://127.0.0.1:{closed_port()}/", "refused"),
+                 ("a closed port", f"http://127.0.0.1:{closed_port(held_by=check)}/", "refused"),
                  ("a host that cannot exist", f"http://h{random.randrange(10**6)}.invalid/", "unknown host"),
                  ("a server that never answers", web.url + "never", "no answer"),
                  ("a body cut short", f"http://127.0.0.1:{cut.port}/", "cut short")]

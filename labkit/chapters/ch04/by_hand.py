@@ -8,7 +8,7 @@ import re
 
 from twisted.internet import protocol
 
-from labkit.checks import Check, converse, logged_error, server_health, short, unwritten
+from labkit.checks import Check, converse, limits, logged_error, server_health, short, unwritten
 from labkit.checks.talk import conversation
 from labkit.checks.web import fetch, http_factory
 
@@ -43,7 +43,7 @@ def check_http_by_hand(protocol_class) -> None:
                             hint=crashed or refused or (_unreadable(served) if home.status is None else "")):
             check.show(served.transcript)  # the rest would only repeat it
             return
-        raw = conversation(served.port, b"GET / HTTP/1.0\r\n\r\n")
+        raw = conversation(served.port, b"GET / HTTP/1.0\r\n\r\n", settle=limits.REPLY)  # the whole body: to the close
         head, _, raw_body = raw.received.partition(b"\r\n\r\n")
         length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
         check.expect("GET / Content-Length matches the body", len(raw_body), int(length.group(1)) if length else None,
@@ -61,7 +61,7 @@ def check_http_by_hand(protocol_class) -> None:
         check.expect("POST / has an Allow header naming GET", "GET", posted.header("allow"),
                      ok="GET" in (posted.header("allow") or ""),
                      hint="a 405 answer says which methods the page takes, in an Allow header")
-        garbage = conversation(served.port, b"HELLO\r\n\r\n")
+        garbage = conversation(served.port, b"HELLO\r\n\r\n", settle=limits.REPLY)
         first_line = garbage.received.split(b"\r\n", 1)[0]
         raised = logged_error(served.log.text)
         check.expect("a request line that is not METHOD PATH VERSION gets 400", b"HTTP/1.0 400 Bad Request",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from labkit.checks import Check, converse, logged_error, server_health, unwritten
+from labkit.checks import Check, converse, limits, logged_error, server_health, unwritten
 from labkit.checks.proxy import proxy_factory, via_proxy
 from labkit.checks.web import fetch
 
@@ -47,7 +47,7 @@ def check_polite_proxy(request_class) -> None:
                      hint="a host outside allowed_hosts was forwarded: compare the URI's host with "
                           "self.allowed_hosts before forwarding" if other.status in (200, 501, 502) else
                           "a host outside allowed_hosts gets 403 Forbidden")
-        direct = converse(served.port, b"GET / HTTP/1.0\r\n\r\n")
+        direct = converse(served.port, b"GET / HTTP/1.0\r\n\r\n", settle=limits.REPLY)  # HTTP/1.0: until the close
         check.expect("a browser opening the proxy's own address (GET / HTTP/1.0)", b"HTTP/1.0 400",
                      direct[:12], sent=b"GET / HTTP/1.0\r\n\r\n",
                      ok=re.match(rb"HTTP/1\.[01] 400", direct) is not None,
@@ -56,7 +56,8 @@ def check_polite_proxy(request_class) -> None:
         check.expect("... gets an HTML page", True, b"<" in direct.partition(b"\r\n\r\n")[2],
                      ok=b"<" in direct.partition(b"\r\n\r\n")[2],
                      hint="the refusal is a page a browser shows: write an HTML body that says what to do")
-        ftp = converse(served.port, f"GET ftp://127.0.0.1:{origin.port}/ HTTP/1.0\r\n\r\n".encode())
+        ftp = converse(served.port, f"GET ftp://127.0.0.1:{origin.port}/ HTTP/1.0\r\n\r\n".encode(),
+                       settle=limits.REPLY)
         check.expect("an ftp:// URI", b"HTTP/1.0 400", ftp[:12], ok=re.match(rb"HTTP/1\.[01] 400", ftp) is not None,
                      sent=f"GET ftp://127.0.0.1:{origin.port}/ HTTP/1.0",
                      hint="this proxy speaks only http://: any other scheme gets 400")
