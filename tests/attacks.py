@@ -238,10 +238,12 @@ def flood_then_drain(session, data: bytes, quiet: float = 2.0) -> None:
         pass
 
 
-def never_reading_after(session, request: bytes, most_seconds: float = 20.0) -> tuple[int, bool]:
+def never_reading_after(session, request: bytes, most_seconds: float = 60.0) -> tuple[int, bool]:
     """Repeat ``request`` on ``session`` without reading, until sends stall for 2 s, the server closes, 100 MB
     went in or ``most_seconds`` passed; the bytes sent, and whether the server stopped taking them (a stall or a
-    close) rather than reading on."""
+    close) rather than reading on. ``most_seconds`` is generous: a server that answers slowly (the to-do list's
+    Perspective Broker takes about 15 s on a quiet machine to fill the buffers, more on a loaded one) must get
+    to its stop-reading bound before time runs out; only a server that never stops pays the wait."""
     chunk = request * (65536 // len(request) + 1)
     session.settimeout(2)
     sent, until = 0, time.monotonic() + most_seconds
