@@ -18,6 +18,7 @@ from twisted.conch.ssh import connection
 from twisted.internet.testing import StringTransport
 
 import labkit
+from labkit.checks import wait_until
 from labkit.checks.ssh import known_hosts_file, run_command
 from servers import accounts
 from servers.loopback import NotLoopback
@@ -168,6 +169,39 @@ def test_the_conch_client_runs_commands_and_refuses_an_unknown_host_key(server, 
                                 is None else None)
     refused = run_command(server.port, "learner", "whoami", known_hosts=impostor, key=user_key)
     assert refused.error.startswith("host key refused") and refused.output == ""
+
+
+
+def test_a_clients_own_refusal_is_logged_as_news_and_a_fault_still_as_an_error(server, user_key, tmp_path):
+    """A client that does not trust the host key, or runs out of ways to log in, disconnects with its reason; the
+    server logs that at info level (a known_hosts lab shows it on purpose, and an error would be reported into the
+    learner's running cell, whenever the server happened to read the DISCONNECT before the cell ended). A reason that is a fault (here a MAC error) stays an error."""
+    from twisted.conch.ssh import transport
+    from twisted.logger import LogLevel, globalLogPublisher
+
+    from servers.ssh.transport import GoodbyeTransport
+
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        impostor = known_hosts_file(server.port, new_key(), tmp_path)
+        assert run_command(server.port, "learner", "whoami", known_hosts=impostor, key=user_key).error \
+            .startswith("host key refused")
+        trusted = known_hosts_file(server.port, host_key(), tmp_path / "k" if (tmp_path / "k").mkdir() is None
+                                   else None)
+        assert run_command(server.port, "learner", "whoami", known_hosts=trusted, key=new_key()).error == \
+            "login refused"
+        calm = lambda: [event["description"] for event in events  # noqa: E731
+                        if event.get("log_format") == "the client disconnected: {description}"]
+        assert wait_until(lambda: len(calm()) == 2), calm()  # the server reads the DISCONNECT a moment later
+        GoodbyeTransport().receiveError(transport.DISCONNECT_MAC_ERROR, "bad packet")
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    errors = [event.get("log_format", "") for event in events if event.get("log_level") in (LogLevel.error,
+                                                                                           LogLevel.critical)]
+    assert errors == ["Got remote error, code {code}\nreason: {description}"], errors
+    assert calm()[0].startswith(b"bad host key") and calm()[1] == b"no more authentication methods available"
+    assert "Got remote error" not in server.log.text  # an error would have gone to the server's log and the cell
 
 
 # --- Debian's sshd, our client -------------------------------------------------------------------------------------

@@ -6,8 +6,11 @@ Promises: :class:`GoodbyeTransport` is conch's ``SSHServerTransport``, except th
 * it offers only the algorithms in :data:`STRONG` that this Twisted and ``cryptography`` support (post-quantum
   hybrid and Curve25519 key exchange, AES in counter mode, SHA-2 MACs) and no compression: what ``ssh-audit``
   reports without a failure, and nothing a client could inflate (zlib before login multiplies a packet's size);
-* a client's ``DISCONNECT`` with reason "connection lost" or "by application" (what OpenSSH and conch send when
-  they are done) is logged at info level; any other reason is still logged as an error, as conch does;
+* a client's ``DISCONNECT`` that is its own decision is logged at info level: "connection lost" or "by
+  application" (what OpenSSH and conch send when they are done), "host key not verifiable" (the client did not
+  trust this server's key: a known_hosts lab shows it on purpose), "no more auth methods available" and "auth
+  cancelled by user" (the client gave up logging in). Any other reason (a protocol or MAC error, a failed key
+  exchange) is still logged as an error, as conch does;
 * a connection takes its turn from the factory's throttle (:mod:`servers.ssh.throttle`): it sends its version
   line when the throttle starts it, keeps what the client sends before that (at most :data:`EARLY_MOST` bytes),
   and counts against its source until it logs in (the connection service starts) or closes;
@@ -30,7 +33,10 @@ EARLY_MOST = 35_000
 
 _log = Logger()
 
-GOODBYES = {transport.DISCONNECT_CONNECTION_LOST, transport.DISCONNECT_BY_APPLICATION}
+GOODBYES = {transport.DISCONNECT_CONNECTION_LOST, transport.DISCONNECT_BY_APPLICATION,
+            transport.DISCONNECT_HOST_KEY_NOT_VERIFIABLE, transport.DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE,
+            transport.DISCONNECT_AUTH_CANCELLED_BY_USER}
+"""A client's reasons for disconnecting that are its own decision, not a fault of this server."""
 
 STRONG = {
     "kex": [b"mlkem768x25519-sha256", b"curve25519-sha256", b"curve25519-sha256@libssh.org"],
@@ -47,8 +53,8 @@ def offered(kind: str, supported) -> list[bytes]:
 
 
 class GoodbyeTransport(transport.SSHServerTransport):
-    """``SSHServerTransport`` with strong algorithms, that takes a client's goodbye calmly and a malformed packet
-    as a protocol error."""
+    """``SSHServerTransport`` with strong algorithms, that takes a client's goodbye or refusal calmly and a
+    malformed packet as a protocol error."""
 
     supportedKeyExchanges = offered("kex", transport.SSHServerTransport.supportedKeyExchanges)
     supportedCiphers = offered("ciphers", transport.SSHServerTransport.supportedCiphers)
