@@ -1,6 +1,6 @@
 """HTTP by hand for the web tests: send exact bytes on a socket, read until the server closes, and parse what came
 back (status, headers, a body framed by Content-Length, chunks or the close), with no HTTP client in between to
-tidy up what the server did."""
+tidy up what the server did. :func:`trouble` reads what a served site logged besides its start."""
 
 from __future__ import annotations
 
@@ -94,3 +94,8 @@ def page_with_date(answer: Answer, status: int) -> None:
 def allowed(answer: Answer) -> set[str]:
     """The methods the answer's Allow header names."""
     return {method.strip() for method in answer.headers.get("allow", "").split(",") if method.strip()}
+
+
+def trouble(server) -> list[str]:
+    """What the server's log holds besides its "listening on" line: its errors and warnings."""
+    return [line for line in server.log.text.splitlines() if line and "listening on" not in line]

@@ -23,15 +23,11 @@ from servers.rpc import WikiData, rest, soap
 from servers.rpc import xmlrpc as wiki_xmlrpc
 from servers.rpc.data import MAX_PAGES
 from tests.peers import missing, need
+from tests.raw_http import trouble
 
 
 def served(thing, name):
     return labkit.serve(thing, name=name, show=False)
-
-
-def trouble(server) -> list[str]:
-    """What the server's log holds besides its "listening on" line: its errors and warnings."""
-    return [line for line in server.log.text.splitlines() if line and "listening on" not in line]
 
 
 def perl(script: str, *args: str) -> str:

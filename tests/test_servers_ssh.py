@@ -182,17 +182,20 @@ def test_a_clients_own_refusal_is_logged_as_news_and_a_fault_still_as_an_error(s
     from servers.ssh.transport import GoodbyeTransport
 
     events = []
+
+    def calm():
+        return [event["description"] for event in events
+                if event.get("log_format") == "the client disconnected: {description}"]
+
     globalLogPublisher.addObserver(events.append)
     try:
         impostor = known_hosts_file(server.port, new_key(), tmp_path)
         assert run_command(server.port, "learner", "whoami", known_hosts=impostor, key=user_key).error \
             .startswith("host key refused")
-        trusted = known_hosts_file(server.port, host_key(), tmp_path / "k" if (tmp_path / "k").mkdir() is None
-                                   else None)
+        (tmp_path / "k").mkdir()
+        trusted = known_hosts_file(server.port, host_key(), tmp_path / "k")
         assert run_command(server.port, "learner", "whoami", known_hosts=trusted, key=new_key()).error == \
             "login refused"
-        calm = lambda: [event["description"] for event in events  # noqa: E731
-                        if event.get("log_format") == "the client disconnected: {description}"]
         assert wait_until(lambda: len(calm()) == 2), calm()  # the server reads the DISCONNECT a moment later
         GoodbyeTransport().receiveError(transport.DISCONNECT_MAC_ERROR, "bad packet")
     finally:

@@ -10,8 +10,7 @@ import pytest
 
 import labkit
 from servers.tcp import HTTP_BODY
-from tests.raw_http import WAIT, exchange, parse
-from tests.test_web_conformance import trouble
+from tests.raw_http import WAIT, exchange, parse, trouble
 
 
 # --- chapter 2's tiny HTTP/1.0 responder (``http``): a deliberately minimal server, its own rows ---------------------

@@ -25,7 +25,7 @@ import pytest
 import labkit
 from servers import web
 from servers.web.lingering import LINGER_BYTES, LINGER_SECONDS
-from tests.raw_http import WAIT, allowed, ask, exchange, has_date, page_with_date, parse
+from tests.raw_http import WAIT, allowed, ask, exchange, has_date, page_with_date, parse, trouble
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,6 @@ def site(request):
     server = labkit.serve(request.param, name=f"conformance-{request.param}", show=False)
     yield SITES[request.param], server
     server.stop()
-
-
-def trouble(server) -> list[str]:
-    """What the server's log holds besides its "listening on" line: its errors and warnings."""
-    return [line for line in server.log.text.splitlines() if line and "listening on" not in line]
 
 
 # --- the table: one requirement a row -------------------------------------------------------------------------------
