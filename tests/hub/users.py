@@ -48,9 +48,16 @@ def processes(name: str) -> list[int]:
 
 
 def in_tmp(name: str) -> list[pathlib.Path]:
-    """The entries directly under /tmp that ``name`` owns."""
+    """The entries directly under /tmp that ``name`` owns (one another process removes meanwhile is not)."""
     uid = pwd.getpwnam(name).pw_uid
-    return [entry for entry in pathlib.Path("/tmp").iterdir() if entry.lstat().st_uid == uid]
+    found = []
+    for entry in pathlib.Path("/tmp").iterdir():
+        try:
+            if entry.lstat().st_uid == uid:
+                found.append(entry)
+        except FileNotFoundError:  # another test's pip or kernel removed it between the listing and the look
+            continue
+    return found
 
 
 def wait_until(condition, limit: float) -> bool:
